@@ -1,0 +1,54 @@
+import pg from "pg";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { describe, expect, it } from "vitest";
+import { createTestDatabase, startNatsServer, startPostgresServer } from "./index.js";
+
+describe("test helpers", () => {
+  it("starts, restarts and disposes a private nats-server with JetStream", async () => {
+    const server = await startNatsServer();
+    try {
+      const nc = await connect({ servers: server.url });
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: "HELPER", subjects: ["helper.>"] });
+      await nc.close();
+      await server.restart();
+      const nc2 = await connect({ servers: server.url });
+      const info = await (await jetstreamManager(nc2)).streams.info("HELPER");
+      expect(info.config.name).toBe("HELPER");
+      await nc2.close();
+    } finally {
+      await server.dispose();
+    }
+  });
+
+  it("starts, kills and restarts a private PostgreSQL", async () => {
+    const server = await startPostgresServer();
+    try {
+      const client = new pg.Client({ connectionString: server.url });
+      await client.connect();
+      await client.query("create table t (x int)");
+      await client.end();
+      await server.kill();
+      await server.start();
+      const again = new pg.Client({ connectionString: server.url });
+      await again.connect();
+      const { rows } = await again.query<{ n: string }>("select count(*) as n from t");
+      expect(rows[0]?.n).toBe("0");
+      await again.end();
+    } finally {
+      await server.dispose();
+    }
+  });
+
+  it("creates and drops a throwaway database on the shared PostgreSQL", async () => {
+    const db = await createTestDatabase("helpers");
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    await client.query("select 1");
+    await client.end();
+    await db.drop();
+    const probe = new pg.Client({ connectionString: db.url });
+    await expect(probe.connect()).rejects.toThrow(/does not exist/);
+  });
+});
