@@ -1,0 +1,2 @@
+export { ConfigError, isConfigError, parseEnv, env } from "./env-config.js";
+export { serviceConfigSchema, commonVariables, type CommonServiceConfig, type TlsFiles } from "./service-config.js";

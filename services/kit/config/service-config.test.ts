@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { loadOrdersConfig } from "../../orders/config.js";
+import { loadPaymentsConfig } from "../../payments/config.js";
+import { loadInventoryConfig } from "../../inventory/config.js";
+import { ConfigError } from "./env-config.js";
+
+function problemsOf(load: () => unknown): string[] {
+  try {
+    load();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("service configuration", () => {
+  it("has working defaults with nothing set: PGlite under .data/<service>, local NATS, cleartext", () => {
+    const config = loadInventoryConfig({});
+    expect(config).toMatchObject({
+      host: "127.0.0.1",
+      port: 50052,
+      tls: undefined,
+      database: { dataDir: ".data/inventory" },
+      natsServers: ["nats://127.0.0.1:4222"],
+      redisUrl: undefined,
+      shutdownGraceMs: 10_000,
+    });
+  });
+
+  it("reads every variable it documents", () => {
+    const config = loadOrdersConfig({
+      PORT: "6000",
+      DATABASE_URL: "postgres://postgres@127.0.0.1:5432/orders",
+      NATS_URL: "nats://a:4222, nats://b:4222",
+      TLS_CERT_FILE: "/certs/orders.pem",
+      TLS_KEY_FILE: "/certs/orders.key",
+      TLS_CA_FILE: "/certs/ca.pem",
+      INVENTORY_URL: "https://inventory-0:50052,https://inventory-1:50052",
+      SAGA_DEADLINE_MS: "5000",
+    });
+    expect(config).toMatchObject({
+      port: 6000,
+      database: { url: "postgres://postgres@127.0.0.1:5432/orders" },
+      natsServers: ["nats://a:4222", "nats://b:4222"],
+      tls: { certFile: "/certs/orders.pem", keyFile: "/certs/orders.key", caFile: "/certs/ca.pem" },
+      inventory: { urls: ["https://inventory-0:50052", "https://inventory-1:50052"], tls: { certFile: "/certs/orders.pem", caFile: "/certs/ca.pem" } },
+      saga: { deadlineMs: 5000, sweepIntervalMs: 1000 },
+    });
+  });
+
+  it("names each bad variable and what is wrong with it", () => {
+    expect(problemsOf(() => loadInventoryConfig({ PORT: "http", DATABASE_URL: "mysql://x" }))).toEqual([
+      'PORT: must be a port number (got "http")',
+      'DATABASE_URL: must be a URL starting with postgres:// or postgresql:// (got "mysql://x")',
+    ]);
+    expect(problemsOf(() => loadInventoryConfig({ PORT: "70000" }))).toEqual(['PORT: must be an integer between 0 and 65535 (got "70000")']);
+    expect(problemsOf(() => loadInventoryConfig({ TLS_CERT_FILE: "/c.pem" }))).toEqual(['TLS_KEY_FILE: TLS_CERT_FILE and TLS_KEY_FILE must be set together']);
+    expect(problemsOf(() => loadPaymentsConfig({ PAYMENT_DECLINE_RATE: "20%" }))).toEqual(['PAYMENT_DECLINE_RATE: must be a number (got "20%")']);
+    expect(problemsOf(() => loadOrdersConfig({ INVENTORY_URL: "inventory:50052" }))).toEqual(['INVENTORY_URL: each entry must be an http:// or https:// URL; "inventory:50052" is not (got "inventory:50052")']);
+  });
+
+  it("treats an empty variable as unset", () => {
+    expect(loadPaymentsConfig({ PORT: "", PAYMENT_LIMIT_MINOR: "" }).port).toBe(50053);
+  });
+});

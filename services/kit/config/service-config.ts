@@ -1,0 +1,87 @@
+// The variables every service reads, with their defaults. Each service extends this with its
+// own (services/<name>/config.ts).
+import { z } from "zod";
+import { env } from "./env-config.js";
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  /** When set, clients must present a certificate issued by this CA (mTLS). */
+  caFile: string | undefined;
+}
+
+export function commonVariables(defaultPort: number) {
+  return {
+    /** Interface to listen on. Default 127.0.0.1; set 0.0.0.0 in containers. */
+    HOST: z.string().default("127.0.0.1"),
+    /** gRPC / Connect / gRPC-Web port (one HTTP/2 port). */
+    PORT: env.port(defaultPort),
+    /** TLS certificate and key; both or neither. Without them the port speaks h2c (cleartext). */
+    TLS_CERT_FILE: z.string().optional(),
+    TLS_KEY_FILE: z.string().optional(),
+    /** CA that client certificates must chain to; turns TLS into mTLS. */
+    TLS_CA_FILE: z.string().optional(),
+    /** PostgreSQL URL. Unset: embedded PGlite under DATA_DIR (or in memory when DATA_DIR=memory). */
+    DATABASE_URL: env.url(["postgres", "postgresql"]).optional(),
+    /** PGlite data directory when DATABASE_URL is unset. Default .data/<service>. */
+    DATA_DIR: z.string().optional(),
+    /** NATS server(s), comma-separated. Default nats://127.0.0.1:4222. */
+    NATS_URL: env.list().default(["nats://127.0.0.1:4222"]),
+    /** Redis for caching; unset disables the cache (the service stays correct without it). */
+    REDIS_URL: env.url(["redis", "rediss"]).optional(),
+    /** How long in-flight calls and handlers may take to finish on SIGTERM. Default 10 s. */
+    SHUTDOWN_GRACE_MS: env.milliseconds(10_000),
+    LOG_LEVEL: env.logLevel(),
+  };
+}
+
+type Common = z.output<z.ZodObject<ReturnType<typeof commonVariables>>>;
+
+export interface CommonServiceConfig {
+  host: string;
+  port: number;
+  tls: TlsFiles | undefined;
+  /** PostgreSQL by URL, or PGlite in a directory ("memory" keeps it in memory). */
+  database: { url: string } | { dataDir: string };
+  natsServers: string[];
+  redisUrl: string | undefined;
+  shutdownGraceMs: number;
+  logLevel: Common["LOG_LEVEL"];
+}
+
+/** Shapes the common variables into options; call from a service schema's transform. */
+export function commonConfig(service: string, vars: Common, addIssue: (variable: string, message: string) => void): CommonServiceConfig {
+  if ((vars.TLS_CERT_FILE === undefined) !== (vars.TLS_KEY_FILE === undefined)) {
+    addIssue(vars.TLS_CERT_FILE === undefined ? "TLS_CERT_FILE" : "TLS_KEY_FILE", "TLS_CERT_FILE and TLS_KEY_FILE must be set together");
+  }
+  if (vars.TLS_CA_FILE !== undefined && vars.TLS_CERT_FILE === undefined) {
+    addIssue("TLS_CA_FILE", "requires TLS_CERT_FILE and TLS_KEY_FILE (mTLS needs a server certificate)");
+  }
+  return {
+    host: vars.HOST,
+    port: vars.PORT,
+    tls:
+      vars.TLS_CERT_FILE !== undefined && vars.TLS_KEY_FILE !== undefined
+        ? { certFile: vars.TLS_CERT_FILE, keyFile: vars.TLS_KEY_FILE, caFile: vars.TLS_CA_FILE }
+        : undefined,
+    database: vars.DATABASE_URL !== undefined ? { url: vars.DATABASE_URL } : { dataDir: vars.DATA_DIR ?? `.data/${service}` },
+    natsServers: vars.NATS_URL,
+    redisUrl: vars.REDIS_URL,
+    shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
+    logLevel: vars.LOG_LEVEL,
+  };
+}
+
+/** Builds a zod schema from common + service variables and a shaping function, reporting issues by variable name. */
+export function serviceConfigSchema<Extra extends z.ZodRawShape, Config>(
+  service: string,
+  defaultPort: number,
+  extra: Extra,
+  shape: (common: CommonServiceConfig, vars: z.output<z.ZodObject<Extra>>, addIssue: (variable: string, message: string) => void) => Config,
+) {
+  return z.object({ ...commonVariables(defaultPort), ...extra }).transform((vars, ctx) => {
+    const addIssue = (variable: string, message: string) => ctx.addIssue({ code: "custom", path: [variable], message });
+    const common = commonConfig(service, vars as Common, addIssue);
+    return shape(common, vars as z.output<z.ZodObject<Extra>>, addIssue);
+  });
+}

@@ -1,0 +1,43 @@
+import { z } from "zod";
+import { env, parseEnv, serviceConfigSchema } from "../kit/config/index.js";
+
+const schema = serviceConfigSchema(
+  "orders",
+  50051,
+  {
+    /** Inventory endpoints for the typed client, comma-separated URLs. Default http://127.0.0.1:50052. */
+    INVENTORY_URL: env.list().default(["http://127.0.0.1:50052"]),
+    /** Client certificate, key and CA for calling inventory over mTLS. Default: the server's TLS files. */
+    CLIENT_CERT_FILE: z.string().optional(),
+    CLIENT_KEY_FILE: z.string().optional(),
+    CLIENT_CA_FILE: z.string().optional(),
+    /** How long a saga may run before the tracker cancels the order. Default 30 s. */
+    SAGA_DEADLINE_MS: env.milliseconds(30_000),
+    /** How often the tracker looks for orders past their deadline. Default 1 s. */
+    SAGA_SWEEP_INTERVAL_MS: env.milliseconds(1_000),
+  },
+  (common, vars, addIssue) => {
+    for (const url of vars.INVENTORY_URL) {
+      if (!/^https?:\/\/[^/]+/.test(url)) addIssue("INVENTORY_URL", `each entry must be an http:// or https:// URL; ${JSON.stringify(url)} is not`);
+    }
+    if (vars.SAGA_DEADLINE_MS < 100) addIssue("SAGA_DEADLINE_MS", "must be at least 100 ms");
+    return {
+      ...common,
+      inventory: {
+        urls: vars.INVENTORY_URL,
+        tls: {
+          certFile: vars.CLIENT_CERT_FILE ?? common.tls?.certFile,
+          keyFile: vars.CLIENT_KEY_FILE ?? common.tls?.keyFile,
+          caFile: vars.CLIENT_CA_FILE ?? common.tls?.caFile,
+        },
+      },
+      saga: { deadlineMs: vars.SAGA_DEADLINE_MS, sweepIntervalMs: vars.SAGA_SWEEP_INTERVAL_MS },
+    };
+  },
+);
+
+export type OrdersConfig = ReturnType<typeof loadOrdersConfig>;
+
+export function loadOrdersConfig(environment: Record<string, string | undefined> = process.env) {
+  return parseEnv(schema, environment);
+}
