@@ -1,0 +1,148 @@
+import { fileURLToPath } from "node:url";
+import { eq, sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Database, isDataError, openDatabase, runTransaction, toDataError } from "protomesh/kit/data";
+import { createTestDatabase, startPostgresServer, type TestDatabase } from "../../../test/helpers/index.js";
+import * as schema from "./testdata/schema.js";
+
+const migrationsFolder = fileURLToPath(new URL("./testdata/migrations", import.meta.url));
+const { counters } = schema;
+
+type Backend = { name: string; open: () => Promise<Database<typeof schema>>; setup: () => Promise<void>; teardown: () => Promise<void> };
+
+let pgDb: TestDatabase | undefined;
+const backends: Backend[] = [
+  {
+    name: "PGlite",
+    open: () => openDatabase({ schema, migrationsFolder }),
+    setup: () => Promise.resolve(),
+    teardown: () => Promise.resolve(),
+  },
+  {
+    name: "PostgreSQL",
+    open: () => openDatabase({ url: pgDb?.url, schema, migrationsFolder }),
+    setup: async () => {
+      pgDb = await createTestDatabase("data");
+    },
+    teardown: async () => {
+      await pgDb?.drop();
+    },
+  },
+];
+
+describe.each(backends)("openDatabase on $name", (backend) => {
+  let database: Database<typeof schema>;
+  beforeAll(async () => {
+    await backend.setup();
+    database = await backend.open();
+  });
+  afterAll(async () => {
+    await database.close();
+    await backend.teardown();
+  });
+
+  it("applies migrations at open and answers readiness", async () => {
+    await database.ready();
+    await database.db.insert(counters).values({ name: "a", value: 1 });
+    const rows = await database.db.select().from(counters).where(eq(counters.name, "a"));
+    expect(rows).toEqual([{ name: "a", value: 1 }]);
+  });
+
+  it("applying the migrations again is a no-op", async () => {
+    await database.migrate(migrationsFolder);
+    const rows = await database.db.execute<{ n: number }>(sql`select count(*)::int as n from counters`);
+    expect(rows.rows[0]?.n).toBe(1);
+  });
+
+  it("maps a unique violation to a typed error, keeping the cause", async () => {
+    const err = await database.db
+      .insert(counters)
+      .values({ name: "a" })
+      .then(() => undefined, (e: unknown) => e);
+    const mapped = toDataError(err);
+    expect(isDataError(mapped)).toBe(true);
+    expect(mapped.code).toBe("unique_violation");
+    expect(mapped.sqlState).toBe("23505");
+    expect(mapped.constraint).toBe("counters_pkey");
+    expect(mapped.cause).toBe(err);
+    expect(mapped.retryable).toBe(false);
+  });
+
+  it("rolls a failed transaction back", async () => {
+    await expect(
+      database.db.transaction(async (tx) => {
+        await tx.insert(counters).values({ name: "rolled-back" });
+        throw new Error("boom");
+      }),
+    ).rejects.toThrow("boom");
+    const rows = await database.db.select().from(counters).where(eq(counters.name, "rolled-back"));
+    expect(rows).toEqual([]);
+  });
+
+  it("keeps concurrent read-modify-write transactions from losing updates", async () => {
+    await database.db.insert(counters).values({ name: "rmw", value: 0 });
+    const increment = () =>
+      runTransaction(
+        database.db,
+        async (tx) => {
+          const [row] = await tx.select().from(counters).where(eq(counters.name, "rmw"));
+          await tx.update(counters).set({ value: (row?.value ?? 0) + 1 }).where(eq(counters.name, "rmw"));
+        },
+        { config: { isolationLevel: "serializable" }, maxAttempts: 50 },
+      );
+    await Promise.all(Array.from({ length: 20 }, increment));
+    const [row] = await database.db.select().from(counters).where(eq(counters.name, "rmw"));
+    expect(row?.value).toBe(20);
+  });
+
+  it("delivers notifications on commit only", async () => {
+    const seen: string[] = [];
+    const unlisten = await database.listen("data_test", (payload) => seen.push(payload));
+    await database.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_notify('data_test', 'committed')`);
+    });
+    await database.db
+      .transaction(async (tx) => {
+        await tx.execute(sql`select pg_notify('data_test', 'rolled back')`);
+        throw new Error("rollback");
+      })
+      .catch(() => undefined);
+    await expect.poll(() => seen).toEqual(["committed"]);
+    await unlisten();
+  });
+});
+
+describe("openDatabase on PostgreSQL replicas", () => {
+  it("migrates once when replicas start at the same time", async () => {
+    const target = await createTestDatabase("data_replicas");
+    try {
+      const replicas = await Promise.all(Array.from({ length: 4 }, () => openDatabase({ url: target.url, migrationsFolder })));
+      const applied = await replicas[0]?.db.execute<{ n: number }>(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
+      expect(applied?.rows[0]?.n).toBe(1);
+      await Promise.all(replicas.map((r) => r.close()));
+    } finally {
+      await target.drop();
+    }
+  });
+
+  it("reports a lost server as unavailable and recovers when it is back", async () => {
+    const server = await startPostgresServer();
+    const database = await openDatabase({ url: server.url, migrationsFolder, connectTimeoutMs: 2_000 });
+    try {
+      await server.stop();
+      const err = await database.ready().then(() => undefined, (e: unknown) => e);
+      expect(isDataError(err) && err.code).toBe("unavailable");
+      expect(isDataError(err) && err.retryable).toBe(true);
+      await server.start();
+      await expect.poll(() => database.ready().then(() => true, () => false), { timeout: 10_000 }).toBe(true);
+    } finally {
+      await database.close();
+      await server.dispose();
+    }
+  });
+
+  it("rejects options that cannot work, naming the option", async () => {
+    await expect(openDatabase({ url: "mysql://x" })).rejects.toThrow(/database url must start with postgres/);
+    await expect(openDatabase({ url: "postgres://x", dataDir: "/tmp/x" })).rejects.toThrow(/dataDir/);
+  });
+});

@@ -1,0 +1,66 @@
+/** How to open a service's database. */
+export interface DatabaseOptions<TSchema extends Record<string, unknown> = Record<string, never>> {
+  /**
+   * PostgreSQL connection URL. Set: a node-postgres pool on that server. Unset: embedded
+   * PGlite. Services read it from `DATABASE_URL`. Default: unset.
+   */
+  url?: string | undefined;
+  /** PGlite data directory (only without `url`). Default: unset, an in-memory database. */
+  dataDir?: string | undefined;
+  /** Drizzle schema (tables and relations) for `db.query.*`. Default: none. */
+  schema?: TSchema | undefined;
+  /**
+   * Folder of drizzle-kit migrations applied at open, under an advisory lock so replicas that
+   * start together migrate once. Default: unset, no migrations.
+   */
+  migrationsFolder?: string | undefined;
+  /** Pool size on PostgreSQL. Default 10 (node-postgres' own default). */
+  poolSize?: number | undefined;
+  /** How long to wait for a pooled connection, ms. Default 10 000. */
+  connectTimeoutMs?: number | undefined;
+  /** `application_name` shown in pg_stat_activity. Default "protomesh". */
+  applicationName?: string | undefined;
+  /**
+   * Called with errors that happen outside any query: an idle pooled connection dropped, a
+   * notification listener reconnecting. Default: ignored (the next query reports the failure).
+   */
+  onBackgroundError?: ((err: Error) => void) | undefined;
+}
+
+export interface ResolvedDatabaseOptions<TSchema extends Record<string, unknown>> {
+  url: string | undefined;
+  dataDir: string | undefined;
+  schema: TSchema | undefined;
+  migrationsFolder: string | undefined;
+  poolSize: number;
+  connectTimeoutMs: number;
+  applicationName: string;
+  onBackgroundError: (err: Error) => void;
+}
+
+/** Applies defaults and rejects values that cannot work, naming the option. */
+export function resolveDatabaseOptions<TSchema extends Record<string, unknown>>(
+  options: DatabaseOptions<TSchema>,
+): ResolvedDatabaseOptions<TSchema> {
+  const url = options.url === "" ? undefined : options.url;
+  if (url !== undefined && !/^postgres(ql)?:\/\//.test(url)) {
+    throw new TypeError(`database url must start with postgres:// or postgresql://, got "${url}"`);
+  }
+  if (url !== undefined && options.dataDir !== undefined) {
+    throw new TypeError("database dataDir is for embedded PGlite; it cannot be combined with url");
+  }
+  const poolSize = options.poolSize ?? 10;
+  if (!Number.isInteger(poolSize) || poolSize < 1) throw new TypeError(`database poolSize must be a positive integer, got ${poolSize}`);
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+  if (!(connectTimeoutMs > 0)) throw new TypeError(`database connectTimeoutMs must be positive, got ${connectTimeoutMs}`);
+  return {
+    url,
+    dataDir: options.dataDir,
+    schema: options.schema,
+    migrationsFolder: options.migrationsFolder,
+    poolSize,
+    connectTimeoutMs,
+    applicationName: options.applicationName ?? "protomesh",
+    onBackgroundError: options.onBackgroundError ?? (() => undefined),
+  };
+}
