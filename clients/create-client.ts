@@ -1,0 +1,141 @@
+import type { DescService } from "@bufbuild/protobuf";
+import { type Client, createClient as createConnectClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { ExponentialBackoff } from "cockatiel";
+import { InventoryService } from "../gen/shop/inventory/v1/inventory_pb.js";
+import { OrdersService } from "../gen/shop/orders/v1/orders_pb.js";
+import { PaymentsService } from "../gen/shop/payments/v1/payments_pb.js";
+import { Balancer, type EndpointSnapshot } from "./balancer/balancer.js";
+import { P2cPicker } from "./balancer/picker/p2c.js";
+import { PickFirstPicker } from "./balancer/picker/pick-first.js";
+import type { Picker } from "./balancer/picker/picker.js";
+import { RoundRobinPicker } from "./balancer/picker/round-robin.js";
+import { DnsResolver } from "./balancer/resolver/dns.js";
+import type { Resolver } from "./balancer/resolver/resolver.js";
+import { StaticResolver } from "./balancer/resolver/static.js";
+import { ClientEvents } from "./events.js";
+import { circuitBreakerInterceptor } from "./interceptors/circuit-breaker.js";
+import { deadlineInterceptor } from "./interceptors/deadline.js";
+import { retryInterceptor } from "./interceptors/retry.js";
+import { type ClientOptions, type ResolvedClientOptions, resolveClientOptions } from "./options.js";
+import { RetryBudget } from "./resilience/retry-budget.js";
+import { FileTlsSource } from "./tls/file-tls-source.js";
+
+/** A Connect Transport over a balancer, with the resilience interceptors installed. */
+export interface BalancedTransport extends Transport {
+  readonly events: ClientEvents;
+  /** Resolves once an endpoint is admitted (connected and, with health checks, SERVING). */
+  ready(): Promise<void>;
+  snapshot(): EndpointSnapshot[];
+  /** Stops resolution, health checks and timers and closes every connection. */
+  close(): void;
+}
+
+/**
+ * Builds the balanced transport. Interceptor order, outermost first: yours, deadline (one
+ * deadline for the whole call), circuit breaker (one outcome per call, after retries), retry
+ * (each attempt re-picks an endpoint and gets the time left).
+ */
+export function createBalancedTransport(options: ClientOptions): BalancedTransport {
+  const o = resolveClientOptions(options);
+  const events = new ClientEvents();
+  if (o.onEvent !== undefined) {
+    events.on(o.onEvent);
+  }
+  const tlsSource = o.tls && new FileTlsSource(o.tls, (error) => events.emit(error === undefined ? { type: "tls-reloaded" } : { type: "tls-reload-failed", error }));
+  const balancer = new Balancer({
+    resolver: createResolver(o),
+    picker: createPicker(o.loadBalancing),
+    authority: o.authority,
+    tls: tlsSource && { source: tlsSource, serverName: o.tls?.serverName ?? hostOf(o.authority) },
+    connectTimeoutMs: o.connectTimeoutMs,
+    reconnectBackoff: new ExponentialBackoff({
+      initialDelay: o.reconnect.initialBackoffMs,
+      maxDelay: o.reconnect.maxBackoffMs,
+      exponent: o.reconnect.multiplier,
+    }),
+    keepalive: o.keepalive,
+    outlier: o.outlierDetection,
+    health: o.healthCheck,
+    events,
+  });
+  const interceptors: Interceptor[] = [...o.interceptors, deadlineInterceptor(o.deadlines)];
+  if (o.circuitBreaker !== undefined) {
+    interceptors.push(circuitBreakerInterceptor(o.circuitBreaker, events));
+  }
+  if (o.retry !== undefined) {
+    interceptors.push(retryInterceptor(o.retry, { budget: new RetryBudget(o.retryBudget), events, ledger: balancer.ledger }));
+  }
+  const transport = createGrpcTransport({
+    baseUrl: balancer.origin,
+    sessionManager: balancer.sessionManager,
+    interceptors,
+  });
+  return {
+    unary: (...args) => transport.unary(...args),
+    stream: (...args) => transport.stream(...args),
+    events,
+    ready: () => balancer.ready(),
+    snapshot: () => balancer.snapshot(),
+    close: () => {
+      balancer.close();
+      tlsSource?.close();
+    },
+  };
+}
+
+const transports = new WeakMap<object, BalancedTransport>();
+
+/** A Connect client for any generated service, over a balanced transport of its own. */
+export function createClient<S extends DescService>(service: S, options: ClientOptions): Client<S> {
+  const transport = createBalancedTransport(options);
+  const client = createConnectClient(service, transport);
+  transports.set(client, transport);
+  return client;
+}
+
+/** The transport behind a client made by `createClient`: its events, endpoints and `close`. */
+export function clientTransport(client: object): BalancedTransport {
+  const transport = transports.get(client);
+  if (transport === undefined) {
+    throw new TypeError("not a client made by protomesh's createClient");
+  }
+  return transport;
+}
+
+/** Closes a client made by `createClient`; calls in flight fail. */
+export function closeClient(client: object): void {
+  clientTransport(client).close();
+}
+
+export const createOrdersClient = (options: ClientOptions): Client<typeof OrdersService> => createClient(OrdersService, options);
+export const createInventoryClient = (options: ClientOptions): Client<typeof InventoryService> => createClient(InventoryService, options);
+export const createPaymentsClient = (options: ClientOptions): Client<typeof PaymentsService> => createClient(PaymentsService, options);
+
+function createResolver(o: ResolvedClientOptions): Resolver {
+  switch (o.target.kind) {
+    case "dns":
+      return new DnsResolver({ host: o.target.host, port: o.target.port, ...o.dns });
+    case "static":
+      return new StaticResolver(o.target.addresses);
+    case "custom":
+      return o.target.resolver;
+  }
+}
+
+function createPicker(choice: ResolvedClientOptions["loadBalancing"]): Picker {
+  switch (choice) {
+    case "p2c":
+      return new P2cPicker();
+    case "round-robin":
+      return new RoundRobinPicker();
+    case "pick-first":
+      return new PickFirstPicker();
+    default:
+      return choice;
+  }
+}
+
+function hostOf(authority: string): string {
+  return authority.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
+}
