@@ -54,3 +54,6 @@ export const reservations = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull(),
   },
 );
+
+// Kit tables this service owns a copy of: its outbox, its inbox and its dead letters.
+export { outbox, inbox, deadLetters } from "protomesh/kit/messaging";

@@ -48,3 +48,6 @@ export const orderLines = pgTable(
   },
   (table) => [primaryKey({ columns: [table.orderId, table.lineNo] }), check("order_lines_quantity_positive", sql`${table.quantity} > 0`)],
 );
+
+// Kit tables this service owns a copy of: its outbox, its inbox and its dead letters.
+export { outbox, inbox, deadLetters } from "protomesh/kit/messaging";

@@ -37,3 +37,6 @@ export const ledgerEntries = pgTable(
   },
   (table) => [index("ledger_entries_order").on(table.orderId), check("ledger_entries_kind_known", sql`${table.kind} in ('capture', 'refund')`)],
 );
+
+// Kit tables this service owns a copy of: its outbox, its inbox and its dead letters.
+export { outbox, inbox, deadLetters } from "protomesh/kit/messaging";

@@ -1,0 +1,193 @@
+// The orders service's use cases behind its RPCs: placing an order (idempotent per key, priced
+// by inventory, stored with OrderPlaced in one transaction), reading, listing and cancelling.
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
+import { createHash, randomUUID } from "node:crypto";
+import { and, asc, desc, eq, inArray, or, lt, type SQL } from "drizzle-orm";
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "protomesh/kit/connect";
+import { runTransaction, type Db, type Tx } from "protomesh/kit/data";
+import { writeEvent } from "protomesh/kit/messaging";
+import type { QuoteItemsRequestSchema, QuoteItemsResponse } from "protomesh/gen/shop/inventory/v1/inventory_pb";
+import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
+import type { CreateOrderRequest, Order } from "protomesh/gen/shop/orders/v1/orders_pb";
+import { applySagaInput, toOrderMessage } from "./saga.js";
+import { orderLines, orders } from "./schema.js";
+
+/** Prices a basket through inventory (the typed client, with its breaker and deadline). */
+export type QuoteItems = (request: MessageInitShape<typeof QuoteItemsRequestSchema>) => Promise<QuoteItemsResponse>;
+
+export interface OrdersOptions {
+  /** How long the saga may run before the tracker cancels the order. */
+  sagaDeadlineMs: number;
+}
+
+const DEFAULT_PAGE_SIZE = 50;
+
+export type OrderRow = typeof orders.$inferSelect;
+export type LineRow = typeof orderLines.$inferSelect;
+
+function requestHash(request: CreateOrderRequest): string {
+  const canonical = JSON.stringify([request.userId, request.currencyCode, request.items.map((item) => [item.sku, item.quantity])]);
+  return createHash("sha256").update(canonical).digest("hex");
+}
+
+interface PageCursor {
+  createdAt: string;
+  orderId: string;
+}
+
+function encodeCursor(row: OrderRow): string {
+  return Buffer.from(JSON.stringify({ createdAt: row.createdAt.toISOString(), orderId: row.orderId } satisfies PageCursor)).toString("base64url");
+}
+
+function decodeCursor(token: string): PageCursor {
+  try {
+    const cursor = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Partial<PageCursor>;
+    if (typeof cursor.createdAt === "string" && typeof cursor.orderId === "string" && !Number.isNaN(Date.parse(cursor.createdAt))) {
+      return { createdAt: cursor.createdAt, orderId: cursor.orderId };
+    }
+  } catch {
+    // Reported below: any undecodable token is the caller's mistake.
+  }
+  throw new InvalidArgumentError("page_token is not a token from a previous ListOrders response");
+}
+
+export async function loadOrders(executor: Pick<Db, "select">, rows: OrderRow[]): Promise<Order[]> {
+  if (rows.length === 0) return [];
+  const lines = await executor
+    .select()
+    .from(orderLines)
+    .where(inArray(orderLines.orderId, rows.map((row) => row.orderId)))
+    .orderBy(asc(orderLines.orderId), asc(orderLines.lineNo));
+  const byOrder = groupLines(lines);
+  return rows.map((row) => toOrderMessage(row, byOrder.get(row.orderId) ?? []));
+}
+
+function groupLines(lines: LineRow[]): Map<string, LineRow[]> {
+  const byOrder = new Map<string, LineRow[]>();
+  for (const line of lines) byOrder.set(line.orderId, [...(byOrder.get(line.orderId) ?? []), line]);
+  return byOrder;
+}
+
+export function createOrders(db: Db, quoteItems: QuoteItems, options: OrdersOptions) {
+  async function findByKey(executor: Pick<Db, "select">, userId: string, idempotencyKey: string) {
+    const [row] = await executor.select().from(orders).where(and(eq(orders.userId, userId), eq(orders.idempotencyKey, idempotencyKey)));
+    return row;
+  }
+
+  async function replay(row: OrderRow, request: CreateOrderRequest): Promise<{ order: Order; created: boolean }> {
+    if (row.requestHash !== requestHash(request)) {
+      throw new AlreadyExistsError(`idempotency key ${request.idempotencyKey} was already used for a different order (${row.orderId}); use a new key for a new order`);
+    }
+    const [order] = await loadOrders(db, [row]);
+    return { order: order as Order, created: false };
+  }
+
+  return {
+    async createOrder(request: CreateOrderRequest): Promise<{ order: Order; created: boolean }> {
+      const existing = await findByKey(db, request.userId, request.idempotencyKey);
+      if (existing !== undefined) return replay(existing, request);
+
+      const quote = await quoteItems({ items: request.items.map(({ sku, quantity }) => ({ sku, quantity })), currencyCode: request.currencyCode });
+      const unknown = quote.lines.filter((line) => !line.known).map((line) => line.sku);
+      if (unknown.length > 0) throw new FailedPreconditionError(`unknown SKU ${unknown.join(", ")}: nothing was ordered`);
+
+      const orderId = randomUUID();
+      const now = new Date();
+      const deadline = new Date(now.getTime() + options.sagaDeadlineMs);
+      const totalMinor = quote.total?.amountMinor ?? 0n;
+      const placed = await runTransaction(db, async (tx) => {
+        const inserted = await tx
+          .insert(orders)
+          .values({
+            orderId,
+            userId: request.userId,
+            status: "pending",
+            currencyCode: request.currencyCode,
+            totalMinor,
+            idempotencyKey: request.idempotencyKey,
+            requestHash: requestHash(request),
+            deadline,
+            createdAt: now,
+            updatedAt: now,
+          })
+          .onConflictDoNothing({ target: [orders.userId, orders.idempotencyKey] })
+          .returning();
+        const row = inserted[0];
+        // A concurrent call with the same key won the insert; answer as its replay.
+        if (row === undefined) return undefined;
+        const lines = quote.lines.map((line, index) => ({
+          orderId,
+          lineNo: index + 1,
+          sku: line.sku,
+          quantity: line.quantity,
+          unitPriceMinor: line.unitPrice?.amountMinor ?? 0n,
+        }));
+        await tx.insert(orderLines).values(lines);
+        await writeEvent(tx, {
+          aggregateType: "order",
+          aggregateId: orderId,
+          schema: OrderPlacedSchema,
+          event: create(OrderPlacedSchema, {
+            eventId: randomUUID(),
+            orderId,
+            occurredAt: timestampNow(),
+            userId: request.userId,
+            lines: lines.map((line) => ({ sku: line.sku, quantity: line.quantity, unitPrice: { currencyCode: request.currencyCode, amountMinor: line.unitPriceMinor } })),
+            total: { currencyCode: request.currencyCode, amountMinor: totalMinor },
+            deadline: timestampFromDate(deadline),
+          }),
+        });
+        return toOrderMessage(row, lines);
+      });
+      if (placed !== undefined) return { order: placed, created: true };
+      const winner = await findByKey(db, request.userId, request.idempotencyKey);
+      if (winner === undefined) throw new Error(`order for idempotency key ${request.idempotencyKey} vanished after a conflicting insert`);
+      return replay(winner, request);
+    },
+
+    async getOrder(orderId: string): Promise<Order> {
+      const [row] = await db.select().from(orders).where(eq(orders.orderId, orderId));
+      if (row === undefined) throw new NotFoundError(`no order with id ${orderId}`);
+      const [order] = await loadOrders(db, [row]);
+      return order as Order;
+    },
+
+    /** Newest first; the token is a keyset cursor, so pages stay stable while orders arrive. */
+    async listOrders(request: { userId: string; pageSize: number; pageToken: string }): Promise<{ orders: Order[]; nextPageToken: string }> {
+      const pageSize = request.pageSize === 0 ? DEFAULT_PAGE_SIZE : request.pageSize;
+      const conditions: SQL[] = [];
+      if (request.userId !== "") conditions.push(eq(orders.userId, request.userId));
+      if (request.pageToken !== "") {
+        const cursor = decodeCursor(request.pageToken);
+        const createdAt = new Date(cursor.createdAt);
+        const after = or(lt(orders.createdAt, createdAt), and(eq(orders.createdAt, createdAt), lt(orders.orderId, cursor.orderId)));
+        if (after !== undefined) conditions.push(after);
+      }
+      const rows = await db
+        .select()
+        .from(orders)
+        .where(and(...conditions))
+        .orderBy(desc(orders.createdAt), desc(orders.orderId))
+        .limit(pageSize + 1);
+      const page = rows.slice(0, pageSize);
+      const last = page.at(-1);
+      return {
+        orders: await loadOrders(db, page),
+        nextPageToken: rows.length > pageSize && last !== undefined ? encodeCursor(last) : "",
+      };
+    },
+
+    async cancelOrder(orderId: string): Promise<Order> {
+      return runTransaction(db, async (tx: Tx) => {
+        const result = await applySagaInput(tx, orderId, { kind: "cancel-requested" });
+        if (result === undefined) throw new NotFoundError(`no order with id ${orderId}`);
+        if (result.decision.kind === "reject") throw new FailedPreconditionError(`cannot cancel order ${orderId}: ${result.decision.why}`);
+        const [order] = await loadOrders(tx, [result.row]);
+        return order as Order;
+      });
+    },
+  };
+}
+
+export type Orders = ReturnType<typeof createOrders>;

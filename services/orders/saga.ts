@@ -1,0 +1,137 @@
+// Orders' side of the saga with I/O: loads an order under a row lock, applies the pure
+// decision (domain/order-saga.ts), stores the new state, writes the events it asks for to the
+// outbox and notifies watchers, all in the caller's transaction. Also the tracker that cancels
+// orders whose saga outlived its deadline.
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
+import { randomUUID } from "node:crypto";
+import { and, asc, eq, lte, sql } from "drizzle-orm";
+import { runTransaction, type Db, type Tx } from "protomesh/kit/data";
+import { writeEvent } from "protomesh/kit/messaging";
+import type { StockRejected, StockReserved } from "protomesh/gen/shop/inventory/v1/events_pb";
+import { OrderCancelledSchema, OrderConfirmedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
+import { CancellationReason, type Order, OrderSchema, OrderStatus } from "protomesh/gen/shop/orders/v1/orders_pb";
+import type { PaymentCaptured, PaymentDeclined } from "protomesh/gen/shop/payments/v1/events_pb";
+import { decide, type CancellationCause, type OrderSagaDecision, type OrderSagaEffect, type OrderSagaInput, type OrderSagaState } from "./domain/order-saga.js";
+import { type orderLines, orders } from "./schema.js";
+
+/** NOTIFY channel carrying the id of an order whose status changed; WatchOrder listens to it. */
+export const ORDER_CHANGED_CHANNEL = "orders_order_changed";
+
+type OrderRow = typeof orders.$inferSelect;
+type LineRow = Pick<typeof orderLines.$inferSelect, "sku" | "quantity" | "unitPriceMinor">;
+
+const statusToProto: Record<string, OrderStatus> = {
+  pending: OrderStatus.PENDING,
+  confirmed: OrderStatus.CONFIRMED,
+  cancelled: OrderStatus.CANCELLED,
+};
+
+const causeToProto: Record<CancellationCause, CancellationReason> = {
+  "out-of-stock": CancellationReason.OUT_OF_STOCK,
+  "payment-declined": CancellationReason.PAYMENT_DECLINED,
+  "customer-requested": CancellationReason.CUSTOMER_REQUESTED,
+  "deadline-exceeded": CancellationReason.DEADLINE_EXCEEDED,
+};
+
+export function toOrderMessage(row: OrderRow, lines: readonly LineRow[]): Order {
+  const cause = row.cancellationCause as CancellationCause | null;
+  return create(OrderSchema, {
+    orderId: row.orderId,
+    userId: row.userId,
+    status: statusToProto[row.status] ?? OrderStatus.UNSPECIFIED,
+    lines: lines.map((line) => ({ sku: line.sku, quantity: line.quantity, unitPrice: { currencyCode: row.currencyCode, amountMinor: line.unitPriceMinor } })),
+    total: { currencyCode: row.currencyCode, amountMinor: row.totalMinor },
+    cancellationReason: cause === null ? CancellationReason.UNSPECIFIED : causeToProto[cause],
+    createdAt: timestampFromDate(row.createdAt),
+    updatedAt: timestampFromDate(row.updatedAt),
+    paymentId: row.paymentId ?? "",
+  });
+}
+
+function stateOf(row: OrderRow): OrderSagaState {
+  switch (row.status) {
+    case "pending":
+      return { status: "pending", stockReserved: row.stockReserved, deadline: row.deadline };
+    case "confirmed":
+      return { status: "confirmed", paymentId: row.paymentId ?? "" };
+    case "cancelled":
+      return { status: "cancelled", cause: (row.cancellationCause ?? "deadline-exceeded") as CancellationCause };
+    default:
+      throw new Error(`unknown order status ${row.status} for order ${row.orderId}`);
+  }
+}
+
+async function publish(tx: Tx, orderId: string, effect: OrderSagaEffect) {
+  const common = { eventId: randomUUID(), orderId, occurredAt: timestampNow() };
+  if (effect.kind === "publish-order-confirmed") {
+    await writeEvent(tx, { aggregateType: "order", aggregateId: orderId, schema: OrderConfirmedSchema, event: create(OrderConfirmedSchema, { ...common, paymentId: effect.paymentId }) });
+  } else {
+    await writeEvent(tx, { aggregateType: "order", aggregateId: orderId, schema: OrderCancelledSchema, event: create(OrderCancelledSchema, { ...common, reason: causeToProto[effect.cause] }) });
+  }
+}
+
+/**
+ * Applies one saga input to an order inside `tx`. Returns undefined when the order does not
+ * exist, else the decision and the row as stored afterwards.
+ */
+export async function applySagaInput(tx: Tx, orderId: string, input: OrderSagaInput): Promise<{ decision: OrderSagaDecision; row: OrderRow } | undefined> {
+  const [row] = await tx.select().from(orders).where(eq(orders.orderId, orderId)).for("update");
+  if (row === undefined) return undefined;
+  const decision = decide(stateOf(row), input);
+  if (decision.kind !== "transition") return { decision, row };
+  const next = decision.next;
+  const [stored] = await tx
+    .update(orders)
+    .set({
+      status: next.status,
+      stockReserved: next.status === "pending" ? next.stockReserved : row.stockReserved,
+      paymentId: next.status === "confirmed" ? next.paymentId : row.paymentId,
+      cancellationCause: next.status === "cancelled" ? next.cause : null,
+      updatedAt: new Date(),
+    })
+    .where(eq(orders.orderId, orderId))
+    .returning();
+  for (const effect of decision.effects) await publish(tx, orderId, effect);
+  if (next.status !== row.status) await tx.execute(sql`select pg_notify(${ORDER_CHANGED_CHANNEL}, ${orderId})`);
+  return { decision, row: stored ?? row };
+}
+
+/**
+ * Events that name an order this service never stored are dropped: they cannot belong to a
+ * saga it started (orders are stored before OrderPlaced is published).
+ */
+async function applyEvent(tx: Tx, orderId: string, input: OrderSagaInput) {
+  const result = await applySagaInput(tx, orderId, input);
+  return result?.decision ?? { kind: "ignore" as const, why: `unknown order ${orderId}` };
+}
+
+export const sagaHandlers = {
+  stockReserved: (tx: Tx, event: StockReserved) => applyEvent(tx, event.orderId, { kind: "stock-reserved" }),
+  stockRejected: (tx: Tx, event: StockRejected) => applyEvent(tx, event.orderId, { kind: "stock-rejected" }),
+  paymentCaptured: (tx: Tx, event: PaymentCaptured) => applyEvent(tx, event.orderId, { kind: "payment-captured", paymentId: event.paymentId }),
+  paymentDeclined: (tx: Tx, event: PaymentDeclined) => applyEvent(tx, event.orderId, { kind: "payment-declined" }),
+};
+
+/**
+ * Cancels pending orders past their deadline, a batch per transaction. SKIP LOCKED lets every
+ * replica sweep at once without waiting on each other or on an order a handler holds.
+ * Returns how many orders it cancelled.
+ */
+export async function sweepExpiredSagas(db: Db, now = new Date(), batchSize = 100): Promise<number> {
+  return runTransaction(db, async (tx) => {
+    const due = await tx
+      .select({ orderId: orders.orderId })
+      .from(orders)
+      .where(and(eq(orders.status, "pending"), lte(orders.deadline, now)))
+      .orderBy(asc(orders.deadline))
+      .limit(batchSize)
+      .for("update", { skipLocked: true });
+    let cancelled = 0;
+    for (const { orderId } of due) {
+      const result = await applySagaInput(tx, orderId, { kind: "deadline-passed", now });
+      if (result?.decision.kind === "transition") cancelled += 1;
+    }
+    return cancelled;
+  });
+}
