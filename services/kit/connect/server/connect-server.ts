@@ -1,0 +1,160 @@
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { Code, ConnectError, createContextValues, type ContextValues, type Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createValidateInterceptor } from "@connectrpc/validate";
+import {
+  createAllowListInterceptor,
+  loadServerTls,
+  peerIdentityKey,
+  peerIdentityOf,
+  unknownAllowListKeys,
+  type PeerIdentity,
+} from "protomesh/kit/tls";
+import { Health } from "protomesh/gen/grpc/health/v1/health_pb";
+import type { HealthRegistry } from "../health/health-registry.js";
+import { createHealthService } from "../health/health-service.js";
+import { ReflectionIndex } from "../reflection/reflection-index.js";
+import {
+  createReflectionV1AlphaService,
+  createReflectionV1Service,
+  ServerReflectionV1,
+  ServerReflectionV1Alpha,
+} from "../reflection/reflection-service.js";
+import { resolveConnectServerOptions, type ConnectServerOptions } from "./connect-server-options.js";
+import { createDeadlineInterceptor } from "./interceptors/deadline.js";
+import { createErrorMappingInterceptor } from "./interceptors/error-mapping.js";
+import type { ServiceBinding } from "./service-binding.js";
+
+/** Connect routers on one HTTP/2 port, speaking gRPC, gRPC-Web and Connect. */
+export interface ConnectServer {
+  readonly health: HealthRegistry;
+  /** The underlying node:http2 server. */
+  readonly httpServer: http2.Http2Server | http2.Http2SecureServer;
+  /** Starts listening; resolves with the bound address (port 0 becomes a real port). */
+  listen(): Promise<AddressInfo>;
+  /**
+   * Graceful stop: health turns NOT_SERVING, new connections are refused, open connections get
+   * GOAWAY, in-flight calls run until shutdownTimeoutMs; then their signals abort (clients see
+   * Unavailable) and the connections are destroyed. Safe to call more than once.
+   */
+  close(): Promise<void>;
+}
+
+// After aborting handlers at the shutdown bound, time for their error trailers to be written.
+const abortFlushMs = 250;
+
+export function createConnectServer(bindings: readonly ServiceBinding[], options: ConnectServerOptions = {}): ConnectServer {
+  const opts = resolveConnectServerOptions(options);
+  const procedures = new Set(bindings.flatMap((b) => [b.service.typeName, ...b.service.methods.map((m) => `${b.service.typeName}/${m.name}`)]));
+  if (opts.allow !== undefined) {
+    const unknown = unknownAllowListKeys(opts.allow, procedures);
+    if (unknown.length > 0) {
+      throw new Error(`allow names no served service or method: ${unknown.join(", ")}`);
+    }
+  }
+  const health = opts.health;
+  bindings.forEach((b) => health.addService(b.service.typeName));
+  const reflection = opts.reflection ? new ReflectionIndex([...bindings.map((b) => b.service), Health, ServerReflectionV1, ServerReflectionV1Alpha]) : undefined;
+  const tls = opts.tls === undefined ? undefined : loadServerTls(opts.tls);
+  const shutdown = new AbortController();
+
+  const interceptors: Interceptor[] = [
+    createErrorMappingInterceptor(opts.onUnexpectedError),
+    createDeadlineInterceptor(),
+    ...(opts.allow === undefined ? [] : [createAllowListInterceptor(opts.allow)]),
+    createValidateInterceptor(),
+    ...opts.interceptors,
+  ];
+  const handler = connectNodeAdapter({
+    routes(router) {
+      for (const binding of bindings) {
+        router.service(binding.service, binding.impl);
+      }
+      router.service(Health, createHealthService(health));
+      if (reflection !== undefined) {
+        router.service(ServerReflectionV1, createReflectionV1Service(reflection));
+        router.service(ServerReflectionV1Alpha, createReflectionV1AlphaService(reflection));
+      }
+    },
+    readMaxBytes: opts.readMaxBytes,
+    writeMaxBytes: opts.writeMaxBytes,
+    shutdownSignal: shutdown.signal,
+    interceptors,
+    ...(tls === undefined ? {} : { contextValues: peerContextValues() }),
+  });
+
+  const httpServer =
+    tls === undefined
+      ? http2.createServer(handler)
+      : // HTTP/1.1 is allowed over TLS for gRPC-Web and Connect from browsers.
+        http2.createSecureServer({ ...tls.serverOptions, allowHTTP1: true }, handler);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  httpServer.on("session", (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+    // A peer sending garbage ends its own session; it must never reach the process.
+    session.on("error", () => {});
+  });
+  let stopWatching = (): void => {};
+  let closing: Promise<void> | undefined;
+
+  return {
+    health,
+    httpServer,
+    async listen() {
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once("error", reject);
+        httpServer.listen(opts.port, opts.host, () => {
+          httpServer.off("error", reject);
+          resolve();
+        });
+      });
+      if (tls !== undefined) {
+        stopWatching = tls.watch(httpServer as http2.Http2SecureServer, opts.onTlsReloadError);
+      }
+      return httpServer.address() as AddressInfo;
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        health.shutdown();
+        stopWatching();
+        if (!httpServer.listening) {
+          resolve();
+          return;
+        }
+        let destroyTimer: NodeJS.Timeout | undefined;
+        const abortTimer = setTimeout(() => {
+          shutdown.abort(new ConnectError("the server is shutting down", Code.Unavailable));
+          destroyTimer = setTimeout(() => sessions.forEach((session) => session.destroy()), abortFlushMs);
+        }, opts.shutdownTimeoutMs);
+        httpServer.close(() => {
+          clearTimeout(abortTimer);
+          clearTimeout(destroyTimer);
+          resolve();
+        });
+        sessions.forEach((session) => session.close());
+      });
+      return closing;
+    },
+  };
+}
+
+// The verified client certificate is read once per connection, not once per call.
+function peerContextValues(): (req: { socket: unknown }) => ContextValues {
+  const bySocket = new WeakMap<object, PeerIdentity | null>();
+  return (req) => {
+    const socket = req.socket as TLSSocket;
+    let peer = bySocket.get(socket);
+    if (peer === undefined) {
+      peer = peerIdentityOf(socket) ?? null;
+      bySocket.set(socket, peer);
+    }
+    const values = createContextValues();
+    if (peer !== null) {
+      values.set(peerIdentityKey, peer);
+    }
+    return values;
+  };
+}

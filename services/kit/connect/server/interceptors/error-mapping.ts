@@ -1,0 +1,39 @@
+import type { ConnectError, Interceptor, StreamResponse } from "@connectrpc/connect";
+import { isUnexpected, toConnectError } from "../../errors/to-connect-error.js";
+
+/** Receives every error that became Internal or Unknown, with the original as `cause`. */
+export type UnexpectedErrorHandler = (error: ConnectError, procedure: string) => void;
+
+/**
+ * Outermost interceptor: whatever a handler or an inner interceptor throws, during the call or
+ * while streaming, reaches the client through toConnectError, and accidents are reported.
+ */
+export function createErrorMappingInterceptor(onUnexpected: UnexpectedErrorHandler): Interceptor {
+  return (next) => async (req) => {
+    const procedure = `${req.service.typeName}/${req.method.name}`;
+    const map = (error: unknown): ConnectError => {
+      const mapped = toConnectError(error);
+      if (isUnexpected(mapped)) {
+        onUnexpected(mapped, procedure);
+      }
+      return mapped;
+    };
+    try {
+      const res = await next(req);
+      if (!res.stream) {
+        return res;
+      }
+      return { ...res, message: mapStreamErrors(res.message, map) } satisfies StreamResponse;
+    } catch (error) {
+      throw map(error);
+    }
+  };
+}
+
+async function* mapStreamErrors<T>(messages: AsyncIterable<T>, map: (error: unknown) => ConnectError): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (error) {
+    throw map(error);
+  }
+}
