@@ -7,6 +7,11 @@ import { PaymentsService } from "protomesh/gen/shop/payments/v1/payments_pb";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "protomesh/gen/grpc/health/v1/health_pb";
 import { ORDER_ID, startApp, TestAppModule, trace, type RunningApp } from "./fixtures.js";
 
+/** For calls that must fail: a response where an error belongs fails the test. */
+function unexpectedSuccess(value: unknown): never {
+  throw new Error(`expected an error, got ${JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`);
+}
+
 let app: RunningApp;
 const transports: Record<string, () => Transport> = {
   grpc: () => createGrpcTransport({ baseUrl: app.baseUrl }),
@@ -60,7 +65,7 @@ describe.each(Object.keys(transports))("over %s", (protocol) => {
   });
 
   it("rejects an invalid request with InvalidArgument and violations, before the handler", async () => {
-    const error = await client().getOrder({ orderId: "not-a-uuid" }).catch((e: unknown) => ConnectError.from(e));
+    const error = await client().getOrder({ orderId: "not-a-uuid" }).then(unexpectedSuccess, (e: unknown) => ConnectError.from(e));
     expect(error.code).toBe(Code.InvalidArgument);
     // protovalidate's typesVersions point at its CommonJS declarations, which lint cannot unify.
     // eslint-disable-next-line @typescript-eslint/no-unsafe-call
@@ -85,7 +90,7 @@ describe("errors", () => {
   ])("a handler throwing %s reaches the client as %s", async (userId, code, message) => {
     const error = await grpc()
       .createOrder({ ...validCreate, userId })
-      .catch((e: unknown) => ConnectError.from(e));
+      .then(unexpectedSuccess, (e: unknown) => ConnectError.from(e));
     expect(error).toBeInstanceOf(ConnectError);
     expect(error.code).toBe(code);
     expect(error.rawMessage).toBe(message);
@@ -96,7 +101,7 @@ describe("errors", () => {
   it("keeps rich details of a ConnectError", async () => {
     const error = await grpc()
       .createOrder({ ...validCreate, userId: "details" })
-      .catch((e: unknown) => ConnectError.from(e));
+      .then(unexpectedSuccess, (e: unknown) => ConnectError.from(e));
     // eslint-disable-next-line @typescript-eslint/no-unsafe-call -- see the CommonJS note above
     expect(error.findDetails(ViolationsSchema)[0]?.violations[0]?.message).toBe("custom violation");
   });
@@ -108,7 +113,7 @@ describe("errors", () => {
   ])("a guard answering %s refuses with %s before the handler", async (deny, code) => {
     const error = await grpc()
       .getOrder({ orderId: ORDER_ID }, { headers: { "x-test-deny": deny } })
-      .catch((e: unknown) => ConnectError.from(e));
+      .then(unexpectedSuccess, (e: unknown) => ConnectError.from(e));
     expect(error.code).toBe(code);
     expect(trace.some((t) => t.startsWith("handler"))).toBe(false);
   });
@@ -124,7 +129,7 @@ describe("the pipeline", () => {
   it("does not serve handlers declared for other transports", async () => {
     const payments = createClient(PaymentsService, transports.grpc!());
     for (const call of [() => payments.getPayment({ paymentId: ORDER_ID }), () => payments.listPaymentsForOrder({ orderId: ORDER_ID })]) {
-      const error = await call().catch((e: unknown) => ConnectError.from(e));
+      const error = await call().then(unexpectedSuccess, (e: unknown) => ConnectError.from(e));
       expect(error.code).toBe(Code.Unimplemented);
     }
     expect(trace.filter((t) => t.startsWith("rogue"))).toEqual([]);
@@ -142,7 +147,7 @@ describe("deadlines", () => {
     const started = Date.now();
     const error = await grpc()
       .cancelOrder({ orderId: ORDER_ID }, { timeoutMs: 300 })
-      .catch((e: unknown) => ConnectError.from(e));
+      .then(unexpectedSuccess, (e: unknown) => ConnectError.from(e));
     expect(error.code).toBe(Code.DeadlineExceeded);
     expect(Date.now() - started).toBeLessThan(2000);
   });
@@ -153,7 +158,7 @@ describe("limits", () => {
     const small = await startApp(TestAppModule, { readMaxBytes: 1024 });
     try {
       const client = createClient(OrdersService, createGrpcTransport({ baseUrl: small.baseUrl }));
-      const error = await client.listOrders({ pageToken: "x".repeat(2000) }).catch((e: unknown) => ConnectError.from(e));
+      const error = await client.listOrders({ pageToken: "x".repeat(2000) }).then(unexpectedSuccess, (e: unknown) => ConnectError.from(e));
       expect(error.code).toBe(Code.ResourceExhausted);
     } finally {
       await small.close();
@@ -172,7 +177,7 @@ describe("health", () => {
     expect((await health.check({ service: "" })).status).toBe(ServingStatus.NOT_SERVING);
     const list = await health.list({});
     expect(Object.keys(list.statuses).sort()).toEqual(["", "shop.inventory.v1.InventoryService", "shop.orders.v1.OrdersService"]);
-    const unknown = await health.check({ service: "nope.Service" }).catch((e: unknown) => ConnectError.from(e));
+    const unknown = await health.check({ service: "nope.Service" }).then(unexpectedSuccess, (e: unknown) => ConnectError.from(e));
     expect(unknown.code).toBe(Code.NotFound);
     databaseUp = true;
   });
@@ -189,14 +194,14 @@ describe("shutdown", () => {
     const closed = own.close();
     const rest = (async () => {
       for (let r = await it.next(); r.done !== true; r = await it.next());
-    })().catch((e: unknown) => ConnectError.from(e));
+    })().then(unexpectedSuccess, (e: unknown) => ConnectError.from(e));
     await closed;
     expect(Date.now() - started).toBeLessThan(2000);
     const error = await rest;
     expect(error instanceof ConnectError ? error.code : "ok").toBe(Code.Unavailable);
     const after = await createClient(OrdersService, createGrpcTransport({ baseUrl: own.baseUrl }))
       .getOrder({ orderId: ORDER_ID })
-      .catch((e: unknown) => ConnectError.from(e));
+      .then(unexpectedSuccess, (e: unknown) => ConnectError.from(e));
     expect(after.code).toBe(Code.Unavailable);
   });
 });
