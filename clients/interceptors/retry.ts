@@ -70,7 +70,8 @@ export function retryInterceptor(options: RetryOptions, deps: RetryDeps): Interc
           return await attemptOnce(req, next, deadline, options.perAttemptTimeoutMs);
         } catch (e) {
           const error = ConnectError.from(e);
-          const retryable = options.retryableCodes.includes(error.code) || (error.cause === ATTEMPT_TIMEOUT && !req.signal.aborted);
+          const retryable =
+            options.retryableCodes.includes(error.code) || refusedStream(error) || (error.cause === ATTEMPT_TIMEOUT && !req.signal.aborted);
           if (attempt >= options.maxAttempts || !retryable || req.signal.aborted) {
             throw error;
           }
@@ -143,6 +144,20 @@ function mayRetry(req: UnaryRequest, idempotencyHeader: string): boolean {
   }
   const value: unknown = (req.message as Record<string, unknown>)[field.localName];
   return typeof value === "string" && value !== "";
+}
+
+/**
+ * A stream the server refused (RST_STREAM REFUSED_STREAM) was never processed. connect-node
+ * reports it as Unavailable when it reads the reset code, but as Internal when the stream's
+ * error event comes first; both mean the same and are retried like Unavailable.
+ */
+function refusedStream(error: ConnectError): boolean {
+  for (let cause: unknown = error.cause, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
+    if (cause.message.includes("NGHTTP2_REFUSED_STREAM")) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /** grpc-retry-pushback-ms: a delay in ms, or "stop" when the server says not to retry (gRPC A6). */

@@ -44,13 +44,21 @@ export interface ReplicaSet {
   close(): Promise<void>;
 }
 
+export interface ReplicaOptions {
+  /** Default 127.0.0.1; other 127.x addresses let several replicas share a port, as DNS records do. */
+  host?: string;
+  /** Default 0 (any free port). */
+  port?: number;
+  tls?: TlsServerOptions;
+}
+
 let counter = 0;
 
-export async function startReplicas(count: number, tls?: TlsServerOptions): Promise<ReplicaSet> {
-  const replicas: ManagedReplica[] = [];
+export async function startReplicas(count: number, options: ReplicaOptions = {}): Promise<ReplicaSet> {
+  const replicas: Replica[] = [];
   try {
     for (let i = 0; i < count; i++) {
-      replicas.push(await startReplica(tls));
+      replicas.push(await startReplica(options));
     }
   } catch (error) {
     await Promise.all(replicas.map((r) => r.kill()));
@@ -59,9 +67,9 @@ export async function startReplicas(count: number, tls?: TlsServerOptions): Prom
   return { replicas, close: () => Promise.all(replicas.map((r) => r.kill())).then(() => undefined) };
 }
 
-type ManagedReplica = Replica;
-
-async function startReplica(tls: TlsServerOptions | undefined): Promise<Replica> {
+export async function startReplica(options: ReplicaOptions = {}): Promise<Replica> {
+  const { tls } = options;
+  const host = options.host ?? "127.0.0.1";
   const name = `replica-${counter++}`;
   const sessions = new Set<http2.ServerHttp2Session>();
   let server: http2.Http2Server | undefined;
@@ -144,15 +152,17 @@ async function startReplica(tls: TlsServerOptions | undefined): Promise<Replica>
       const s = tls
         ? http2.createSecureServer({ key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: true, rejectUnauthorized: true, allowHTTP1: false }, handler)
         : http2.createServer(handler);
+      // Small frames go out at once, as a production server should send them.
+      s.on(tls ? "secureConnection" : "connection", (socket: import("node:net").Socket) => socket.setNoDelay(true));
       s.on("session", (session) => {
         sessions.add(session);
         session.once("close", () => sessions.delete(session));
       });
       s.once("error", reject);
-      s.listen(port, "127.0.0.1", () => resolve(s));
+      s.listen(port, host, () => resolve(s));
     });
 
-  server = await listen(0);
+  server = await listen(options.port ?? 0);
   const port = (server.address() as AddressInfo).port;
-  return Object.assign(replica, { port, address: `127.0.0.1:${port}` });
+  return Object.assign(replica, { port, address: `${host}:${port}` });
 }
