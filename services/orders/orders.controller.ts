@@ -1,0 +1,42 @@
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { Inject } from "@nestjs/common";
+import { ConnectService } from "protomesh/kit/connect";
+import {
+  OrdersService,
+  type CancelOrderRequest,
+  type CreateOrderRequest,
+  type GetOrderRequest,
+  type ListOrdersRequest,
+  type WatchOrderRequest,
+} from "protomesh/gen/shop/orders/v1/orders_pb";
+import type { startOrderWatch } from "./order-watch.js";
+import type { Orders } from "./orders.js";
+import { ORDER_WATCH, ORDERS } from "./orders.tokens.js";
+
+@ConnectService(OrdersService)
+export class OrdersController implements ServiceImpl<typeof OrdersService> {
+  constructor(
+    @Inject(ORDERS) private readonly orders: Orders,
+    @Inject(ORDER_WATCH) private readonly watch: Awaited<ReturnType<typeof startOrderWatch>>,
+  ) {}
+
+  async createOrder(request: CreateOrderRequest) {
+    return this.orders.createOrder(request);
+  }
+
+  async getOrder(request: GetOrderRequest) {
+    return { order: await this.orders.getOrder(request.orderId) };
+  }
+
+  async listOrders(request: ListOrdersRequest) {
+    return this.orders.listOrders(request);
+  }
+
+  async cancelOrder(request: CancelOrderRequest) {
+    return { order: await this.orders.cancelOrder(request.orderId) };
+  }
+
+  async *watchOrder(request: WatchOrderRequest, context: HandlerContext) {
+    for await (const order of this.watch.watch(request.orderId, context.signal)) yield { order };
+  }
+}
