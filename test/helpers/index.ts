@@ -2,3 +2,4 @@ export { freePort } from "./free-port.js";
 export { startNatsServer, startNatsCluster, type NatsServer, type NatsCluster } from "./nats-server.js";
 export { startPostgresServer, type PostgresServer } from "./postgres-server.js";
 export { createTestDatabase, SHARED_POSTGRES_URL, type TestDatabase } from "./databases.js";
+export { SHARED_NATS_URL, uniqueName, streamJanitor, type StreamJanitor } from "./nats-streams.js";

@@ -1,0 +1,49 @@
+// protomesh/kit/messaging: transactional outbox and inbox on Drizzle, and JetStream events for Nest.
+
+// Tables: export them from each service's Drizzle schema so its migrations create them.
+export { outbox } from "./outbox/outbox-table.js";
+export { inbox } from "./inbox/inbox-table.js";
+export { deadLetters } from "./dead-letter/dead-letter-table.js";
+
+// Outbox
+export { writeEvent, OUTBOX_CHANNEL, type EventToWrite } from "./outbox/writer.js";
+export { type Envelope, type EnvelopeState, toOutgoingMessage } from "./outbox/envelope.js";
+export { createOutboxRelay, type OutboxRelay, type OutboxRelayDeps } from "./outbox/relay.js";
+export { type OutboxRelayOptions, resolveRelayOptions } from "./outbox/relay-options.js";
+
+// Inbox
+export { withInbox, pruneInbox, minimumInboxRetentionMs, type InboxOutcome } from "./inbox/with-inbox.js";
+
+// Bus port
+export {
+  EventHeaders,
+  type OutgoingMessage,
+  type PublishAck,
+  type EventPublisher,
+  type Delivery,
+  type ConsumerSpec,
+  type EventSubscriber,
+  type Subscription,
+  type EventBus,
+} from "./bus/event-bus.js";
+export { type BackoffOptions, backoffDelay } from "./backoff.js";
+export { createMemoryBus, createMemoryBroker, type MemoryBus, type MemoryBroker } from "./bus/memory-bus.js";
+export { type StreamSpec } from "./bus/event-bus.js";
+
+// Consuming
+export { createEventConsumer, type EventConsumer, type EventConsumerDeps, type EventHandler, type ReceivedEvent } from "./consumer/event-consumer.js";
+export { type EventConsumerOptions, resolveConsumerOptions } from "./consumer/consumer-options.js";
+
+// Dead letters
+export {
+  createDeadLetterStore,
+  createMemoryDeadLetters,
+  type DeadLetter,
+  type StoredDeadLetter,
+  type DeadLetterSink,
+  type DeadLetterStore,
+} from "./dead-letter/dead-letter-store.js";
+export { replayDeadLetter } from "./dead-letter/replay.js";
+
+// JetStream
+export { createJetStreamBus, type JetStreamBusOptions } from "./jetstream/jetstream-bus.js";

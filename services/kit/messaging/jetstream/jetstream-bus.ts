@@ -1,0 +1,164 @@
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+} from "@nats-io/jetstream";
+import { headers as natsHeaders, type NatsConnection, nanos } from "@nats-io/transport-node";
+import type { ConsumerSpec, Delivery, EventBus, OutgoingMessage, PublishAck, StreamSpec, Subscription } from "../bus/event-bus.js";
+
+/** JetStream API error codes we act on. */
+const STREAM_NOT_FOUND = 10059;
+const CONSUMER_NOT_FOUND = 10014;
+
+export interface JetStreamBusOptions {
+  /** Timeout of JetStream API calls and publish acks, ms. Default 5 000. */
+  timeoutMs?: number | undefined;
+}
+
+/**
+ * The event bus on NATS JetStream (nats.js v3): publishes with `Nats-Msg-Id`, consumes durable
+ * pull consumers with explicit acks. The connection stays the caller's.
+ */
+export async function createJetStreamBus(nc: NatsConnection, options: JetStreamBusOptions = {}): Promise<EventBus> {
+  const timeout = options.timeoutMs ?? 5_000;
+  const js: JetStreamClient = jetstream(nc, { timeout });
+  const jsm: JetStreamManager = await jetstreamManager(nc, { timeout });
+  const subscriptions = new Set<Subscription>();
+
+  return {
+    async ensureStream(spec: StreamSpec) {
+      const config = {
+        name: spec.name,
+        subjects: spec.subjects,
+        storage: StorageType.File,
+        num_replicas: spec.replicas ?? 1,
+        duplicate_window: nanos(spec.duplicateWindowMs ?? 120_000),
+        max_age: nanos(spec.maxAgeMs ?? 0),
+      };
+      try {
+        const info = await jsm.streams.info(spec.name);
+        const current = info.config;
+        const same =
+          sameSet(current.subjects ?? [], config.subjects) &&
+          current.num_replicas === config.num_replicas &&
+          current.duplicate_window === config.duplicate_window &&
+          current.max_age === config.max_age;
+        if (!same) await jsm.streams.update(spec.name, { ...config });
+      } catch (err) {
+        if (apiCode(err) !== STREAM_NOT_FOUND) throw err;
+        await jsm.streams.add(config);
+      }
+    },
+
+    async publish(message: OutgoingMessage): Promise<PublishAck> {
+      const h = natsHeaders();
+      for (const [key, value] of Object.entries(message.headers)) h.set(key, value);
+      const ack = await js.publish(message.subject, message.data, { msgID: message.messageId, headers: h });
+      return { stream: ack.stream, sequence: ack.seq, duplicate: ack.duplicate };
+    },
+
+    async subscribe(spec: ConsumerSpec, concurrency: number, handler: (delivery: Delivery) => Promise<void>) {
+      await ensureConsumer(jsm, spec);
+      const consumer = await js.consumers.get(spec.stream, spec.durable);
+      // consume() yields the next message only when the loop body returns: the loop only waits
+      // for a free slot, and the handlers run in parallel up to `concurrency`.
+      const messages = await consumer.consume({ max_messages: concurrency });
+      const running = new Set<Promise<void>>();
+      let freeSlot: (() => void) | undefined;
+      const loop = (async () => {
+        for await (const m of messages) {
+          const run = handler(toDelivery(m, spec))
+            .catch(() => undefined)
+            .finally(() => {
+              running.delete(run);
+              freeSlot?.();
+            });
+          running.add(run);
+          while (running.size >= concurrency) await new Promise<void>((resolve) => (freeSlot = resolve));
+        }
+      })();
+      const subscription: Subscription = {
+        stop: async () => {
+          subscriptions.delete(subscription);
+          await messages.close();
+          await loop.catch(() => undefined);
+          await Promise.all(running);
+        },
+      };
+      subscriptions.add(subscription);
+      return subscription;
+    },
+
+    async close() {
+      await Promise.all([...subscriptions].map((s) => s.stop()));
+    },
+  };
+}
+
+async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec): Promise<void> {
+  const wanted: Partial<ConsumerConfig> = {
+    durable_name: spec.durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: spec.filterSubject,
+    max_deliver: spec.maxDeliver,
+    ack_wait: nanos(spec.ackWaitMs),
+    max_ack_pending: spec.maxAckPending,
+  };
+  try {
+    const info = await jsm.consumers.info(spec.stream, spec.durable);
+    const c = info.config;
+    if (
+      c.filter_subject !== wanted.filter_subject ||
+      c.max_deliver !== wanted.max_deliver ||
+      c.ack_wait !== wanted.ack_wait ||
+      c.max_ack_pending !== wanted.max_ack_pending
+    ) {
+      await jsm.consumers.update(spec.stream, spec.durable, {
+        filter_subject: spec.filterSubject,
+        max_deliver: spec.maxDeliver,
+        ack_wait: nanos(spec.ackWaitMs),
+        max_ack_pending: spec.maxAckPending,
+      });
+    }
+  } catch (err) {
+    if (apiCode(err) !== CONSUMER_NOT_FOUND) throw err;
+    await jsm.consumers.add(spec.stream, wanted);
+  }
+}
+
+function toDelivery(m: JsMsg, spec: ConsumerSpec): Delivery {
+  const headers: Record<string, string> = {};
+  if (m.headers) for (const key of m.headers.keys()) headers[key] = m.headers.get(key);
+  return {
+    subject: m.subject,
+    data: new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength),
+    headers,
+    deliveryCount: m.info.deliveryCount,
+    stream: m.info.stream,
+    consumer: spec.durable,
+    streamSequence: m.info.streamSequence,
+    ack: async () => {
+      await m.ackAck();
+    },
+    nak: (delayMs) => m.nak(delayMs),
+    working: () => m.working(),
+    term: (reason) => m.term(reason),
+  };
+}
+
+function apiCode(err: unknown): number | undefined {
+  // JetStreamApiError exposes the API error code; checked by shape, not instanceof.
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "number" ? code : undefined;
+}
+
+function sameSet(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}

@@ -1,0 +1,70 @@
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import { type BackoffOptions, validateBackoff } from "../backoff.js";
+import type { Envelope } from "./envelope.js";
+import type { PublishAck } from "../bus/event-bus.js";
+
+export interface OutboxRelayOptions {
+  /** Names this relay in `claimed_by`. Default: `<hostname>-<pid>-<random>`. */
+  relayId?: string | undefined;
+  /** Rows claimed per round, at most one per aggregate. Default 100. */
+  batchSize?: number | undefined;
+  /** Fallback poll when no notification arrives (and for retries coming due), ms. Default 1 000. */
+  pollIntervalMs?: number | undefined;
+  /**
+   * A claim's lease, ms: a relay that dies mid-publish frees its rows after it. Keep it shorter
+   * than the stream's duplicate window (2 min by default), so a republish is deduplicated by the
+   * broker. Default 30 000.
+   */
+  leaseMs?: number | undefined;
+  /** Delay before a failed row is tried again. Default 100 ms doubling to 30 s, ±20 %. */
+  retry?: Partial<BackoffOptions> | undefined;
+  /**
+   * How long published rows are kept, ms, so they can be republished after a broker loses data.
+   * Default 7 days.
+   */
+  retentionMs?: number | undefined;
+  /** How often published rows past retention are deleted, ms. Default 60 000. */
+  cleanupIntervalMs?: number | undefined;
+  /** Rows deleted per statement during cleanup. Default 1 000. */
+  cleanupBatchSize?: number | undefined;
+  /** Errors the relay survives (database down, publish failed). Default: ignored. */
+  onError?: ((err: unknown) => void) | undefined;
+  /** Called after each event is stored by the broker, e.g. to record outbox lag. Default: none. */
+  onPublished?: ((envelope: Envelope, ack: PublishAck) => void) | undefined;
+}
+
+export interface ResolvedRelayOptions {
+  relayId: string;
+  batchSize: number;
+  pollIntervalMs: number;
+  leaseMs: number;
+  retry: BackoffOptions;
+  retentionMs: number;
+  cleanupIntervalMs: number;
+  cleanupBatchSize: number;
+  onError: (err: unknown) => void;
+  onPublished: (envelope: Envelope, ack: PublishAck) => void;
+}
+
+export function resolveRelayOptions(options: OutboxRelayOptions): ResolvedRelayOptions {
+  const resolved: ResolvedRelayOptions = {
+    relayId: options.relayId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`,
+    batchSize: options.batchSize ?? 100,
+    pollIntervalMs: options.pollIntervalMs ?? 1_000,
+    leaseMs: options.leaseMs ?? 30_000,
+    retry: { initialDelayMs: 100, maxDelayMs: 30_000, multiplier: 2, jitter: 0.2, ...options.retry },
+    retentionMs: options.retentionMs ?? 7 * 24 * 3600_000,
+    cleanupIntervalMs: options.cleanupIntervalMs ?? 60_000,
+    cleanupBatchSize: options.cleanupBatchSize ?? 1_000,
+    onError: options.onError ?? (() => undefined),
+    onPublished: options.onPublished ?? (() => undefined),
+  };
+  for (const key of ["batchSize", "pollIntervalMs", "leaseMs", "cleanupIntervalMs", "cleanupBatchSize"] as const) {
+    const value = resolved[key];
+    if (!Number.isInteger(value) || value < 1) throw new TypeError(`outbox relay ${key} must be a positive integer, got ${value}`);
+  }
+  if (!(resolved.retentionMs >= 0)) throw new TypeError(`outbox relay retentionMs must be >= 0, got ${resolved.retentionMs}`);
+  validateBackoff("outbox relay retry", resolved.retry);
+  return resolved;
+}

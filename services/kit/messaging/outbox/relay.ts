@@ -1,0 +1,192 @@
+import { and, inArray, isNull, sql } from "drizzle-orm";
+import type { Database, Executor } from "protomesh/kit/data";
+import { backoffDelay } from "../backoff.js";
+import type { EventPublisher } from "../bus/event-bus.js";
+import { type Envelope, toOutgoingMessage } from "./envelope.js";
+import { outbox } from "./outbox-table.js";
+import { type OutboxRelayOptions, type ResolvedRelayOptions, resolveRelayOptions } from "./relay-options.js";
+import { OUTBOX_CHANNEL } from "./writer.js";
+
+/**
+ * Publishes committed outbox rows. Several relays may run against one database: each round
+ * claims, under a lease, the oldest unpublished row of each aggregate that no one else holds,
+ * so an aggregate's events go out one at a time in id order, and a row that committed late
+ * (its id allocated before rows that committed first) is claimed like any other.
+ */
+export interface OutboxRelay {
+  /** Starts listening and publishing in the background. */
+  start(): Promise<void>;
+  /** Stops after the round in flight; unpublished rows stay for the next relay. */
+  stop(): Promise<void>;
+  /** One claim-publish-mark round; returns the number of rows claimed. For tests and tools. */
+  runOnce(): Promise<number>;
+  /** Deletes published rows older than the retention; returns how many. */
+  cleanup(): Promise<number>;
+}
+
+export interface OutboxRelayDeps {
+  database: Pick<Database<Record<string, unknown>>, "db" | "listen">;
+  publisher: EventPublisher;
+}
+
+export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOptions = {}): OutboxRelay {
+  const opts = resolveRelayOptions(options);
+  const db: Executor = deps.database.db;
+  let running: Promise<void> | undefined;
+  let stopped = true;
+  let wake: (() => void) | undefined;
+  let pending = false;
+  let unlisten: (() => Promise<void>) | undefined;
+  let cleanupTimer: NodeJS.Timeout | undefined;
+
+  const notify = () => {
+    pending = true;
+    wake?.();
+  };
+
+  const waitForWork = async () => {
+    if (pending || stopped) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, opts.pollIntervalMs);
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
+  };
+
+  const runOnce = () => publishRound(db, deps.publisher, opts);
+
+  const loop = async () => {
+    while (!stopped) {
+      pending = false;
+      let claimed = 0;
+      try {
+        claimed = await runOnce();
+      } catch (err) {
+        opts.onError(err);
+      }
+      if (claimed === 0) await waitForWork();
+    }
+  };
+
+  const cleanup = () => deletePublished(db, opts);
+
+  return {
+    async start() {
+      if (!stopped) return;
+      stopped = false;
+      try {
+        unlisten = await deps.database.listen(OUTBOX_CHANNEL, notify);
+      } catch (err) {
+        // Polling still publishes everything; notifications only make it prompt.
+        opts.onError(err);
+      }
+      running = loop();
+      cleanupTimer = setInterval(() => {
+        cleanup().catch(opts.onError);
+      }, opts.cleanupIntervalMs);
+      cleanupTimer.unref();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(cleanupTimer);
+      wake?.();
+      await running;
+      await unlisten?.().catch(opts.onError);
+      unlisten = undefined;
+    },
+    runOnce,
+    cleanup,
+  };
+}
+
+async function publishRound(db: Executor, publisher: EventPublisher, opts: ResolvedRelayOptions): Promise<number> {
+  const rows = await claim(db, opts);
+  if (rows.length === 0) return 0;
+  // At most one row per aggregate was claimed, so publishing them in parallel keeps order.
+  const results = await Promise.allSettled(
+    rows.map(async (row) => {
+      const ack = await publisher.publish(toOutgoingMessage(row));
+      opts.onPublished(row, ack);
+    }),
+  );
+  const published: number[] = [];
+  const failures: Promise<unknown>[] = [];
+  results.forEach((result, i) => {
+    const row = rows[i];
+    if (row === undefined) return;
+    if (result.status === "fulfilled") {
+      published.push(row.id);
+    } else {
+      opts.onError(result.reason);
+      failures.push(markFailed(db, row.id, row.attempts + 1, result.reason, opts));
+    }
+  });
+  if (published.length > 0) {
+    await db
+      .update(outbox)
+      .set({ publishedAt: sql`now()`, claimedBy: null, claimedUntil: null, lastError: null })
+      .where(and(inArray(outbox.id, published), isNull(outbox.publishedAt)));
+  }
+  await Promise.all(failures);
+  return rows.length;
+}
+
+type ClaimedRow = Envelope & { id: number; attempts: number };
+
+async function claim(db: Executor, opts: ResolvedRelayOptions): Promise<ClaimedRow[]> {
+  const candidates = sql`(
+    select o.id from ${outbox} o
+    where o.published_at is null
+      and o.next_attempt_at <= now()
+      and (o.claimed_until is null or o.claimed_until < now())
+      and not exists (
+        select 1 from ${outbox} p
+        where p.aggregate_type = o.aggregate_type and p.aggregate_id = o.aggregate_id
+          and p.published_at is null and p.id < o.id)
+    order by o.id
+    limit ${opts.batchSize}
+    for update skip locked)`;
+  const rows = await db
+    .update(outbox)
+    .set({ claimedBy: opts.relayId, claimedUntil: sql`now() + make_interval(secs => ${opts.leaseMs / 1000})` })
+    .where(inArray(outbox.id, candidates))
+    .returning();
+  return rows.sort((a, b) => a.id - b.id);
+}
+
+async function markFailed(db: Executor, id: number, attempts: number, reason: unknown, opts: ResolvedRelayOptions): Promise<void> {
+  const delayMs = backoffDelay(opts.retry, attempts);
+  const message = reason instanceof Error ? reason.message : String(reason);
+  await db
+    .update(outbox)
+    .set({
+      attempts,
+      nextAttemptAt: sql`now() + make_interval(secs => ${delayMs / 1000})`,
+      lastError: message.slice(0, 2_000),
+      claimedBy: null,
+      claimedUntil: null,
+    })
+    .where(and(inArray(outbox.id, [id]), isNull(outbox.publishedAt)));
+}
+
+async function deletePublished(db: Executor, opts: ResolvedRelayOptions): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await db
+      .delete(outbox)
+      .where(
+        inArray(
+          outbox.id,
+          sql`(select id from ${outbox} where published_at < now() - make_interval(secs => ${opts.retentionMs / 1000}) limit ${opts.cleanupBatchSize})`,
+        ),
+      )
+      .returning({ id: outbox.id });
+    total += deleted.length;
+    if (deleted.length < opts.cleanupBatchSize) return total;
+  }
+}

@@ -1,0 +1,45 @@
+import { randomUUID } from "node:crypto";
+import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import { sql } from "drizzle-orm";
+import type { Executor } from "protomesh/kit/data";
+import { outbox } from "./outbox-table.js";
+
+/** The channel `writeEvent` notifies and the relay listens on. */
+export const OUTBOX_CHANNEL = "protomesh_outbox";
+
+export interface EventToWrite<Desc extends DescMessage> {
+  aggregateType: string;
+  aggregateId: string;
+  /** The generated schema of the event, e.g. `OrderPlacedSchema`. */
+  schema: Desc;
+  event: MessageShape<Desc>;
+  /**
+   * Default: the event's own `eventId` field when it has a non-empty one, else a random UUID.
+   * Keep it stable across retries of the same business operation.
+   */
+  eventId?: string | undefined;
+  /** Default: the event type name (`shop.orders.v1.OrderPlaced`); streams capture by prefix. */
+  subject?: string | undefined;
+  /** Extra headers, e.g. the trace context. Default: none. */
+  headers?: Record<string, string> | undefined;
+}
+
+/**
+ * Stores `event` in the outbox inside the caller's transaction `tx` and notifies the relay,
+ * which sees both only if the transaction commits. Returns the event id.
+ */
+export async function writeEvent<Desc extends DescMessage>(tx: Executor, input: EventToWrite<Desc>): Promise<string> {
+  const ownId = (input.event as { eventId?: unknown }).eventId;
+  const eventId = input.eventId ?? (typeof ownId === "string" && ownId !== "" ? ownId : randomUUID());
+  await tx.insert(outbox).values({
+    eventId,
+    aggregateType: input.aggregateType,
+    aggregateId: input.aggregateId,
+    eventType: input.schema.typeName,
+    subject: input.subject ?? input.schema.typeName,
+    payload: toBinary(input.schema, input.event),
+    headers: input.headers ?? {},
+  });
+  await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, '')`);
+  return eventId;
+}

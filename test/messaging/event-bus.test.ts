@@ -1,0 +1,27 @@
+import { randomBytes } from "node:crypto";
+import { createJetStreamBus, createMemoryBroker } from "protomesh/kit/messaging";
+import { streamJanitor, uniqueName } from "../helpers/index.js";
+import { eventBusContract } from "./event-bus.contract.js";
+
+const broker = createMemoryBroker();
+eventBusContract({
+  name: "in-memory fake",
+  connect: () => {
+    const bus = broker.connect();
+    return Promise.resolve({ bus, crash: () => Promise.resolve(bus.crash()) });
+  },
+  streamName: () => `MEM_${randomBytes(4).toString("hex")}`,
+  cleanup: () => Promise.resolve(),
+});
+
+const janitor = streamJanitor();
+eventBusContract({
+  name: "NATS JetStream",
+  connect: async () => {
+    const nc = await janitor.connect();
+    const bus = await createJetStreamBus(nc);
+    return { bus, crash: () => nc.close() };
+  },
+  streamName: () => janitor.track(uniqueName("PMT_BUS")),
+  cleanup: () => janitor.cleanup(),
+});
