@@ -67,8 +67,6 @@ describe.each(Object.keys(transports))("over %s", (protocol) => {
   it("rejects an invalid request with InvalidArgument and violations, before the handler", async () => {
     const error = await client().getOrder({ orderId: "not-a-uuid" }).then(unexpectedSuccess, (e: unknown) => ConnectError.from(e));
     expect(error.code).toBe(Code.InvalidArgument);
-    // protovalidate's typesVersions point at its CommonJS declarations, which lint cannot unify.
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-call
     const [violations] = error.findDetails(ViolationsSchema);
     expect(violations?.violations[0]?.field?.elements[0]?.fieldName).toBe("order_id");
     expect(trace).toEqual([]);
@@ -102,7 +100,6 @@ describe("errors", () => {
     const error = await grpc()
       .createOrder({ ...validCreate, userId: "details" })
       .then(unexpectedSuccess, (e: unknown) => ConnectError.from(e));
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-call -- see the CommonJS note above
     expect(error.findDetails(ViolationsSchema)[0]?.violations[0]?.message).toBe("custom violation");
   });
 

@@ -1,0 +1,168 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import http2 from "node:http2";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createCertificateAuthority, type CertificateAuthority, type PemPair } from "protomesh/kit/tls";
+import { OrdersService } from "protomesh/gen/shop/orders/v1/orders_pb";
+import { Health } from "protomesh/gen/grpc/health/v1/health_pb";
+import { ORDER_ID, startApp, TestAppModule, trace, type RunningApp } from "./fixtures.js";
+
+const HOUR = 60 * 60 * 1000;
+let dir: string;
+let ca: CertificateAuthority;
+let app: RunningApp;
+const clients: Record<string, PemPair> = {};
+
+async function writePem(name: string, pem: string): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, pem);
+  return file;
+}
+
+function orders(client: PemPair | undefined, trust = ca.cert) {
+  const nodeOptions = { ca: trust, ...(client === undefined ? {} : { cert: client.cert, key: client.key }) };
+  return createClient(OrdersService, createGrpcTransport({ baseUrl: app.baseUrl, nodeOptions }));
+}
+
+// How the client reports a connection the server refused: TLS 1.3 sends the certificate alert
+// after the client's handshake completes, so the first stream fails (Internal or Canceled);
+// a failed handshake is Unavailable.
+const refusedAtConnection = [Code.Unavailable, Code.Internal, Code.Canceled];
+
+async function failure(call: Promise<unknown>): Promise<ConnectError> {
+  return call.then(
+    () => {
+      throw new Error("expected the call to be refused");
+    },
+    (e: unknown) => ConnectError.from(e),
+  );
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "protomesh-tls-"));
+  ca = await createCertificateAuthority();
+  const foreignCa = await createCertificateAuthority({ commonName: "someone else's CA" });
+  const server = await ca.issue({ commonName: "orders", uris: ["spiffe://shop/orders"] });
+  clients.gateway = await ca.issue({ commonName: "gateway", uris: ["spiffe://shop/gateway"] });
+  clients.intruder = await ca.issue({ commonName: "intruder", uris: ["spiffe://shop/intruder"] });
+  clients.cnOnly = await ca.issue({ commonName: "batch-job" });
+  clients.expired = await ca.issue({
+    commonName: "gateway",
+    uris: ["spiffe://shop/gateway"],
+    notBefore: new Date(Date.now() - 48 * HOUR),
+    notAfter: new Date(Date.now() - 24 * HOUR),
+  });
+  clients.foreign = await foreignCa.issue({ commonName: "gateway", uris: ["spiffe://shop/gateway"] });
+  app = await startApp(TestAppModule, {
+    tls: {
+      certFile: await writePem("server.crt", server.cert),
+      keyFile: await writePem("server.key", server.key),
+      caFile: await writePem("ca.crt", ca.cert),
+      reloadIntervalMs: 50,
+    },
+    allow: {
+      "shop.orders.v1.OrdersService": ["spiffe://shop/gateway", "batch-job"],
+      "shop.orders.v1.OrdersService/CancelOrder": ["spiffe://shop/admin"],
+    },
+  });
+});
+
+afterAll(async () => {
+  await app?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  trace.length = 0;
+});
+
+describe("mTLS", () => {
+  it("serves an allowed identity and shows it to guards", async () => {
+    const res = await orders(clients.gateway).getOrder({ orderId: ORDER_ID });
+    expect(res.order?.orderId).toBe(ORDER_ID);
+    expect(trace[0]).toContain("peer=spiffe://shop/gateway");
+  });
+
+  it("identifies a certificate without a URI SAN by its CN", async () => {
+    await orders(clients.cnOnly).getOrder({ orderId: ORDER_ID });
+    expect(trace[0]).toContain("peer=batch-job");
+  });
+
+  it.each([
+    ["no client certificate", undefined],
+    ["a certificate from another CA", "foreign"],
+    ["an expired certificate", "expired"],
+  ])("refuses %s during the handshake", async (_name, which) => {
+    const error = await failure(orders(which === undefined ? undefined : clients[which]).getOrder({ orderId: ORDER_ID }));
+    expect(refusedAtConnection).toContain(error.code);
+    expect(trace).toEqual([]);
+  });
+
+  it("refuses an identity not on the allow-list with PermissionDenied", async () => {
+    const error = await failure(orders(clients.intruder).getOrder({ orderId: ORDER_ID }));
+    expect(error.code).toBe(Code.PermissionDenied);
+    expect(trace).toEqual([]);
+  });
+
+  it("applies a method's list instead of its service's", async () => {
+    const error = await failure(orders(clients.gateway).cancelOrder({ orderId: ORDER_ID }));
+    expect(error.code).toBe(Code.PermissionDenied);
+  });
+
+  it("leaves services the list does not name open to any verified peer", async () => {
+    const health = createClient(Health, createGrpcTransport({ baseUrl: app.baseUrl, nodeOptions: { ca: ca.cert, ...clients.intruder } }));
+    expect((await health.check({ service: "" })).status).toBe(1);
+  });
+
+  it("refuses plaintext HTTP/2 on the TLS port", async () => {
+    const plain = createClient(OrdersService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${app.port}` }));
+    const error = await failure(plain.getOrder({ orderId: ORDER_ID }));
+    expect(refusedAtConnection).toContain(error.code);
+    expect(trace).toEqual([]);
+  });
+
+  it("loads rotated certificates from disk without a restart", async () => {
+    const newCa = await createCertificateAuthority({ commonName: "rotated CA" });
+    const server = await newCa.issue({ commonName: "orders", uris: ["spiffe://shop/orders"] });
+    const client = await newCa.issue({ commonName: "gateway", uris: ["spiffe://shop/gateway"] });
+    await writePem("server.key", server.key);
+    await writePem("server.crt", server.cert);
+    await writePem("ca.crt", newCa.cert);
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      // A new transport per attempt: a new TLS handshake sees the current credentials.
+      const ok = await orders(client, newCa.cert)
+        .getOrder({ orderId: ORDER_ID })
+        .then(() => true, () => false);
+      if (ok) break;
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const old = await failure(orders(clients.gateway).getOrder({ orderId: ORDER_ID }));
+    expect(refusedAtConnection).toContain(old.code);
+  });
+});
+
+describe("a TLS server without a CA", () => {
+  it("serves any client over TLS and has no peer identity", async () => {
+    const server = await ca.issue({ commonName: "orders" });
+    const plainTls = await startApp(TestAppModule, {
+      tls: { certFile: await writePem("p.crt", server.cert), keyFile: await writePem("p.key", server.key) },
+    });
+    try {
+      const client = createClient(OrdersService, createGrpcTransport({ baseUrl: plainTls.baseUrl, nodeOptions: { ca: ca.cert } }));
+      await client.getOrder({ orderId: ORDER_ID });
+      expect(trace[0]).toContain("peer=-");
+      // ALPN offers h2 and http/1.1 (gRPC-Web and Connect from browsers).
+      const session = http2.connect(plainTls.baseUrl, { ca: ca.cert });
+      await new Promise<void>((resolve, reject) => session.once("connect", () => resolve()).once("error", reject));
+      expect(session.alpnProtocol).toBe("h2");
+      session.close();
+    } finally {
+      await plainTls.close();
+    }
+  });
+});
