@@ -25,14 +25,15 @@ export function openSocket(address: Address, options: ConnectionOptions): net.So
     ? tls.connect({
         host: address.host,
         port: address.port,
-        noDelay: true,
         ALPNProtocols: ["h2"],
         // SNI cannot carry an IP address; the identity check below still uses the logical name.
         ...(net.isIP(options.tls.serverName) === 0 ? { servername: options.tls.serverName } : {}),
         checkServerIdentity: (_host, cert) => tls.checkServerIdentity(serverName, cert),
         ...options.tls.source.secureContextOptions(),
       })
-    : net.connect({ host: address.host, port: address.port, noDelay: true });
+    : net.connect({ host: address.host, port: address.port });
+  // gRPC frames are small; Nagle would hold them back waiting for ACKs.
+  socket.setNoDelay(true);
   const timer = setTimeout(() => {
     socket.destroy(Object.assign(new Error(`connect to ${address.host}:${address.port} timed out after ${options.connectTimeoutMs} ms`), { code: "ETIMEDOUT" }));
   }, options.connectTimeoutMs);

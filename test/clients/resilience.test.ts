@@ -143,7 +143,10 @@ describe("retries", () => {
     const c = await client({ target: rs.map((r) => r.address), circuitBreaker: false, retry: { maxAttempts: 5 }, retryBudget: { minRetriesPerSecond: 100 } });
 
     const started = Date.now();
-    const error = await c.getOrder({ orderId: ORDER_ID }, { timeoutMs: 150 }).catch((e: unknown) => ConnectError.from(e));
+    const error = await c.getOrder({ orderId: ORDER_ID }, { timeoutMs: 150 }).then(
+      () => new ConnectError("unexpected success"),
+      (e: unknown) => ConnectError.from(e),
+    );
     // Retry stops when the next pushback would end past the deadline, so the call ends with the
     // server's error, before the deadline (the margin is only for a busy event loop).
     expect(error.code).toBe(Code.Unavailable);
