@@ -5,8 +5,12 @@ const schema = serviceConfigSchema(
   "orders",
   50051,
   {
-    /** Inventory endpoints for the typed client, comma-separated URLs. Default http://127.0.0.1:50052. */
-    INVENTORY_URL: env.list().default(["http://127.0.0.1:50052"]),
+    /**
+     * Where inventory runs, for the balanced client: one "host:port" (a DNS name is resolved
+     * and re-resolved, e.g. a Kubernetes headless service) or a comma-separated static list.
+     * Default 127.0.0.1:50052.
+     */
+    INVENTORY_TARGET: env.list().default(["127.0.0.1:50052"]),
     /** Client certificate, key and CA for calling inventory over mTLS. Default: the server's TLS files. */
     CLIENT_CERT_FILE: z.string().optional(),
     CLIENT_KEY_FILE: z.string().optional(),
@@ -17,14 +21,14 @@ const schema = serviceConfigSchema(
     SAGA_SWEEP_INTERVAL_MS: env.milliseconds(1_000),
   },
   (common, vars, addIssue) => {
-    for (const url of vars.INVENTORY_URL) {
-      if (!/^https?:\/\/[^/]+/.test(url)) addIssue("INVENTORY_URL", `each entry must be an http:// or https:// URL; ${JSON.stringify(url)} is not`);
+    for (const target of vars.INVENTORY_TARGET) {
+      if (!/^(\[[0-9a-fA-F:]+\]|[^:/\s]+):\d{1,5}$/.test(target)) addIssue("INVENTORY_TARGET", `each entry must be host:port; ${JSON.stringify(target)} is not`);
     }
     if (vars.SAGA_DEADLINE_MS < 100) addIssue("SAGA_DEADLINE_MS", "must be at least 100 ms");
     return {
       ...common,
       inventory: {
-        urls: vars.INVENTORY_URL,
+        target: vars.INVENTORY_TARGET,
         tls: {
           certFile: vars.CLIENT_CERT_FILE ?? common.tls?.certFile,
           keyFile: vars.CLIENT_KEY_FILE ?? common.tls?.keyFile,

@@ -36,7 +36,7 @@ describe("service configuration", () => {
       TLS_CERT_FILE: "/certs/orders.pem",
       TLS_KEY_FILE: "/certs/orders.key",
       TLS_CA_FILE: "/certs/ca.pem",
-      INVENTORY_URL: "https://inventory-0:50052,https://inventory-1:50052",
+      INVENTORY_TARGET: "inventory-0:50052,inventory-1:50052",
       SAGA_DEADLINE_MS: "5000",
     });
     expect(config).toMatchObject({
@@ -44,7 +44,7 @@ describe("service configuration", () => {
       database: { url: "postgres://postgres@127.0.0.1:5432/orders" },
       natsServers: ["nats://a:4222", "nats://b:4222"],
       tls: { certFile: "/certs/orders.pem", keyFile: "/certs/orders.key", caFile: "/certs/ca.pem" },
-      inventory: { urls: ["https://inventory-0:50052", "https://inventory-1:50052"], tls: { certFile: "/certs/orders.pem", caFile: "/certs/ca.pem" } },
+      inventory: { target: ["inventory-0:50052", "inventory-1:50052"], tls: { certFile: "/certs/orders.pem", caFile: "/certs/ca.pem" } },
       saga: { deadlineMs: 5000, sweepIntervalMs: 1000 },
     });
   });
@@ -57,7 +57,7 @@ describe("service configuration", () => {
     expect(problemsOf(() => loadInventoryConfig({ PORT: "70000" }))).toEqual(['PORT: must be an integer between 0 and 65535 (got "70000")']);
     expect(problemsOf(() => loadInventoryConfig({ TLS_CERT_FILE: "/c.pem" }))).toEqual(['TLS_KEY_FILE: TLS_CERT_FILE and TLS_KEY_FILE must be set together']);
     expect(problemsOf(() => loadPaymentsConfig({ PAYMENT_DECLINE_RATE: "20%" }))).toEqual(['PAYMENT_DECLINE_RATE: must be a number (got "20%")']);
-    expect(problemsOf(() => loadOrdersConfig({ INVENTORY_URL: "inventory:50052" }))).toEqual(['INVENTORY_URL: each entry must be an http:// or https:// URL; "inventory:50052" is not (got "inventory:50052")']);
+    expect(problemsOf(() => loadOrdersConfig({ INVENTORY_TARGET: "http://inventory" }))).toEqual(['INVENTORY_TARGET: each entry must be host:port; "http://inventory" is not (got "http://inventory")']);
   });
 
   it("treats an empty variable as unset", () => {

@@ -1,0 +1,89 @@
+// Finds a NATS server with JetStream for the demo: NATS_URL when set, else one on
+// 127.0.0.1:4222, else a nats-server from the PATH started on a free port with its store in a
+// temporary directory. Without any, the demo stops with one line saying how to get one.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export interface DemoNats {
+  url: string;
+  /** Where it came from, for the summary. */
+  origin: "NATS_URL" | "local" | "started";
+  stop(): Promise<void>;
+}
+
+export class NoNatsError extends Error {
+  override readonly name = "NoNatsError";
+}
+
+function reachable(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("error", () => done(false));
+    socket.connect(port, host, () => done(true));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new Error("could not pick a free port");
+  return address.port;
+}
+
+export async function findNats(env: Record<string, string | undefined> = process.env): Promise<DemoNats> {
+  const configured = env.NATS_URL;
+  if (configured !== undefined && configured !== "") {
+    const url = new URL(configured.split(",")[0] ?? configured);
+    if (!(await reachable(url.hostname, Number(url.port || 4222)))) {
+      throw new NoNatsError(`NATS_URL is ${configured}, but nothing answers there; start that server or unset NATS_URL`);
+    }
+    return { url: configured, origin: "NATS_URL", stop: async () => {} };
+  }
+  if (await reachable("127.0.0.1", 4222)) return { url: "nats://127.0.0.1:4222", origin: "local", stop: async () => {} };
+  return startNatsServer(env.NATS_SERVER_BIN ?? "nats-server");
+}
+
+async function startNatsServer(binary: string): Promise<DemoNats> {
+  const port = await freePort();
+  const storeDir = await mkdtemp(join(tmpdir(), "protomesh-demo-nats-"));
+  const child: ChildProcess = spawn(binary, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], { stdio: "ignore" });
+  const spawnFailed = new Promise<Error>((resolve) => child.once("error", resolve));
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const failure = await Promise.race([spawnFailed, sleep(100).then(() => undefined)]);
+    if (failure !== undefined) {
+      await rm(storeDir, { recursive: true, force: true });
+      throw new NoNatsError(
+        "no NATS server: set NATS_URL, run nats-server -js on 127.0.0.1:4222, or install nats-server (https://docs.nats.io/running-a-nats-service/introduction/installation) so the demo can start one",
+      );
+    }
+    if (await reachable("127.0.0.1", port)) {
+      return {
+        url: `nats://127.0.0.1:${port}`,
+        origin: "started",
+        stop: async () => {
+          if (child.exitCode === null) {
+            const exited = new Promise((resolve) => child.once("exit", resolve));
+            child.kill("SIGTERM");
+            await exited;
+          }
+          await rm(storeDir, { recursive: true, force: true });
+        },
+      };
+    }
+  }
+  child.kill("SIGKILL");
+  await rm(storeDir, { recursive: true, force: true });
+  throw new NoNatsError(`nats-server started but did not listen on 127.0.0.1:${port} within 10 s`);
+}
