@@ -1,0 +1,236 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { create } from "@bufbuild/protobuf";
+import { asc, eq } from "drizzle-orm";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "protomesh/kit/data";
+import { createOutboxRelay, EventHeaders, type OutboxRelay, type OutboxRelayOptions, outbox, writeEvent } from "protomesh/kit/messaging";
+import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
+import { type DatabaseBackend, pgliteBackend, postgresBackend, type TestSchema } from "./backends.js";
+import { type RecordingPublisher, recordingPublisher } from "./recording-publisher.js";
+
+const backends: DatabaseBackend[] = [pgliteBackend(), postgresBackend("outbox")];
+
+describe.each(backends)("outbox on $name", (backend) => {
+  let database: Database<TestSchema>;
+  const relays: OutboxRelay[] = [];
+  beforeAll(async () => {
+    await backend.setup();
+    database = await backend.open();
+  });
+  afterEach(async () => {
+    // A relay left running would publish the next test's rows to this test's recorder.
+    await Promise.all(relays.splice(0).map((r) => r.stop()));
+  });
+  afterAll(async () => {
+    await backend.teardown();
+  });
+
+  // Every test uses its own aggregate type and event-id prefix, so rows of other tests never mix in.
+  let run = 0;
+  function scenario() {
+    const aggregateType = `agg${++run}`;
+    const prefix = `${aggregateType}:`;
+    const write = (db: Pick<Database<TestSchema>, "db">["db"], aggregateId: string, eventId: string, headers?: Record<string, string>) =>
+      writeEvent(db, {
+        aggregateType,
+        aggregateId,
+        schema: OrderPlacedSchema,
+        event: create(OrderPlacedSchema, { eventId: prefix + eventId, orderId: aggregateId }),
+        headers,
+      });
+    const writeTx = (aggregateId: string, eventId: string) => database.db.transaction((tx) => write(tx, aggregateId, eventId));
+    /** What this test's rows published, event ids without the prefix. */
+    const mine = (p: RecordingPublisher) =>
+      p.published
+        .filter((m) => m.headers[EventHeaders.aggregateType] === aggregateType)
+        .map((m) => ({ ...m, messageId: m.messageId.slice(prefix.length) }));
+    const rows = async () =>
+      (await database.db.select().from(outbox).where(eq(outbox.aggregateType, aggregateType)).orderBy(asc(outbox.id))).map((row) => ({
+        ...row,
+        eventId: row.eventId.slice(prefix.length),
+      }));
+    return { aggregateType, write, writeTx, mine, rows };
+  }
+  function relay(db: Database<TestSchema>, publisher: RecordingPublisher, options: OutboxRelayOptions = {}) {
+    const r = createOutboxRelay({ database: db, publisher }, { pollIntervalMs: 50, ...options });
+    relays.push(r);
+    return r;
+  }
+
+  it("publishes a committed event with the event id as dedupe id, its type and its headers", async () => {
+    const { writeTx, write, mine } = scenario();
+    const publisher = recordingPublisher();
+    await writeTx("o-1", "e-1");
+    await database.db.transaction((tx) => write(tx, "o-2", "e-2", { traceparent: "00-abc-def-01" }));
+    await relay(database, publisher).runOnce();
+    const sent = mine(publisher);
+    expect(sent.map((m) => m.messageId)).toEqual(["e-1", "e-2"]);
+    expect(sent[1]).toMatchObject({
+      subject: "shop.orders.v1.OrderPlaced",
+      headers: { traceparent: "00-abc-def-01", [EventHeaders.eventType]: "shop.orders.v1.OrderPlaced", [EventHeaders.aggregateId]: "o-2" },
+    });
+  });
+
+  it("never publishes an event from a rolled-back transaction", async () => {
+    const { write, writeTx, mine } = scenario();
+    const publisher = recordingPublisher();
+    await database.db
+      .transaction(async (tx) => {
+        await write(tx, "o-1", "phantom");
+        throw new Error("business rule failed");
+      })
+      .catch(() => undefined);
+    await writeTx("o-2", "real");
+    await relay(database, publisher).runOnce();
+    expect(mine(publisher).map((m) => m.messageId)).toEqual(["real"]);
+  });
+
+  it.skipIf(backend.name === "PGlite")("publishes a row whose id was taken before a row that committed first", async () => {
+    // PGlite runs one transaction at a time, so this interleaving cannot happen there.
+    const { write, writeTx, mine, rows } = scenario();
+    const publisher = recordingPublisher();
+    const r = relay(database, publisher);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let wrote!: () => void;
+    const written = new Promise<void>((resolve) => (wrote = resolve));
+    const slow = database.db.transaction(async (tx) => {
+      await write(tx, "slow", "early-id");
+      wrote();
+      await gate;
+    });
+    await written;
+    await writeTx("fast", "late-id");
+    await r.runOnce();
+    expect(mine(publisher).map((m) => m.messageId)).toEqual(["late-id"]);
+    release();
+    await slow;
+    await r.runOnce();
+    expect(mine(publisher).map((m) => m.messageId)).toEqual(["late-id", "early-id"]);
+    expect((await rows()).map((row) => row.eventId)).toEqual(["early-id", "late-id"]);
+  });
+
+  it("publishes every event of concurrent writers that commit out of id order", async () => {
+    const { write, mine } = scenario();
+    const publisher = recordingPublisher();
+    await relay(database, publisher).start();
+    const ids = Array.from({ length: 30 }, (_, i) => `w-${i}`);
+    await Promise.all(
+      ids.map((id, i) =>
+        database.db.transaction(async (tx) => {
+          await write(tx, `order-${i}`, id);
+          await sleep(Math.random() * 30);
+        }),
+      ),
+    );
+    await expect.poll(() => mine(publisher).length, { timeout: 10_000 }).toBe(30);
+    expect(new Set(mine(publisher).map((m) => m.messageId))).toEqual(new Set(ids));
+  });
+
+  it("keeps per-aggregate order with two relays running", async () => {
+    const { writeTx, mine } = scenario();
+    const publisher = recordingPublisher({ latencyMs: () => Math.random() * 4 });
+    const second = await backend.open();
+    const byRelay = [0, 0];
+    await relay(database, publisher, { batchSize: 3, onPublished: () => byRelay[0]!++ }).start();
+    await relay(second, publisher, { batchSize: 3, onPublished: () => byRelay[1]!++ }).start();
+    const aggregates = ["a", "b", "c", "d", "e", "f"];
+    await Promise.all(
+      aggregates.map(async (agg) => {
+        for (let n = 0; n < 15; n++) await writeTx(agg, `${agg}-${n}`);
+      }),
+    );
+    await expect.poll(() => mine(publisher).length, { timeout: 20_000 }).toBe(90);
+    for (const agg of aggregates) {
+      const order = mine(publisher)
+        .filter((m) => m.headers[EventHeaders.aggregateId] === agg)
+        .map((m) => m.messageId);
+      expect(order).toEqual(Array.from({ length: 15 }, (_, n) => `${agg}-${n}`));
+    }
+    expect(byRelay[0]! + byRelay[1]!).toBe(90);
+    expect(byRelay[0]).toBeGreaterThan(0);
+    expect(byRelay[1]).toBeGreaterThan(0);
+  });
+
+  it("retries a failing row with backoff while other aggregates flow, keeping its aggregate in order", async () => {
+    const { writeTx, mine, rows, aggregateType } = scenario();
+    let refusals = 0;
+    const publisher = recordingPublisher({ fail: (m) => m.messageId === `${aggregateType}:x-0` && refusals++ < 2 });
+    const errors: unknown[] = [];
+    const r = relay(database, publisher, { retry: { initialDelayMs: 100, maxDelayMs: 400 }, onError: (e) => errors.push(e) });
+    await writeTx("x", "x-0");
+    await writeTx("x", "x-1");
+    await writeTx("y", "y-0");
+    await r.start();
+    await expect.poll(() => mine(publisher).length, { timeout: 10_000 }).toBe(3);
+    const order = mine(publisher).map((m) => m.messageId);
+    expect(order[0]).toBe("y-0");
+    expect(order.filter((id) => id.startsWith("x"))).toEqual(["x-0", "x-1"]);
+    expect(errors).toHaveLength(2);
+    const [row] = await rows();
+    expect(row).toMatchObject({ eventId: "x-0", attempts: 2, lastError: null });
+    expect(row?.publishedAt).toBeInstanceOf(Date);
+  });
+
+  it("takes over rows whose relay died mid-publish once its lease expires", async () => {
+    const { writeTx, mine, rows } = scenario();
+    const hung = recordingPublisher({ hang: true });
+    await writeTx("l", "lease-0");
+    void createOutboxRelay({ database, publisher: hung }, { leaseMs: 400 }).runOnce().catch(() => undefined);
+    await expect.poll(async () => (await rows())[0]?.claimedBy).toBeTruthy();
+    const publisher = recordingPublisher();
+    const successor = relay(database, publisher, { leaseMs: 400 });
+    await successor.runOnce();
+    expect(mine(publisher)).toEqual([]);
+    await sleep(500);
+    await successor.runOnce();
+    expect(mine(publisher).map((m) => m.messageId)).toEqual(["lease-0"]);
+  });
+
+  it("loses nothing across a relay restart", async () => {
+    const { writeTx, mine } = scenario();
+    const publisher = recordingPublisher();
+    const first = relay(database, publisher);
+    await first.start();
+    for (let i = 0; i < 5; i++) await writeTx(`r-${i}`, `restart-${i}`);
+    await expect.poll(() => mine(publisher).length).toBe(5);
+    await first.stop();
+    for (let i = 5; i < 10; i++) await writeTx(`r-${i}`, `restart-${i}`);
+    await sleep(100);
+    expect(mine(publisher)).toHaveLength(5);
+    await relay(database, publisher).start();
+    await expect.poll(() => mine(publisher).length).toBe(10);
+    expect(new Set(mine(publisher).map((m) => m.messageId)).size).toBe(10);
+  });
+
+  it("is woken by the commit notification, not the poll", async () => {
+    const { writeTx, mine } = scenario();
+    const publisher = recordingPublisher();
+    await relay(database, publisher, { pollIntervalMs: 600_000 }).start();
+    await sleep(100);
+    const started = Date.now();
+    await writeTx("n", "notified");
+    await expect.poll(() => mine(publisher).length, { timeout: 3_000, interval: 10 }).toBe(1);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it("deletes published rows only after the retention, and never unpublished ones", async () => {
+    const { writeTx, rows, aggregateType } = scenario();
+    const publisher = recordingPublisher({ fail: (m) => m.messageId === `${aggregateType}:unpublished` });
+    const r = relay(database, publisher, { retentionMs: 1_000 });
+    await writeTx("k", "kept-0");
+    await writeTx("j", "kept-1");
+    await writeTx("u", "unpublished");
+    await r.runOnce();
+    await r.cleanup();
+    expect((await rows()).map((row) => row.eventId)).toEqual(["kept-0", "kept-1", "unpublished"]);
+    await sleep(1_100);
+    await writeTx("f", "fresh");
+    await r.runOnce();
+    await r.cleanup();
+    expect((await rows()).map((row) => [row.eventId, row.publishedAt !== null])).toEqual([
+      ["unpublished", false],
+      ["fresh", true],
+    ]);
+  });
+});
