@@ -11,3 +11,4 @@ export {
   type LeafOptions,
   type PemPair,
 } from "./pki.js";
+export { writeDevCertificates } from "./dev-certificates.js";
