@@ -142,9 +142,12 @@ export class TestOrdersController implements ServiceImpl<typeof OrdersService> {
     return { orders: [order(ORDER_ID)].map((o) => ({ ...o, userId: req.userId })), nextPageToken: String(ctx.timeoutMs() !== undefined) };
   }
 
-  // Ignores its signal on purpose: the transport must still end the call at the deadline.
-  async cancelOrder(req: CancelOrderRequest) {
-    await sleep(60_000, undefined, { ref: false });
+  // With x-test-slow it ignores its signal on purpose: the transport must still end the call at
+  // the deadline.
+  async cancelOrder(req: CancelOrderRequest, ctx: HandlerContext) {
+    if (ctx.requestHeader.has("x-test-slow")) {
+      await sleep(60_000, undefined, { ref: false });
+    }
     return { order: order(req.orderId, OrderStatus.CANCELLED) };
   }
 

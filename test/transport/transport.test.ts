@@ -143,7 +143,7 @@ describe("deadlines", () => {
   it("ends a call past its deadline with DeadlineExceeded even if the handler ignores it", async () => {
     const started = Date.now();
     const error = await grpc()
-      .cancelOrder({ orderId: ORDER_ID }, { timeoutMs: 300 })
+      .cancelOrder({ orderId: ORDER_ID }, { timeoutMs: 300, headers: { "x-test-slow": "1" } })
       .then(unexpectedSuccess, (e: unknown) => ConnectError.from(e));
     expect(error.code).toBe(Code.DeadlineExceeded);
     expect(Date.now() - started).toBeLessThan(2000);

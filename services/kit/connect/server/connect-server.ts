@@ -1,4 +1,5 @@
 import http2 from "node:http2";
+import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Code, ConnectError, createContextValues, type ContextValues, type Interceptor } from "@connectrpc/connect";
@@ -59,6 +60,8 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
   const reflection = opts.reflection ? new ReflectionIndex([...bindings.map((b) => b.service), Health, ServerReflectionV1, ServerReflectionV1Alpha]) : undefined;
   const tls = opts.tls === undefined ? undefined : loadServerTls(opts.tls);
   const shutdown = new AbortController();
+  // Every in-flight call listens on this signal; many listeners are expected, not a leak.
+  setMaxListeners(0, shutdown.signal);
 
   const interceptors: Interceptor[] = [
     createErrorMappingInterceptor(opts.onUnexpectedError),
@@ -85,11 +88,12 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
     ...(tls === undefined ? {} : { contextValues: peerContextValues() }),
   });
 
+  const serve = dropUnreachableDeadline(handler);
   const httpServer =
     tls === undefined
-      ? http2.createServer(handler)
+      ? http2.createServer(serve)
       : // HTTP/1.1 is allowed over TLS for gRPC-Web and Connect from browsers.
-        http2.createSecureServer({ ...tls.serverOptions, allowHTTP1: true }, handler);
+        http2.createSecureServer({ ...tls.serverOptions, allowHTTP1: true }, serve);
   const sessions = new Set<http2.ServerHttp2Session>();
   httpServer.on("session", (session: http2.ServerHttp2Session) => {
     sessions.add(session);
@@ -139,6 +143,27 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
       return closing;
     },
   };
+}
+
+// Node timers overflow past 2^31-1 ms (about 24 days) and fire at once, so a legal but huge
+// grpc-timeout (up to 99999999 hours) would expire immediately. Such a deadline is no deadline.
+function dropUnreachableDeadline<Req extends { headers: Record<string, unknown> }, Res>(
+  handler: (req: Req, res: Res) => void,
+): (req: Req, res: Res) => void {
+  return (req, res) => {
+    const timeout = req.headers["grpc-timeout"];
+    if (typeof timeout === "string" && isUnreachable(timeout)) {
+      delete req.headers["grpc-timeout"];
+    }
+    handler(req, res);
+  };
+}
+
+const timeoutUnitMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+
+function isUnreachable(timeout: string): boolean {
+  const unit = timeoutUnitMs[timeout.slice(-1)];
+  return unit !== undefined && Number(timeout.slice(0, -1)) * unit > 2 ** 31 - 1;
 }
 
 // The verified client certificate is read once per connection, not once per call.

@@ -1,7 +1,7 @@
 import type { ConnectError, Interceptor, StreamResponse } from "@connectrpc/connect";
 import { isUnexpected, toConnectError } from "../../errors/to-connect-error.js";
 
-/** Receives every error that became Internal or Unknown, with the original as `cause`. */
+/** Receives every thrown value that had to become Internal, with the original as `cause`. */
 export type UnexpectedErrorHandler = (error: ConnectError, procedure: string) => void;
 
 /**
@@ -13,7 +13,9 @@ export function createErrorMappingInterceptor(onUnexpected: UnexpectedErrorHandl
     const procedure = `${req.service.typeName}/${req.method.name}`;
     const map = (error: unknown): ConnectError => {
       const mapped = toConnectError(error);
-      if (isUnexpected(mapped)) {
+      // A ConnectError arrives as someone meant it (a parse failure, a downstream call); only
+      // what had to be turned into Internal here is an accident worth reporting.
+      if (mapped !== error && isUnexpected(mapped)) {
         onUnexpected(mapped, procedure);
       }
       return mapped;
