@@ -47,3 +47,9 @@ export { replayDeadLetter } from "./dead-letter/replay.js";
 
 // JetStream
 export { createJetStreamBus, type JetStreamBusOptions } from "./jetstream/jetstream-bus.js";
+
+// Nest: the JetStream event transport (the only files here that import @nestjs)
+export { JetStreamTransport, type JetStreamTransportOptions } from "./jetstream/jetstream-transport.js";
+export { JetStreamContext } from "./jetstream/jetstream-context.js";
+export { EventErrorFilter } from "./jetstream/event-error-filter.js";
+export { OnEvent, JETSTREAM_TRANSPORT, type OnEventOptions } from "./jetstream/on-event.js";

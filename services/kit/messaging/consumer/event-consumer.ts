@@ -152,5 +152,8 @@ function keepAlive(delivery: Delivery): void {
 }
 
 function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  if (err instanceof Error) return err.message;
+  const message = (err as { message?: unknown } | null)?.message;
+  if (typeof message === "string") return message;
+  return typeof err === "string" ? err : JSON.stringify(err) ?? "unknown error";
 }
