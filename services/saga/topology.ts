@@ -1,43 +1,49 @@
 // The saga's wiring in one place: which stream carries whose events and which service
-// consumes what. Services, the demo and the invariant checker all read it, so a new event or
-// consumer is declared once.
+// consumes which event types. Services, the demo and the invariant checker all read it, so a
+// new event or consumer is declared once.
+import type { StreamSpec } from "protomesh/kit/messaging";
+
+export type ServiceName = "orders" | "inventory" | "payments";
 
 /** One stream per producing service; subjects are the protobuf type names. */
-export const streams = {
+export const streams: Record<ServiceName, StreamSpec> = {
   orders: { name: "SHOP_ORDERS", subjects: ["shop.orders.v1.>"] },
   inventory: { name: "SHOP_INVENTORY", subjects: ["shop.inventory.v1.>"] },
   payments: { name: "SHOP_PAYMENTS", subjects: ["shop.payments.v1.>"] },
-} as const;
+};
 
-export type ServiceName = keyof typeof streams;
-
-export interface Subscription {
-  /** Durable consumer shared by every replica; also the inbox's consumer name. */
-  durable: string;
-  stream: string;
-  /** One durable per producer stream keeps that producer's events in stream order. */
-  filterSubject: string;
-  /** Event types handled; anything else on the subject is acknowledged and skipped. */
-  handles: readonly string[];
-}
-
-function subscribe(consumer: ServiceName, producer: ServiceName, handles: readonly string[]): Subscription {
-  return {
-    durable: `${consumer}-from-${producer}`,
-    stream: streams[producer].name,
-    filterSubject: `shop.${producer}.v1.>`,
-    handles,
-  };
-}
-
-export const subscriptions: Record<ServiceName, Subscription[]> = {
+/** Event types each service handles, by producer. */
+export const consumes: Record<ServiceName, readonly { producer: ServiceName; eventType: string }[]> = {
   orders: [
-    subscribe("orders", "inventory", ["shop.inventory.v1.StockReserved", "shop.inventory.v1.StockRejected"]),
-    subscribe("orders", "payments", ["shop.payments.v1.PaymentCaptured", "shop.payments.v1.PaymentDeclined"]),
+    { producer: "inventory", eventType: "shop.inventory.v1.StockReserved" },
+    { producer: "inventory", eventType: "shop.inventory.v1.StockRejected" },
+    { producer: "payments", eventType: "shop.payments.v1.PaymentCaptured" },
+    { producer: "payments", eventType: "shop.payments.v1.PaymentDeclined" },
   ],
-  inventory: [subscribe("inventory", "orders", ["shop.orders.v1.OrderPlaced", "shop.orders.v1.OrderCancelled", "shop.orders.v1.OrderConfirmed"])],
+  inventory: [
+    { producer: "orders", eventType: "shop.orders.v1.OrderPlaced" },
+    { producer: "orders", eventType: "shop.orders.v1.OrderCancelled" },
+    { producer: "orders", eventType: "shop.orders.v1.OrderConfirmed" },
+  ],
   payments: [
-    subscribe("payments", "inventory", ["shop.inventory.v1.StockReserved"]),
-    subscribe("payments", "orders", ["shop.orders.v1.OrderCancelled"]),
+    { producer: "inventory", eventType: "shop.inventory.v1.StockReserved" },
+    { producer: "orders", eventType: "shop.orders.v1.OrderCancelled" },
   ],
 };
+
+/** The durable consumer (shared by all replicas) and inbox name of one service's handler of one event type. */
+export function durableName(service: ServiceName, eventType: string): string {
+  return `${service}_${eventType.replace(/[.*>]/g, "_")}`;
+}
+
+export interface Subscription {
+  consumer: ServiceName;
+  producer: ServiceName;
+  durable: string;
+  stream: string;
+  eventType: string;
+}
+
+export const subscriptions: Subscription[] = (Object.keys(consumes) as ServiceName[]).flatMap((consumer) =>
+  consumes[consumer].map(({ producer, eventType }) => ({ consumer, producer, durable: durableName(consumer, eventType), stream: streams[producer].name, eventType })),
+);

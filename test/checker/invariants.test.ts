@@ -31,15 +31,15 @@ describe("invariant checker", () => {
     await inventory.db.execute(sql`insert into stock_items (sku, name, available, reserved, sold, currency_code, unit_price_minor, updated_at) values ('MUG-1', 'mug', 4, 0, 1, 'EUR', 500, now())`);
     await inventory.db.execute(sql`insert into stock_ledger (sku, delta, reason, created_at) values ('MUG-1', 5, 'set', now())`);
     await inventory.db.execute(sql`insert into reservations (order_id, status, lines, updated_at) values (${orderId}, 'sold', '[{"sku":"MUG-1","quantity":1}]', now())`);
-    await inventory.db.execute(sql`insert into inbox (consumer, event_id) values ('inventory-from-orders', 'e-placed'), ('inventory-from-orders', 'e-confirmed')`);
+    await inventory.db.execute(sql`insert into inbox (consumer, event_id) values ('inventory_shop_orders_v1_OrderPlaced', 'e-placed'), ('inventory_shop_orders_v1_OrderConfirmed', 'e-confirmed')`);
     await inventory.db.execute(sql`insert into outbox (event_id, aggregate_type, aggregate_id, event_type, subject, payload, published_at)
       values ('e-reserved', 'order', ${orderId}, 'shop.inventory.v1.StockReserved', 'shop.inventory.v1.StockReserved', '\\x00', now())`);
-    await payments.db.execute(sql`insert into inbox (consumer, event_id) values ('payments-from-inventory', 'e-reserved')`);
+    await payments.db.execute(sql`insert into inbox (consumer, event_id) values ('payments_shop_inventory_v1_StockReserved', 'e-reserved')`);
     await payments.db.execute(sql`insert into ledger_entries (payment_id, order_id, kind, amount_minor, currency_code, created_at)
       values ('5b0a2f41-0c8e-4f5e-9a7c-1d2e3f4a5b6c', ${orderId}, 'capture', 500, 'EUR', now())`);
     await payments.db.execute(sql`insert into outbox (event_id, aggregate_type, aggregate_id, event_type, subject, payload, published_at)
       values ('e-captured', 'order', ${orderId}, 'shop.payments.v1.PaymentCaptured', 'shop.payments.v1.PaymentCaptured', '\\x00', now())`);
-    await orders.db.execute(sql`insert into inbox (consumer, event_id) values ('orders-from-inventory', 'e-reserved'), ('orders-from-payments', 'e-captured')`);
+    await orders.db.execute(sql`insert into inbox (consumer, event_id) values ('orders_shop_inventory_v1_StockReserved', 'e-reserved'), ('orders_shop_payments_v1_PaymentCaptured', 'e-captured')`);
 
     const report = await check();
     expect(report.violations).toEqual([]);
@@ -54,7 +54,7 @@ describe("invariant checker", () => {
              ('2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a', 'u', 'pending', null, 'EUR', 1, 'k-3', 'h', now(), now() - interval '1 hour', now() - interval '1 hour')`);
     await orders.db.execute(sql`insert into outbox (event_id, aggregate_type, aggregate_id, event_type, subject, payload, published_at)
       values ('e-lost', 'order', ${cancelledId}, 'shop.orders.v1.OrderCancelled', 'shop.orders.v1.OrderCancelled', '\\x00', now())`);
-    await inventory.db.execute(sql`insert into inbox (consumer, event_id) values ('inventory-from-orders', 'e-ghost')`);
+    await inventory.db.execute(sql`insert into inbox (consumer, event_id) values ('inventory_shop_orders_v1_OrderPlaced', 'e-ghost')`);
     await inventory.db.execute(sql`update stock_items set available = available + 3 where sku = 'MUG-1'`);
     await payments.db.execute(sql`insert into ledger_entries (payment_id, order_id, kind, amount_minor, currency_code, created_at)
       values ('6b7c8d9e-0f1a-4b2c-8d3e-4f5a6b7c8d9e', ${cancelledId}, 'capture', 700, 'EUR', now())`);
@@ -62,7 +62,7 @@ describe("invariant checker", () => {
     const report = await check();
     const byInvariant = (invariant: string) => report.violations.filter((v) => v.invariant === invariant).map((v) => v.message);
     expect(byInvariant("I1").join("\n")).toContain("never applied shop.orders.v1.OrderCancelled e-lost");
-    expect(byInvariant("I2")).toEqual(["inventory-from-orders applied event e-ghost, which no outbox ever committed"]);
+    expect(byInvariant("I2")).toEqual(["inventory_shop_orders_v1_OrderPlaced applied event e-ghost, which no outbox ever committed"]);
     expect(byInvariant("I5")).toEqual(["SKU MUG-1: available 7 + reserved 0 + sold 1 != stocked 5"]);
     expect(byInvariant("I6")).toEqual([`order ${cancelledId} is cancelled but still charged 700`]);
     expect(byInvariant("I7")).toEqual(["order 2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a is still pending"]);

@@ -75,11 +75,8 @@ export async function checkInvariants(dbs: CheckerDatabases, options: CheckerOpt
   for (const consumerService of services) {
     const inbox = inboxes.get(consumerService) ?? [];
     const dead = deadLetters.get(consumerService) ?? [];
-    for (const subscription of subscriptions[consumerService]) {
-      const producer = services.find((s) => subscription.filterSubject.startsWith(`shop.${s}.`));
-      if (producer === undefined) throw new Error(`no producer for ${subscription.filterSubject}`);
-      const handled = new Set(subscription.handles);
-      const expected = (outboxes.get(producer) ?? []).filter((row) => handled.has(row.event_type));
+    for (const subscription of subscriptions.filter((s) => s.consumer === consumerService)) {
+      const expected = (outboxes.get(subscription.producer) ?? []).filter((row) => row.event_type === subscription.eventType);
       const expectedIds = new Map(expected.map((row) => [row.event_id, row]));
       const applied = inbox.filter((row) => row.consumer === subscription.durable);
       const appliedIds = new Set(applied.map((row) => row.event_id));

@@ -1,0 +1,277 @@
+// The demo run itself: certificates, replicas, stock, orders (with chaos if asked), settling,
+// shutdown and the invariant check.
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { SingleBar } from "cli-progress";
+import { clientTransport, closeClient, createInventoryClient, createOrdersClient, type ClientOptions } from "protomesh/clients";
+import { writeDevCertificates } from "protomesh/kit/tls";
+import { CancellationReason, OrderStatus, type Order } from "protomesh/gen/shop/orders/v1/orders_pb";
+import { checkInvariants, type InvariantReport } from "../test/checker/invariants.js";
+import { subscriptions, type ServiceName } from "../services/saga/topology.js";
+import type { DemoDatabases } from "./databases.js";
+import type { DemoNats } from "./nats.js";
+import { Supervisor, type Replica } from "./supervisor.js";
+
+export interface DemoOptions {
+  orders: number;
+  /** Replicas per service; default 2 on PostgreSQL, 1 on PGlite (one process per data directory). */
+  replicas: number | undefined;
+  chaos: boolean;
+  declineRate: number;
+  concurrency: number;
+  sagaDeadlineMs: number;
+}
+
+export interface DemoResult {
+  options: DemoOptions;
+  replicasPerService: number;
+  databaseKind: DemoDatabases["kind"];
+  natsOrigin: DemoNats["origin"];
+  outcomes: Record<string, number>;
+  latenciesMs: number[];
+  unfinished: number;
+  chaosKills: string[];
+  createRetries: number;
+  wallMs: number;
+  report: InvariantReport;
+}
+
+const CERT_DIR = ".certs";
+const SKUS = [
+  { sku: "MUG-BLUE", name: "Blue mug", priceMinor: 1250n },
+  { sku: "TEE-BLACK", name: "Black tee", priceMinor: 2000n },
+  { sku: "CAP-RED", name: "Red cap", priceMinor: 1500n },
+  { sku: "BAG-TOTE", name: "Tote bag", priceMinor: 900n },
+  { sku: "PEN-GOLD", name: "Gold pen", priceMinor: 4500n },
+  // Scarce on purpose: the orders that want it late find it sold out.
+  { sku: "LAMP-LTD", name: "Limited lamp", priceMinor: 9900n },
+];
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new Error("could not pick a free port");
+  return address.port;
+}
+
+/** A small deterministic generator, so two runs with the same options place the same orders. */
+function random(seed: number) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 0x1_0000_0000;
+  };
+}
+
+const terminal = (order: Order | undefined) => order !== undefined && (order.status === OrderStatus.CONFIRMED || order.status === OrderStatus.CANCELLED);
+
+export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; databases: DemoDatabases }): Promise<DemoResult> {
+  const started = Date.now();
+  const replicasPerService = infra.databases.kind === "pglite" ? 1 : (options.replicas ?? 2);
+  if (infra.databases.kind === "pglite" && (options.replicas ?? 1) > 1) {
+    console.error("note: replicas of a service need a shared database; on embedded PGlite each service runs one replica (set DATABASE_URL for more)");
+  }
+  if (!existsSync(join(CERT_DIR, "ca.crt"))) await writeDevCertificates(CERT_DIR, ["orders", "inventory", "payments", "gateway"]);
+  const tlsEnv = (service: string) => ({
+    TLS_CERT_FILE: join(CERT_DIR, `${service}.crt`),
+    TLS_KEY_FILE: join(CERT_DIR, `${service}.key`),
+    TLS_CA_FILE: join(CERT_DIR, "ca.crt"),
+  });
+  const gatewayTls: ClientOptions["tls"] = { caFile: join(CERT_DIR, "ca.crt"), certFile: join(CERT_DIR, "gateway.crt"), keyFile: join(CERT_DIR, "gateway.key"), serverName: "localhost" };
+
+  const supervisor = new Supervisor([process.execPath, join(import.meta.dirname, "..", "services", "serve.js")]);
+  const stopOnSignal = () => {
+    console.error("\ninterrupted: stopping every replica");
+    void supervisor.stopAll(5_000).then(() => process.exit(130));
+  };
+  process.once("SIGINT", stopOnSignal);
+  process.once("SIGTERM", stopOnSignal);
+
+  const ports = new Map<ServiceName, number[]>();
+  for (const service of ["inventory", "payments", "orders"] as const) {
+    ports.set(service, await Promise.all(Array.from({ length: replicasPerService }, () => freePort())));
+  }
+  const commonEnv = (service: ServiceName) => ({
+    ...infra.databases.envFor(service),
+    ...tlsEnv(service),
+    NATS_URL: infra.nats.url,
+    LOG_LEVEL: "warn",
+  });
+  const chaosKills: string[] = [];
+  let createRetries = 0;
+  const outcomes: Record<string, number> = {};
+  const latenciesMs: number[] = [];
+  let unfinished = 0;
+  const clients: object[] = [];
+
+  try {
+    process.stderr.write(`starting ${replicasPerService} replica(s) each of inventory, payments and orders (database: ${infra.databases.kind}, NATS: ${infra.nats.url})\n`);
+    const extraEnv: Record<ServiceName, Record<string, string>> = {
+      inventory: {},
+      payments: { PAYMENT_DECLINE_RATE: String(options.declineRate) },
+      orders: {
+        INVENTORY_TARGET: (ports.get("inventory") ?? []).map((port) => `127.0.0.1:${port}`).join(","),
+        SAGA_DEADLINE_MS: String(options.sagaDeadlineMs),
+      },
+    };
+    for (const service of ["inventory", "payments", "orders"] as const) {
+      await Promise.all(
+        (ports.get(service) ?? []).map((port, index) => supervisor.start({ service, index, port, env: { ...commonEnv(service), ...extraEnv[service] } })),
+      );
+    }
+
+    const inventory = createInventoryClient({ target: (ports.get("inventory") ?? []).map((p) => `127.0.0.1:${p}`), authority: "localhost:443", tls: gatewayTls });
+    const orders = createOrdersClient({ target: (ports.get("orders") ?? []).map((p) => `127.0.0.1:${p}`), authority: "localhost:443", tls: gatewayTls, loadBalancing: "round-robin" });
+    clients.push(inventory, orders);
+    await Promise.all([clientTransport(inventory).ready(), clientTransport(orders).ready()]);
+
+    const next = random(42);
+    const lampOrders = Math.max(1, Math.round(options.orders * 0.15));
+    for (const item of SKUS) {
+      const available = item.sku === "LAMP-LTD" ? Math.max(1, Math.round(lampOrders / 2)) : options.orders * 3;
+      await inventory.setStock({ sku: item.sku, name: item.name, available, unitPrice: { currencyCode: "EUR", amountMinor: item.priceMinor } });
+    }
+
+    const chaos = options.chaos ? startChaos(supervisor, chaosKills) : undefined;
+    const bar = new SingleBar({ format: "orders [{bar}] {value}/{total} terminal | {confirmed} confirmed, {cancelled} cancelled | {duration}s", hideCursor: true, stream: process.stderr });
+    bar.start(options.orders, 0, { confirmed: 0, cancelled: 0 });
+    const giveUpAt = () => Date.now() + options.sagaDeadlineMs + 60_000;
+
+    const placeOne = async (n: number) => {
+      const lines = [{ sku: SKUS[Math.floor(next() * 5)]?.sku ?? "MUG-BLUE", quantity: 1 + Math.floor(next() * 3) }];
+      if (n % Math.round(options.orders / lampOrders) === 0) lines.push({ sku: "LAMP-LTD", quantity: 1 });
+      const idempotencyKey = `demo-${randomUUID()}`;
+      const userId = `user-${n % 50}`;
+      const begin = Date.now();
+      const stopAt = giveUpAt();
+      let order: Order | undefined;
+      // A replica may die under us: retry with the same key, which cannot create a second order.
+      while (order === undefined && Date.now() < stopAt) {
+        try {
+          order = (await orders.createOrder({ userId, items: lines, idempotencyKey, currencyCode: "EUR" }, { headers: { "idempotency-key": idempotencyKey } })).order;
+        } catch (error) {
+          if (ConnectError.from(error).code === Code.InvalidArgument) throw error;
+          createRetries += 1;
+          await sleep(200);
+        }
+      }
+      while (!terminal(order) && order !== undefined && Date.now() < stopAt) {
+        try {
+          for await (const update of orders.watchOrder({ orderId: order.orderId }, { timeoutMs: 5_000 })) {
+            order = update.order ?? order;
+            if (terminal(order)) break;
+          }
+        } catch {
+          await sleep(200);
+        }
+      }
+      if (order !== undefined && terminal(order)) {
+        latenciesMs.push(Date.now() - begin);
+        const outcome = order.status === OrderStatus.CONFIRMED ? "confirmed" : `cancelled: ${CancellationReason[order.cancellationReason].toLowerCase().replaceAll("_", " ")}`;
+        outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+      } else {
+        unfinished += 1;
+      }
+      const confirmed = outcomes.confirmed ?? 0;
+      bar.increment(1, { confirmed, cancelled: latenciesMs.length - confirmed });
+    };
+
+    let issued = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(options.concurrency, options.orders) }, async () => {
+        while (issued < options.orders) await placeOne(issued++);
+      }),
+    );
+    bar.stop();
+    await chaos?.stop();
+    await settle(infra.nats.url);
+  } finally {
+    for (const client of clients) closeClient(client);
+    await supervisor.stopAll();
+    process.removeListener("SIGINT", stopOnSignal);
+    process.removeListener("SIGTERM", stopOnSignal);
+  }
+
+  const ordersDb = await infra.databases.open("orders");
+  const inventoryDb = await infra.databases.open("inventory");
+  const paymentsDb = await infra.databases.open("payments");
+  try {
+    const report = await checkInvariants(
+      { orders: ordersDb.db, inventory: inventoryDb.db, payments: paymentsDb.db },
+      { sagaDeadlineMs: options.sagaDeadlineMs, graceMs: 15_000 },
+    );
+    return {
+      options,
+      replicasPerService,
+      databaseKind: infra.databases.kind,
+      natsOrigin: infra.nats.origin,
+      outcomes,
+      latenciesMs,
+      unfinished,
+      chaosKills,
+      createRetries,
+      wallMs: Date.now() - started,
+      report,
+    };
+  } finally {
+    await Promise.all([ordersDb, inventoryDb, paymentsDb].map((db) => db.close()));
+  }
+}
+
+/** Kills a random replica every 2-4 s (SIGKILL, like a crash) and starts it again. */
+function startChaos(supervisor: Supervisor, kills: string[]) {
+  let running = true;
+  const pick = random(7);
+  const loop = (async () => {
+    while (running) {
+      await sleep(2_000 + pick() * 2_000);
+      if (!running) break;
+      const victim: Replica | undefined = supervisor.replicas[Math.floor(pick() * supervisor.replicas.length)];
+      if (victim === undefined) continue;
+      kills.push(victim.name);
+      await supervisor.restart(victim);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/**
+ * Waits until every durable consumer has nothing pending or unacknowledged for two checks in a
+ * row, so the compensations triggered by the last orders are applied before shutdown.
+ */
+async function settle(natsUrl: string, timeoutMs = 60_000): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const deadline = Date.now() + timeoutMs;
+    let quiet = 0;
+    while (quiet < 2 && Date.now() < deadline) {
+      await sleep(1_000);
+      let busy = false;
+      for (const subscription of subscriptions) {
+        try {
+          const info = await jsm.consumers.info(subscription.stream, subscription.durable);
+          if (info.num_pending > 0 || info.num_ack_pending > 0) busy = true;
+        } catch {
+          busy = true;
+        }
+      }
+      quiet = busy ? 0 : quiet + 1;
+    }
+  } finally {
+    await nc.close();
+  }
+}

@@ -1,0 +1,126 @@
+// Runs one service process: database (migrated), NATS, the outbox relay, and a Nest app with
+// the Connect transport (RPCs) and the JetStream transport (saga events). Logs one line with
+// its address when ready and shuts down in order on SIGTERM or SIGINT.
+import "reflect-metadata";
+import { type DynamicModule, type INestApplication } from "@nestjs/common";
+import type { CustomTransportStrategy } from "@nestjs/microservices";
+import { NestFactory } from "@nestjs/core";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { ConnectTransport, type ConnectTransportOptions } from "protomesh/kit/connect";
+import type { CommonServiceConfig } from "protomesh/kit/config";
+import { openDatabase, type Database } from "protomesh/kit/data";
+import { createJetStreamBus, createOutboxRelay, type EventBus, type OutboxRelay, type StreamSpec } from "protomesh/kit/messaging";
+import type { AllowList } from "protomesh/kit/tls";
+import { createLogger, nestLogger, type Logger } from "./logger.js";
+
+/** What the host hands the service to build its Nest module and event transport from. */
+export interface ServiceRuntime {
+  database: Database;
+  bus: EventBus;
+  nats: NatsConnection;
+  logger: Logger;
+}
+
+export interface ServiceDefinition {
+  name: string;
+  config: CommonServiceConfig;
+  /** drizzle-kit migrations of this service, applied at start-up. */
+  migrationsFolder: string;
+  /** The stream this service publishes its events to (created or updated at start-up). */
+  stream: StreamSpec;
+  /** Callers allowed per service or method when mTLS is on. */
+  allow?: AllowList;
+  module(runtime: ServiceRuntime): DynamicModule;
+  /** The Nest transport that delivers this service's saga events to its handlers. */
+  eventTransport(runtime: ServiceRuntime): CustomTransportStrategy;
+  /** Releases what the definition itself opened (clients, timers), after the app has closed. */
+  dispose?(): void | Promise<void>;
+}
+
+export interface RunningService {
+  /** "127.0.0.1:50052". */
+  address: string;
+  runtime: ServiceRuntime;
+  app: INestApplication;
+  stop(): Promise<void>;
+}
+
+export async function runService(definition: ServiceDefinition): Promise<RunningService> {
+  const { config } = definition;
+  const logger = createLogger(definition.name, config.logLevel);
+  const database = await openDatabase({
+    ...("url" in config.database ? { url: config.database.url } : config.database.dataDir === "memory" ? {} : { dataDir: config.database.dataDir }),
+    migrationsFolder: definition.migrationsFolder,
+    applicationName: definition.name,
+    onBackgroundError: (err) => logger.warn({ err }, "database connection problem"),
+  });
+  const nats = await connect({ servers: config.natsServers, name: definition.name, maxReconnectAttempts: -1 });
+  const bus = await createJetStreamBus(nats);
+  await bus.ensureStream(definition.stream);
+  const relay: OutboxRelay = createOutboxRelay(
+    { database, publisher: bus },
+    { onError: (err) => logger.warn({ err }, "outbox relay: publishing failed; the row stays and is retried") },
+  );
+  const runtime: ServiceRuntime = { database, bus, nats, logger };
+
+  const connectTransport = new ConnectTransport({
+    host: config.host,
+    port: config.port,
+    shutdownTimeoutMs: config.shutdownGraceMs,
+    ...(config.tls === undefined ? {} : { tls: { certFile: config.tls.certFile, keyFile: config.tls.keyFile, ...(config.tls.caFile === undefined ? {} : { caFile: config.tls.caFile }) } }),
+    ...(definition.allow === undefined || config.tls?.caFile === undefined ? {} : { allow: definition.allow }),
+    onUnexpectedError: (error, procedure) => logger.error({ err: error.cause ?? error, procedure }, "call failed with an unexpected error"),
+  } satisfies ConnectTransportOptions);
+  connectTransport.health.addProbe("database", () => database.ready().then(() => true, () => false));
+  connectTransport.health.addProbe("nats", () => !nats.isClosed());
+
+  const app = await NestFactory.create(definition.module(runtime), { logger: nestLogger(logger), abortOnError: false });
+  app.connectMicroservice({ strategy: connectTransport }, { inheritAppConfig: true });
+  app.connectMicroservice({ strategy: definition.eventTransport(runtime) }, { inheritAppConfig: true });
+  await app.startAllMicroservices();
+  await app.init();
+  await relay.start();
+
+  const address = `${config.host}:${connectTransport.address()?.port ?? config.port}`;
+  logger.info(
+    { address, tls: config.tls === undefined ? "off" : config.tls.caFile === undefined ? "tls" : "mtls", database: database.driver },
+    `${definition.name} listening on ${address}`,
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info(`${definition.name} shutting down`);
+      // Stop taking calls and events first (in-flight ones finish), then flush what they wrote.
+      await app.close();
+      await definition.dispose?.();
+      await relay.stop();
+      await bus.close();
+      await nats.drain();
+      await database.close();
+      logger.info(`${definition.name} stopped`);
+    })());
+  return { address, runtime, app, stop };
+}
+
+/** Runs a service until SIGTERM or SIGINT; a start-up failure prints one line and exits 1. */
+export async function main(definition: () => ServiceDefinition): Promise<void> {
+  let running: RunningService;
+  try {
+    running = await runService(definition());
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      running.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error("shutdown failed", error);
+          process.exit(1);
+        },
+      );
+    });
+  }
+}

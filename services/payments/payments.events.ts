@@ -1,0 +1,29 @@
+import { Controller, Inject, UseFilters } from "@nestjs/common";
+import { Ctx, Payload } from "@nestjs/microservices";
+import type { Database } from "protomesh/kit/data";
+import { EventErrorFilter, JetStreamContext, OnEvent } from "protomesh/kit/messaging";
+import { StockReservedSchema, type StockReserved } from "protomesh/gen/shop/inventory/v1/events_pb";
+import { OrderCancelledSchema, type OrderCancelled } from "protomesh/gen/shop/orders/v1/events_pb";
+import { applyOnce } from "../saga/apply-once.js";
+import type { createChargeHandlers } from "./charges.js";
+import { CHARGE_HANDLERS, PAYMENTS_DATABASE } from "./payments.tokens.js";
+
+/** Payments' saga handlers: charge on StockReserved, refund on OrderCancelled. */
+@Controller()
+@UseFilters(new EventErrorFilter())
+export class PaymentsEvents {
+  constructor(
+    @Inject(PAYMENTS_DATABASE) private readonly database: Database,
+    @Inject(CHARGE_HANDLERS) private readonly charges: ReturnType<typeof createChargeHandlers>,
+  ) {}
+
+  @OnEvent(StockReservedSchema)
+  async stockReserved(@Payload() event: StockReserved, @Ctx() context: JetStreamContext) {
+    await applyOnce(this.database.db, "payments", context, (tx) => this.charges.stockReserved(tx, event));
+  }
+
+  @OnEvent(OrderCancelledSchema)
+  async orderCancelled(@Payload() event: OrderCancelled, @Ctx() context: JetStreamContext) {
+    await applyOnce(this.database.db, "payments", context, (tx) => this.charges.orderCancelled(tx, event));
+  }
+}
