@@ -71,10 +71,11 @@ describe("balancing across real replicas", () => {
     const c = await client({ target: resolver, authority: "orders.shop:443", loadBalancing: "round-robin" });
     await allAdmitted(c, 2);
 
-    const load = runLoad(getOrder(c), 8, 900);
+    const load = runLoad(getOrder(c), 8, 1_500);
     await new Promise((resolve) => setTimeout(resolve, 300));
     resolver.set([b, c3].map((r) => ({ host: "127.0.0.1", port: r.port })));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The client closes its connection to a removed endpoint once the calls on it have finished.
+    await eventually(() => a.connections() === 0, 3_000, "the removed endpoint drained");
     const aCallsAfterSwitch = a.calls;
     const result = await load;
 
@@ -94,11 +95,11 @@ describe("balancing across real replicas", () => {
       dns: { refreshIntervalMs: 50, lookup: (host) => Promise.resolve(host === "orders.shop.internal" ? records : []) },
     });
 
-    const load = runLoad(getOrder(c), 8, 900);
+    const load = runLoad(getOrder(c), 8, 1_500);
     await new Promise((resolve) => setTimeout(resolve, 300));
     records = ["127.0.0.2"];
     await eventually(() => b.calls > 0, 2_000, "calls on the new address");
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await eventually(() => a.connections() === 0, 3_000, "the removed address drained");
     const aCallsAfterSwitch = a.calls;
     const result = await load;
 

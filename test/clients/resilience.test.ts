@@ -38,18 +38,19 @@ const total = (rs: Replica[]) => rs.reduce((n, r) => n + r.calls, 0);
 describe("health and outlier ejection", () => {
   it("P2C sends a stalled replica almost nothing, and no call fails or outlives its deadline", async () => {
     const { replicas: rs } = await replicas(5);
-    const c = await client({ target: rs.map((r) => r.address), loadBalancing: "p2c", retry: { perAttemptTimeoutMs: 250 } });
+    const c = await client({ target: rs.map((r) => r.address), loadBalancing: "p2c", retry: { maxAttempts: 4, perAttemptTimeoutMs: 200 } });
     await eventually(() => clientTransport(c).snapshot().every((e) => e.admitted), 3_000, "all admitted");
     const stalled = rs[2]!;
     stalled.stalled = true;
 
-    const result = await runLoad(() => c.getOrder({ orderId: ORDER_ID }, { timeoutMs: 1_000 }), 4, 1_000);
+    const result = await runLoad(() => c.getOrder({ orderId: ORDER_ID }, { timeoutMs: 2_000 }), 4, 1_000);
 
     expect(result.failures).toEqual([]);
-    expect(result.maxMs).toBeLessThan(1_000);
-    // The first call it swallows makes it look slow (the oldest call's age counts); the attempt
-    // timeout's sample keeps it slow in the peak EWMA.
-    expect(stalled.calls).toBeLessThanOrEqual(4);
+    expect(result.maxMs).toBeLessThan(2_000);
+    // The first calls it swallows make it look slow (the oldest call's age counts) and the
+    // attempt timeouts' samples keep it slow in the peak EWMA: it gets a handful of calls while
+    // its age overtakes the others' latency (1-2 on an idle host, up to 5 on a busy one).
+    expect(stalled.calls).toBeLessThanOrEqual(6);
     expect(total(rs) - stalled.calls).toBeGreaterThanOrEqual(result.calls);
   });
 
@@ -138,24 +139,38 @@ describe("retries", () => {
     const { replicas: rs } = await replicas(2);
     rs.forEach((r) => {
       r.failWith = Code.Unavailable;
-      r.pushbackMs = "40";
+      r.pushbackMs = "60";
     });
-    const c = await client({ target: rs.map((r) => r.address), circuitBreaker: false, retry: { maxAttempts: 5 }, retryBudget: { minRetriesPerSecond: 100 } });
+    const retries: { at: number; delayMs: number }[] = [];
+    const c = await client({ target: rs.map((r) => r.address), circuitBreaker: false, retry: { maxAttempts: 5 }, retryBudget: { minRetriesPerSecond: 100 } }, []);
+    clientTransport(c).events.on((e) => {
+      if (e.type === "retry") {
+        retries.push({ at: Date.now(), delayMs: e.delayMs });
+      }
+    });
 
-    const started = Date.now();
-    const error = await c.getOrder({ orderId: ORDER_ID }, { timeoutMs: 150 }).then(
+    const deadline = Date.now() + 400;
+    const error = await c.getOrder({ orderId: ORDER_ID }, { timeoutMs: 400 }).then(
       () => new ConnectError("unexpected success"),
       (e: unknown) => ConnectError.from(e),
     );
-    // Retry stops when the next pushback would end past the deadline, so the call ends with the
-    // server's error, before the deadline (the margin is only for a busy event loop).
-    expect(error.code).toBe(Code.Unavailable);
-    expect(Date.now() - started).toBeLessThan(150 + 50);
-    const timeouts = rs.flatMap((r) => r.timeouts);
-    expect(timeouts.length).toBeGreaterThanOrEqual(3);
-    expect(Math.max(...timeouts)).toBeLessThanOrEqual(150);
-    expect(timeouts.reduce((a, b) => a + b, 0)).toBeGreaterThan(150);
-    expect([...timeouts].sort((a, b) => b - a)).toEqual(timeouts.slice().sort((a, b) => b - a));
+    // Either retry gave up because the next wait would end past the deadline (the server's
+    // Unavailable), or the deadline cut an attempt short.
+    expect([Code.Unavailable, Code.DeadlineExceeded]).toContain(error.code);
+    expect(retries.length).toBeGreaterThanOrEqual(1);
+    for (const retry of retries) {
+      expect(retry.at + retry.delayMs).toBeLessThan(deadline);
+    }
+    const timeouts = rs
+      .flatMap((r) => r.timeouts)
+      .sort((a, b) => a.at - b.at)
+      .map((t) => t.ms);
+    // An attempt the deadline cut short may never have reached a server.
+    expect(timeouts.length).toBeLessThanOrEqual(retries.length + 1);
+    expect(Math.max(...timeouts)).toBeLessThanOrEqual(400);
+    for (let i = 1; i < timeouts.length; i++) {
+      expect(timeouts[i]).toBeLessThanOrEqual((timeouts[i - 1] ?? 0) - 60);
+    }
   });
 });
 

@@ -24,8 +24,8 @@ export interface Replica {
   readonly port: number;
   /** Calls received by the shop services (health checks not included). */
   calls: number;
-  /** grpc-timeout header of every call received, in ms. */
-  readonly timeouts: number[];
+  /** grpc-timeout header of every call received, in ms, with the time it arrived. */
+  readonly timeouts: { at: number; ms: number }[];
   /** Handlers wait until the caller gives up. */
   stalled: boolean;
   /** Handlers fail with this code. */
@@ -33,6 +33,8 @@ export interface Replica {
   /** Sent as grpc-retry-pushback-ms with failures. */
   pushbackMs: string | undefined;
   health: HealthCheckResponse_ServingStatus;
+  /** HTTP/2 connections open now. */
+  connections(): number;
   /** Closes the listener and every connection, as a crash would. */
   kill(): Promise<void>;
   /** Listens again on the same port. */
@@ -83,6 +85,7 @@ export async function startReplica(options: ReplicaOptions = {}): Promise<Replic
     failWith: undefined,
     pushbackMs: undefined,
     health: HealthCheckResponse_ServingStatus.SERVING,
+    connections: () => sessions.size,
     kill: async () => {
       const s = server;
       server = undefined;
@@ -104,7 +107,7 @@ export async function startReplica(options: ReplicaOptions = {}): Promise<Replic
     replica.calls++;
     const timeout = ctx.requestHeader.get("grpc-timeout");
     if (timeout !== null) {
-      replica.timeouts.push(Number(timeout.replace(/m$/, "")));
+      replica.timeouts.push({ at: performance.now(), ms: Number(timeout.replace(/m$/, "")) });
     }
     if (replica.stalled) {
       await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
