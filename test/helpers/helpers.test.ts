@@ -2,7 +2,7 @@ import pg from "pg";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { describe, expect, it } from "vitest";
-import { createTestDatabase, startNatsServer, startPostgresServer } from "./index.js";
+import { createTestDatabase, startNatsCluster, startNatsServer, startPostgresServer } from "./index.js";
 
 describe("test helpers", () => {
   it("starts, restarts and disposes a private nats-server with JetStream", async () => {
@@ -50,5 +50,24 @@ describe("test helpers", () => {
     await db.drop();
     const probe = new pg.Client({ connectionString: db.url });
     await expect(probe.connect()).rejects.toThrow(/does not exist/);
+  });
+});
+
+describe("nats cluster helper", () => {
+  it("starts a three-node JetStream cluster that holds a replicated stream", async () => {
+    const cluster = await startNatsCluster(3);
+    try {
+      const nc = await connect({ servers: cluster.servers });
+      const jsm = await jetstreamManager(nc);
+      // The meta leader is elected shortly after the nodes report healthy.
+      await expect
+        .poll(() => jsm.streams.add({ name: "R3", subjects: ["r3.>"], num_replicas: 3 }).then(() => true, () => false), { timeout: 20_000 })
+        .toBe(true);
+      const info = await jsm.streams.info("R3");
+      expect(info.cluster?.replicas?.length).toBe(2);
+      await nc.close();
+    } finally {
+      await cluster.dispose();
+    }
   });
 });
