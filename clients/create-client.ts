@@ -42,8 +42,17 @@ export function createBalancedTransport(options: ClientOptions): BalancedTranspo
   if (o.onEvent !== undefined) {
     events.on(o.onEvent);
   }
-  const tlsSource = o.tls && new FileTlsSource(o.tls, (error) => events.emit(error === undefined ? { type: "tls-reloaded" } : { type: "tls-reload-failed", error }));
-  const balancer = new Balancer({
+  const tlsSource =
+    o.tls &&
+    new FileTlsSource(o.tls, (error) => {
+      if (error === undefined) {
+        balancer.recycleConnections();
+        events.emit({ type: "tls-reloaded" });
+      } else {
+        events.emit({ type: "tls-reload-failed", error });
+      }
+    });
+  const balancer: Balancer = new Balancer({
     resolver: createResolver(o),
     picker: createPicker(o.loadBalancing),
     authority: o.authority,

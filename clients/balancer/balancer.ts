@@ -69,11 +69,15 @@ export class Balancer {
   private readonly health: ActiveHealthChecker | undefined;
   private readonly candidates: Endpoint[] = [];
   private readyWaiters: (() => void)[] = [];
+  private resolved: Promise<void>;
+  private markResolved: () => void = () => undefined;
+  private hasResolved = false;
   private closed = false;
 
   constructor(private readonly options: BalancerOptions) {
     this.origin = `${options.tls ? "https" : "http"}://${options.authority}`;
     this.health = options.health && new ActiveHealthChecker(options.health, this.origin, options.authority);
+    this.resolved = new Promise((resolve) => (this.markResolved = resolve));
     this.sessionManager = {
       authority: new URL(this.origin).origin,
       request: (method, path, headers, opts) => this.request(method, path, headers, opts),
@@ -115,10 +119,19 @@ export class Balancer {
     this.endpoints.clear();
   }
 
+  /** Replaces every connection once idle, so new TLS material applies without failing calls. */
+  recycleConnections(): void {
+    for (const endpoint of this.list) {
+      endpoint.recycle();
+    }
+  }
+
   private update(addresses: readonly Address[]): void {
     if (this.closed) {
       return;
     }
+    this.hasResolved = true;
+    this.markResolved();
     const next = new Map<string, Address>(addresses.map((a) => [addressKey(a), a]));
     for (const [key, endpoint] of this.endpoints) {
       if (!next.has(key)) {
@@ -206,6 +219,10 @@ export class Balancer {
     const record = typeof ledgerId === "string" ? this.ledger.get(ledgerId) : undefined;
     if (ledgerId !== undefined) {
       delete headers[ATTEMPT_HEADER];
+    }
+    if (!this.hasResolved) {
+      // Like gRPC core, calls made before the first resolution wait for it (bounded by their deadline).
+      await this.resolved;
     }
     const endpoint = this.pick(record?.tried);
     if (endpoint === undefined) {

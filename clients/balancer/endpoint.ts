@@ -1,4 +1,5 @@
 import * as http2 from "node:http2";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Http2SessionManager } from "@connectrpc/connect-node";
 import type { IBackoff, IBackoffFactory } from "cockatiel";
 import type { CircuitBreaker } from "../resilience/circuit-breaker.js";
@@ -36,6 +37,13 @@ export interface EndpointDeps {
 
 const { NGHTTP2_REFUSED_STREAM } = http2.constants;
 
+/**
+ * A connection that closes sooner than this after opening counts as a failed attempt, so a
+ * server that accepts and then drops (a rejected client certificate under TLS 1.3, a crash
+ * loop) is retried with backoff instead of in a tight loop.
+ */
+const MIN_HEALTHY_CONNECTION_MS = 1_000;
+
 /** One address of a service: its connection, health, circuit and load. */
 export class Endpoint {
   readonly key: string;
@@ -53,6 +61,8 @@ export class Endpoint {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private draining = false;
   private closed = false;
+  private readyAt = 0;
+  private recyclePending = false;
 
   constructor(
     readonly address: Address,
@@ -91,6 +101,7 @@ export class Endpoint {
       } else {
         this.backoff = undefined;
         this.lastConnectOk = true;
+        this.readyAt = Date.now();
         this.setConnectivity({ kind: "ready" });
         this.deps.onReady(this);
       }
@@ -132,7 +143,9 @@ export class Endpoint {
       this.load.end(token, performance.now());
       this.breaker.onFailure();
       this.connectionFailed(error);
-      throw error;
+      // gRPC reports every failure to reach a server, TLS handshake included, as Unavailable.
+      const reason = ConnectError.from(error);
+      throw new ConnectError(`cannot reach ${this.key}: ${reason.rawMessage}`, Code.Unavailable, undefined, undefined, error);
     }
     const session = stream.session;
     let status: unknown;
@@ -152,11 +165,31 @@ export class Endpoint {
       } else if (probe) {
         this.breaker.onNeutral();
       }
-      if (this.draining && this.load.outstanding === 0) {
-        this.close();
+      if (this.load.outstanding === 0) {
+        if (this.draining) {
+          this.close();
+        } else if (this.recyclePending) {
+          this.recycle();
+        }
       }
     });
     return stream;
+  }
+
+  /** Replaces the connection (e.g. after new TLS material), as soon as no call is using it. */
+  recycle(): void {
+    if (this.closed || this.draining) {
+      return;
+    }
+    if (this.load.outstanding > 0) {
+      this.recyclePending = true;
+      return;
+    }
+    this.recyclePending = false;
+    clearTimeout(this.reconnectTimer);
+    this.session.abort();
+    this.setConnectivity({ kind: "idle" });
+    this.connect();
   }
 
   /** Stops taking calls; closes the connection once calls in flight have finished. */
@@ -212,12 +245,17 @@ export class Endpoint {
         return;
       }
       const s = this.session.state();
+      if (s !== "closed" && s !== "error") {
+        return;
+      }
+      if (Date.now() - this.readyAt < MIN_HEALTHY_CONNECTION_MS) {
+        this.connectionFailed(this.session.error() ?? new Error("connection closed right after it opened"));
+        return;
+      }
       // gRPC core keeps a connection to every endpoint of a balanced channel: reopen at once, so
       // a replica that went away is found before a call is sent to it.
-      if (s === "closed" || s === "error") {
-        this.setConnectivity({ kind: "idle" });
-        this.connect();
-      }
+      this.setConnectivity({ kind: "idle" });
+      this.connect();
     });
   }
 }

@@ -24,6 +24,8 @@ export interface Replica {
   readonly port: number;
   /** Calls received by the shop services (health checks not included). */
   calls: number;
+  /** The :authority every call arrived with ("host:port"). */
+  readonly authorities: Set<string>;
   /** grpc-timeout header of every call received, in ms, with the time it arrived. */
   readonly timeouts: { at: number; ms: number }[];
   /** Handlers wait until the caller gives up. */
@@ -80,6 +82,7 @@ export async function startReplica(options: ReplicaOptions = {}): Promise<Replic
     address: "",
     port: 0,
     calls: 0,
+    authorities: new Set(),
     timeouts: [],
     stalled: false,
     failWith: undefined,
@@ -105,6 +108,7 @@ export async function startReplica(options: ReplicaOptions = {}): Promise<Replic
 
   const serve = async (ctx: HandlerContext): Promise<void> => {
     replica.calls++;
+    replica.authorities.add(new URL(ctx.url).host);
     const timeout = ctx.requestHeader.get("grpc-timeout");
     if (timeout !== null) {
       replica.timeouts.push({ at: performance.now(), ms: Number(timeout.replace(/m$/, "")) });
