@@ -1,0 +1,45 @@
+import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { closeClient, createOrdersClient, withIncomingDeadline } from "protomesh/clients";
+import { OrdersService } from "../../gen/shop/orders/v1/orders_pb.js";
+import { type Replica, startReplica } from "./helpers/replicas.js";
+
+describe("deadline propagation", () => {
+  let downstream: Replica;
+  let front: http2.Http2Server;
+  let downstreamClient: ReturnType<typeof createOrdersClient>;
+
+  beforeAll(async () => {
+    downstream = await startReplica();
+    downstreamClient = createOrdersClient({ target: downstream.address, deadlines: { defaultTimeoutMs: 10_000 } });
+    // A service in the middle: it forwards GetOrder downstream within its own caller's deadline.
+    front = http2.createServer(
+      connectNodeAdapter({
+        routes: (router) =>
+          router.service(OrdersService, {
+            getOrder: (req, ctx) => withIncomingDeadline(ctx, () => downstreamClient.getOrder(req)),
+          }),
+      }),
+    );
+    await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
+  });
+  afterAll(async () => {
+    closeClient(downstreamClient);
+    await new Promise((resolve) => front.close(resolve));
+    await downstream.kill();
+  });
+
+  it("gives a downstream call only the time its incoming call has left", async () => {
+    const edge = createOrdersClient({ target: `127.0.0.1:${(front.address() as AddressInfo).port}` });
+    try {
+      await edge.getOrder({ orderId: "00000000-0000-4000-8000-000000000001" }, { timeoutMs: 500 });
+    } finally {
+      closeClient(edge);
+    }
+    const [seen] = downstream.timeouts;
+    expect(seen?.ms).toBeGreaterThan(0);
+    expect(seen?.ms).toBeLessThanOrEqual(500);
+  });
+});
