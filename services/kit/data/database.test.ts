@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -109,6 +112,24 @@ describe.each(backends)("openDatabase on $name", (backend) => {
       .catch(() => undefined);
     await expect.poll(() => seen).toEqual(["committed"]);
     await unlisten();
+  });
+});
+
+describe("openDatabase on PGlite with a data directory", () => {
+  it("keeps data across a restart and does not migrate twice", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "protomesh-pglite-"));
+    try {
+      const first = await openDatabase({ dataDir, schema, migrationsFolder });
+      await first.db.insert(counters).values({ name: "durable", value: 7 });
+      await first.close();
+      const second = await openDatabase({ dataDir, schema, migrationsFolder });
+      expect(await second.db.select().from(counters)).toEqual([{ name: "durable", value: 7 }]);
+      const applied = await second.db.execute<{ n: number }>(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
+      expect(applied.rows[0]?.n).toBe(1);
+      await second.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
