@@ -1,6 +1,7 @@
 import {
   AckPolicy,
   type ConsumerConfig,
+  type ConsumerMessages,
   DeliverPolicy,
   type JetStreamClient,
   type JetStreamManager,
@@ -19,6 +20,10 @@ const CONSUMER_NOT_FOUND = 10014;
 export interface JetStreamBusOptions {
   /** Timeout of JetStream API calls and publish acks, ms. Default 5 000. */
   timeoutMs?: number | undefined;
+  /** Pause before pulling again after a subscription's iterator failed or ended, ms. Default 1 000. */
+  resubscribeDelayMs?: number | undefined;
+  /** Errors a subscription survives (consumer deleted, iterator failed). Default: ignored. */
+  onError?: ((err: unknown) => void) | undefined;
 }
 
 /**
@@ -27,6 +32,8 @@ export interface JetStreamBusOptions {
  */
 export async function createJetStreamBus(nc: NatsConnection, options: JetStreamBusOptions = {}): Promise<EventBus> {
   const timeout = options.timeoutMs ?? 5_000;
+  const resubscribeDelayMs = options.resubscribeDelayMs ?? 1_000;
+  const onError = options.onError ?? (() => undefined);
   const js: JetStreamClient = jetstream(nc, { timeout });
   const jsm: JetStreamManager = await jetstreamManager(nc, { timeout });
   const subscriptions = new Set<Subscription>();
@@ -65,14 +72,30 @@ export async function createJetStreamBus(nc: NatsConnection, options: JetStreamB
 
     async subscribe(spec: ConsumerSpec, concurrency: number, handler: (delivery: Delivery) => Promise<void>) {
       await ensureConsumer(jsm, spec);
-      const consumer = await js.consumers.get(spec.stream, spec.durable);
-      // consume() yields the next message only when the loop body returns: the loop only waits
-      // for a free slot, and the handlers run in parallel up to `concurrency`.
-      const messages = await consumer.consume({ max_messages: concurrency });
       const running = new Set<Promise<void>>();
       let freeSlot: (() => void) | undefined;
-      const loop = (async () => {
-        for await (const m of messages) {
+      let messages: ConsumerMessages | undefined;
+      let stopped = false;
+      let wakeRetry: (() => void) | undefined;
+
+      const pull = async () => {
+        const consumer = await js.consumers.get(spec.stream, spec.durable);
+        // consume() yields the next message only when the loop body returns: the body only waits
+        // for a free slot, and the handlers run in parallel up to `concurrency`.
+        const current = await consumer.consume({ max_messages: concurrency });
+        messages = current;
+        if (stopped) await current.close();
+        // Left alone, the iterator waits (heartbeats apart) for a deleted consumer to come back:
+        // end it, so the loop below recreates the consumer and pulls again at once.
+        void (async () => {
+          for await (const status of current.status()) {
+            if (status.type === "consumer_deleted" || status.type === "consumer_not_found") {
+              onError(new Error(`consumer ${spec.durable} on ${spec.stream}: ${status.type}; recreating it`));
+              await current.close();
+            }
+          }
+        })().catch(onError);
+        for await (const m of current) {
           const run = handler(toDelivery(m, spec))
             .catch(() => undefined)
             .finally(() => {
@@ -82,12 +105,34 @@ export async function createJetStreamBus(nc: NatsConnection, options: JetStreamB
           running.add(run);
           while (running.size >= concurrency) await new Promise<void>((resolve) => (freeSlot = resolve));
         }
+      };
+      // The iterator ends or fails when the consumer is deleted or the connection gives up:
+      // recreate the consumer and pull again until stopped.
+      const loop = (async () => {
+        while (!stopped) {
+          try {
+            await pull();
+          } catch (err) {
+            onError(err);
+          }
+          if (stopped) break;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, resubscribeDelayMs);
+            wakeRetry = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          await ensureConsumer(jsm, spec).catch(onError);
+        }
       })();
       const subscription: Subscription = {
         stop: async () => {
+          stopped = true;
           subscriptions.delete(subscription);
-          await messages.close();
-          await loop.catch(() => undefined);
+          wakeRetry?.();
+          await messages?.close();
+          await loop;
           await Promise.all(running);
         },
       };
