@@ -26,7 +26,8 @@ import {
 import { resolveConnectServerOptions, type ConnectServerOptions } from "./connect-server-options.js";
 import { createDeadlineInterceptor } from "./interceptors/deadline.js";
 import { createErrorMappingInterceptor } from "./interceptors/error-mapping.js";
-import type { ServiceBinding } from "./service-binding.js";
+import { createGrpcUnaryFastPath } from "./grpc-unary-fast-path.js";
+import { bindService, type ServiceBinding } from "./service-binding.js";
 
 /** Connect routers on one HTTP/2 port, speaking gRPC, gRPC-Web and Connect. */
 export interface ConnectServer {
@@ -63,37 +64,47 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
   // Every in-flight call listens on this signal; many listeners are expected, not a leak.
   setMaxListeners(0, shutdown.signal);
 
-  const interceptors: Interceptor[] = [
-    createErrorMappingInterceptor(opts.onUnexpectedError),
-    createDeadlineInterceptor(),
+  const errorMapping = createErrorMappingInterceptor(opts.onUnexpectedError);
+  const enforcement: Interceptor[] = [
     ...(opts.allow === undefined ? [] : [createAllowListInterceptor(opts.allow)]),
     createValidateInterceptor(),
     ...opts.interceptors,
   ];
+  const served: ServiceBinding[] = [
+    ...bindings,
+    bindService(Health, createHealthService(health)),
+    ...(reflection === undefined
+      ? []
+      : [bindService(ServerReflectionV1, createReflectionV1Service(reflection)), bindService(ServerReflectionV1Alpha, createReflectionV1AlphaService(reflection))]),
+  ];
+  const peerValues = tls === undefined ? undefined : peerContextValues();
   const handler = connectNodeAdapter({
     routes(router) {
-      for (const binding of bindings) {
+      for (const binding of served) {
         router.service(binding.service, binding.impl);
-      }
-      router.service(Health, createHealthService(health));
-      if (reflection !== undefined) {
-        router.service(ServerReflectionV1, createReflectionV1Service(reflection));
-        router.service(ServerReflectionV1Alpha, createReflectionV1AlphaService(reflection));
       }
     },
     readMaxBytes: opts.readMaxBytes,
     writeMaxBytes: opts.writeMaxBytes,
     shutdownSignal: shutdown.signal,
-    interceptors,
-    ...(tls === undefined ? {} : { contextValues: peerContextValues() }),
+    interceptors: [errorMapping, createDeadlineInterceptor(), ...enforcement],
+    ...(peerValues === undefined ? {} : { contextValues: (req) => peerValues(req.socket as TLSSocket) }),
+  });
+  const inFlight = new Set<(reason: ConnectError) => void>();
+  const fastPath = createGrpcUnaryFastPath(served, {
+    interceptors: [errorMapping, ...enforcement],
+    readMaxBytes: opts.readMaxBytes,
+    writeMaxBytes: opts.writeMaxBytes,
+    inFlight,
+    ...(peerValues === undefined ? {} : { contextValues: (stream: http2.ServerHttp2Stream) => peerValues(stream.session?.socket as TLSSocket) }),
   });
 
-  const serve = dropUnreachableDeadline(handler);
   const httpServer =
     tls === undefined
-      ? http2.createServer(serve)
+      ? http2.createServer()
       : // HTTP/1.1 is allowed over TLS for gRPC-Web and Connect from browsers.
-        http2.createSecureServer({ ...tls.serverOptions, allowHTTP1: true }, serve);
+        http2.createSecureServer({ ...tls.serverOptions, allowHTTP1: true });
+  routeStreams(httpServer, dropUnreachableDeadline(handler), fastPath);
   const sessions = new Set<http2.ServerHttp2Session>();
   httpServer.on("session", (session: http2.ServerHttp2Session) => {
     sessions.add(session);
@@ -130,7 +141,9 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
         }
         let destroyTimer: NodeJS.Timeout | undefined;
         const abortTimer = setTimeout(() => {
-          shutdown.abort(new ConnectError("the server is shutting down", Code.Unavailable));
+          const reason = new ConnectError("the server is shutting down", Code.Unavailable);
+          shutdown.abort(reason);
+          inFlight.forEach((abort) => abort(reason));
           destroyTimer = setTimeout(() => sessions.forEach((session) => session.destroy()), abortFlushMs);
         }, opts.shutdownTimeoutMs);
         httpServer.close(() => {
@@ -166,11 +179,31 @@ function isUnreachable(timeout: string): boolean {
   return unit !== undefined && Number(timeout.slice(0, -1)) * unit > 2 ** 31 - 1;
 }
 
+// Unary gRPC calls take the fast path; everything else reaches connect-node through Node's
+// compatibility layer, which the 'request' listener installs as a 'stream' listener.
+function routeStreams(
+  server: http2.Http2Server | http2.Http2SecureServer,
+  handler: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+  fastPath: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean,
+): void {
+  server.on("request", handler);
+  const compat = server.listeners("stream");
+  if (compat.length !== 1) {
+    throw new Error(`expected Node's compatibility stream listener, found ${compat.length} listeners`);
+  }
+  const toCompat = compat[0] as (...args: unknown[]) => void;
+  server.removeListener("stream", toCompat);
+  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+    if (!fastPath(stream, headers)) {
+      toCompat.call(server, stream, headers, ...rest);
+    }
+  });
+}
+
 // The verified client certificate is read once per connection, not once per call.
-function peerContextValues(): (req: { socket: unknown }) => ContextValues {
+function peerContextValues(): (socket: TLSSocket) => ContextValues {
   const bySocket = new WeakMap<object, PeerIdentity | null>();
-  return (req) => {
-    const socket = req.socket as TLSSocket;
+  return (socket) => {
     let peer = bySocket.get(socket);
     if (peer === undefined) {
       peer = peerIdentityOf(socket) ?? null;
