@@ -1,6 +1,16 @@
 import "reflect-metadata";
 import { createRegistry, create } from "@bufbuild/protobuf";
-import { Controller, Inject, Module, UseFilters } from "@nestjs/common";
+import {
+  type CallHandler,
+  Controller,
+  type ExecutionContext,
+  Inject,
+  Injectable,
+  Module,
+  type NestInterceptor,
+  UseFilters,
+  UseInterceptors,
+} from "@nestjs/common";
 import { NestFactory } from "@nestjs/core";
 import { Ctx, type MicroserviceOptions, Payload } from "@nestjs/microservices";
 import { eq, sql } from "drizzle-orm";
@@ -26,7 +36,20 @@ import { postgresBackend, schema, type TestSchema } from "./backends.js";
 
 const { accounts } = schema;
 const DATABASE = Symbol("database");
+const INSTANCE = Symbol("instance");
 const registry = createRegistry(file_shop_orders_v1_events);
+
+/** Counts handler calls per app instance: proves Nest's pipeline runs around event handlers. */
+@Injectable()
+class CountingInterceptor implements NestInterceptor {
+  static readonly calls = new Map<string, number>();
+  constructor(@Inject(INSTANCE) private readonly instance: string) {}
+  intercept(context: ExecutionContext, next: CallHandler) {
+    expect(context.getType()).toBe("rpc");
+    CountingInterceptor.calls.set(this.instance, (CountingInterceptor.calls.get(this.instance) ?? 0) + 1);
+    return next.handle();
+  }
+}
 
 describe("JetStreamTransport in a Nest app (NATS, PostgreSQL)", () => {
   const backend = postgresBackend("nest_js");
@@ -40,6 +63,7 @@ describe("JetStreamTransport in a Nest app (NATS, PostgreSQL)", () => {
 
   @Controller()
   @UseFilters(new EventErrorFilter())
+  @UseInterceptors(CountingInterceptor)
   class PaymentsEvents {
     constructor(@Inject(DATABASE) private readonly db: Database<TestSchema>) {}
 
@@ -55,8 +79,14 @@ describe("JetStreamTransport in a Nest app (NATS, PostgreSQL)", () => {
     }
   }
 
-  const startApp = async () => {
-    @Module({ controllers: [PaymentsEvents], providers: [{ provide: DATABASE, useValue: database }] })
+  const startApp = async (instance = "replica-1") => {
+    @Module({
+      controllers: [PaymentsEvents],
+      providers: [
+        { provide: DATABASE, useValue: database },
+        { provide: INSTANCE, useValue: instance },
+      ],
+    })
     class PaymentsModule {}
     const app = await NestFactory.createMicroservice<MicroserviceOptions>(PaymentsModule, {
       strategy: new JetStreamTransport({
@@ -113,6 +143,27 @@ describe("JetStreamTransport in a Nest app (NATS, PostgreSQL)", () => {
       expect(handled.filter((h) => h.orderId.startsWith("order-")).every((h) => h.deliveries === 1)).toBe(true);
     } finally {
       await app.close();
+    }
+  });
+
+  it("shares each handler's durable consumer between two app replicas, each event handled once", async () => {
+    CountingInterceptor.calls.clear();
+    const before = handled.length;
+    const apps = [await startApp("replica-1"), await startApp("replica-2")];
+    try {
+      for (let i = 0; i < 30; i++) await place(`rep-${i}`);
+      await expect
+        .poll(async () => (await database.db.select().from(accounts).where(sql`${accounts.id} like 'rep-%' and ${accounts.balance} = 1`)).length, {
+          timeout: 15_000,
+        })
+        .toBe(30);
+      const mine = handled.slice(before).filter((h) => h.orderId.startsWith("rep-"));
+      expect(new Set(mine.map((h) => h.eventId)).size).toBe(30);
+      expect(mine).toHaveLength(30);
+      expect(CountingInterceptor.calls.get("replica-1")).toBeGreaterThan(0);
+      expect(CountingInterceptor.calls.get("replica-2")).toBeGreaterThan(0);
+    } finally {
+      await Promise.all(apps.map((app) => app.close()));
     }
   });
 
