@@ -1,6 +1,5 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient as createConnectClient, type Interceptor, type Transport } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ExponentialBackoff } from "cockatiel";
 import { InventoryService } from "../gen/shop/inventory/v1/inventory_pb.js";
 import { OrdersService } from "../gen/shop/orders/v1/orders_pb.js";
@@ -20,6 +19,7 @@ import { retryInterceptor } from "./interceptors/retry.js";
 import { type ClientOptions, type ResolvedClientOptions, resolveClientOptions } from "./options.js";
 import { RetryBudget } from "./resilience/retry-budget.js";
 import { FileTlsSource } from "./tls/file-tls-source.js";
+import { createBalancedGrpcTransport } from "./transport/balanced-grpc-transport.js";
 
 /** A Connect Transport over a balancer, with the resilience interceptors installed. */
 export interface BalancedTransport extends Transport {
@@ -75,7 +75,7 @@ export function createBalancedTransport(options: ClientOptions): BalancedTranspo
   if (o.retry !== undefined) {
     interceptors.push(retryInterceptor(o.retry, { budget: new RetryBudget(o.retryBudget), events, ledger: balancer.ledger }));
   }
-  const transport = createGrpcTransport({
+  const transport = createBalancedGrpcTransport({
     baseUrl: balancer.origin,
     sessionManager: balancer.sessionManager,
     interceptors,
