@@ -32,12 +32,14 @@ export class ReflectionIndex {
   private readonly serviceNames: string[];
 
   constructor(services: readonly DescService[]) {
+    // Keyed by the file's path as protoc names it ("shop/orders/v1/orders.proto"); DescFile.name
+    // drops the ".proto".
     const visit = (file: DescFile): void => {
-      if (this.files.has(file.name)) {
+      if (this.files.has(file.proto.name)) {
         return;
       }
-      this.files.set(file.name, file);
-      this.encoded.set(file.name, toBinary(FileDescriptorProtoSchema, file.proto));
+      this.files.set(file.proto.name, file);
+      this.encoded.set(file.proto.name, toBinary(FileDescriptorProtoSchema, file.proto));
       file.dependencies.forEach(visit);
     };
     services.forEach((service) => visit(service.file));
@@ -93,8 +95,8 @@ export class ReflectionIndex {
     }
     const names: string[] = [];
     const collect = (f: DescFile): void => {
-      if (!names.includes(f.name)) {
-        names.push(f.name);
+      if (!names.includes(f.proto.name)) {
+        names.push(f.proto.name);
         f.dependencies.forEach(collect);
       }
     };
