@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { currentDeadline, deadlineKey } from "../deadline-context.js";
+import { callDeadlineKey } from "../transport/call-deadline.js";
 import { readGrpcTimeout, writeGrpcTimeout } from "./grpc-timeout.js";
 
 export interface DeadlineOptions {
@@ -13,7 +14,8 @@ export interface DeadlineOptions {
  * Gives every call one absolute deadline: the earliest of the caller's `timeoutMs`, an explicit
  * `deadlineKey` context value and the ambient (propagated) deadline, else the method's default.
  * It writes the deadline to `deadlineKey` for the retry interceptor and the time left to
- * grpc-timeout, and aborts the call when the deadline passes unless Connect already does.
+ * grpc-timeout, and aborts the call when the deadline passes unless Connect already does (on
+ * the balanced transport it arms the call's own timer rather than adding one).
  */
 export function deadlineInterceptor(options: DeadlineOptions): Interceptor {
   return (next) => async (req) => {
@@ -37,11 +39,17 @@ export function deadlineInterceptor(options: DeadlineOptions): Interceptor {
     if (deadline === callerDeadline) {
       return next(req);
     }
+    const error = () => new ConnectError(`deadline exceeded after ${remaining} ms`, Code.DeadlineExceeded);
+    const callDeadline = req.contextValues.get(callDeadlineKey);
+    if (callDeadline !== undefined) {
+      callDeadline.arm(remaining, error);
+      return next(req);
+    }
     const controller = new AbortController();
     const onAbort = () => controller.abort(req.signal.reason);
     req.signal.addEventListener("abort", onAbort, { once: true });
     const timer = setTimeout(() => {
-      controller.abort(new ConnectError(`deadline exceeded after ${remaining} ms`, Code.DeadlineExceeded));
+      controller.abort(error());
     }, remaining);
     if (req.stream) {
       // The response stream outlives this function; the timer ends it at the deadline.

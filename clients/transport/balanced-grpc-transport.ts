@@ -1,19 +1,20 @@
 import * as http2 from "node:http2";
-import { type DescMessage, type DescMethodUnary, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { create, type DescMessage, type DescMethodUnary, fromBinary, isMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
   type ContextValues,
-  createContextValues,
   type Interceptor,
   type Transport,
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import { getAbortSignalReason, runUnaryCall } from "@connectrpc/connect/protocol";
+import { getAbortSignalReason } from "@connectrpc/connect/protocol";
 import { findTrailerError, requestHeader, validateResponse } from "@connectrpc/connect/protocol-grpc";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { BalancingSessionManager } from "../balancer/balancer.js";
+import { callContextValues } from "./call-context.js";
+import { type CallDeadline, callDeadlineKey } from "./call-deadline.js";
 
 export interface BalancedGrpcTransportOptions {
   baseUrl: string;
@@ -29,13 +30,15 @@ const DEFAULT_READ_MAX_BYTES = 0xffffffff;
 /**
  * A gRPC transport over the balancer. Unary calls take a direct path on node:http2 (one
  * buffer out, chunks collected in, no async iterables); streaming calls go through
- * connect-node's gRPC transport. Both run the same interceptors with Connect's own
- * `runUnaryCall` / `runStreamingCall`, so call options, signals and deadlines behave the same.
+ * connect-node's gRPC transport. Both run the same interceptors; call options, signals and
+ * deadlines behave as in Connect's own transports.
  */
 export function createBalancedGrpcTransport(options: BalancedGrpcTransportOptions): Transport {
   const streaming = createGrpcTransport({ baseUrl: options.baseUrl, sessionManager: options.sessionManager, interceptors: options.interceptors });
   const readMaxBytes = options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES;
   const sm = options.sessionManager;
+  // Composed once; Connect's applyInterceptors does the same per call.
+  const call = options.interceptors.reduceRight<UnaryFn>((next, interceptor) => interceptor(next as never) as UnaryFn, (req) => unary(sm, req, readMaxBytes));
   return {
     unary<I extends DescMessage, O extends DescMessage>(
       method: DescMethodUnary<I, O>,
@@ -46,26 +49,60 @@ export function createBalancedGrpcTransport(options: BalancedGrpcTransportOption
       contextValues?: ContextValues,
     ): Promise<UnaryResponse<I, O>> {
       const timeout = timeoutMs !== undefined && timeoutMs > 0 ? timeoutMs : undefined;
-      return runUnaryCall<I, O>({
-        interceptors: options.interceptors,
-        ...(signal !== undefined ? { signal } : {}),
-        ...(timeout !== undefined ? { timeoutMs: timeout } : {}),
-        req: {
-          stream: false,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: `${options.baseUrl}/${method.parent.typeName}/${method.name}`,
-          header: requestHeader(true, timeout, header),
-          contextValues: contextValues ?? createContextValues(),
-          message: input,
+      // One controller and at most one timer per call. Unlike Connect's runUnaryCall, the
+      // controller is not aborted when the call succeeds: that costs a DOMException per call.
+      const controller = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      const onCallerAbort = () => controller.abort(ConnectError.from(getAbortSignalReason(signal as AbortSignal), Code.Canceled));
+      const deadline: CallDeadline = {
+        arm(ms, error) {
+          clearTimeout(timer);
+          timer = setTimeout(() => controller.abort(error()), ms);
         },
-        next: (req) => unary(sm, req, readMaxBytes),
-      });
+      };
+      if (timeout !== undefined) {
+        deadline.arm(timeout, () => new ConnectError("the operation timed out", Code.DeadlineExceeded));
+      }
+      if (signal !== undefined) {
+        if (signal.aborted) {
+          onCallerAbort();
+        } else {
+          signal.addEventListener("abort", onCallerAbort, { once: true });
+        }
+      }
+      const values = callContextValues(contextValues).set(callDeadlineKey, deadline);
+      const req: UnaryRequest<I, O> = {
+        stream: false,
+        service: method.parent,
+        method,
+        requestMethod: "POST",
+        url: `${options.baseUrl}/${method.parent.typeName}/${method.name}`,
+        signal: controller.signal,
+        header: requestHeader(true, timeout, header),
+        contextValues: values,
+        message: isMessage(input, method.input) ? input : create(method.input, input),
+      };
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onCallerAbort);
+      };
+      return (call(req as unknown as UnaryRequest) as Promise<UnaryResponse<I, O>>).then(
+        (res) => {
+          done();
+          return res;
+        },
+        (error: unknown) => {
+          done();
+          throw controller.signal.aborted ? ConnectError.from(getAbortSignalReason(controller.signal), Code.Canceled) : ConnectError.from(error);
+        },
+      );
     },
-    stream: (...args) => streaming.stream(...args),
+    stream: (method, signal, timeoutMs, header, input, contextValues) =>
+      streaming.stream(method, signal, timeoutMs, header, input, callContextValues(contextValues)),
   };
 }
+
+type UnaryFn = (req: UnaryRequest) => Promise<UnaryResponse>;
 
 function unary<I extends DescMessage, O extends DescMessage>(sm: BalancingSessionManager, req: UnaryRequest<I, O>, readMaxBytes: number): Promise<UnaryResponse<I, O>> {
   const body = toBinary(req.method.input, req.message);

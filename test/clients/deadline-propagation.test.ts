@@ -2,7 +2,8 @@ import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { closeClient, createOrdersClient, withIncomingDeadline } from "protomesh/clients";
+import { createContextValues } from "@connectrpc/connect";
+import { closeClient, createOrdersClient, deadlineKey, withIncomingDeadline } from "protomesh/clients";
 import { OrdersService } from "../../gen/shop/orders/v1/orders_pb.js";
 import { type Replica, startReplica } from "./helpers/replicas.js";
 
@@ -41,5 +42,19 @@ describe("deadline propagation", () => {
     const [seen] = downstream.timeouts;
     expect(seen?.ms).toBeGreaterThan(0);
     expect(seen?.ms).toBeLessThanOrEqual(500);
+  });
+
+  it("keeps each call's deadline to itself when callers share one ContextValues", async () => {
+    const client = createOrdersClient({ target: downstream.address, deadlines: { defaultTimeoutMs: 100 } });
+    const shared = createContextValues();
+    try {
+      await client.getOrder({ orderId: "00000000-0000-4000-8000-000000000001" }, { contextValues: shared });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      // Had the first call's deadline leaked into the shared values, this one would start expired.
+      await client.getOrder({ orderId: "00000000-0000-4000-8000-000000000001" }, { contextValues: shared });
+      expect(shared.get(deadlineKey)).toBeUndefined();
+    } finally {
+      closeClient(client);
+    }
   });
 });
