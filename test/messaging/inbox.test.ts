@@ -2,8 +2,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Database } from "protomesh/kit/data";
+import type { Database, Tx } from "protomesh/kit/data";
 import {
+  applyOnce,
   createDeadLetterStore,
   createMemoryBus,
   EventHeaders,
@@ -70,6 +71,16 @@ describe.each(backends)("inbox and dead letters on $name", (backend) => {
     const a = await database.db.transaction((tx) => withInbox(tx, "inventory", "evt-3", () => Promise.resolve(1)));
     const b = await database.db.transaction((tx) => withInbox(tx, "payments", "evt-3", () => Promise.resolve(2)));
     expect([a.status, b.status]).toEqual(["applied", "applied"]);
+  });
+
+  it("applyOnce opens the transaction itself and reports the duplicate", async () => {
+    await database.db.insert(accounts).values({ id: "acc-4", balance: 0 });
+    const effect = (tx: Tx<TestSchema>) =>
+      tx.update(accounts).set({ balance: sql`${accounts.balance} + 1` }).where(eq(accounts.id, "acc-4"));
+    expect((await applyOnce(database.db, "ledger", "evt-4", effect)).status).toBe("applied");
+    expect(await applyOnce(replica.db, "ledger", "evt-4", effect)).toEqual({ status: "duplicate" });
+    const [row] = await database.db.select().from(accounts).where(eq(accounts.id, "acc-4"));
+    expect(row?.balance).toBe(1);
   });
 
   it("prunes records only past the retention", async () => {

@@ -13,6 +13,7 @@ export { type OutboxRelayOptions, resolveRelayOptions } from "./outbox/relay-opt
 
 // Inbox
 export { withInbox, pruneInbox, minimumInboxRetentionMs, type InboxOutcome } from "./inbox/with-inbox.js";
+export { applyOnce } from "./inbox/apply-once.js";
 
 // Bus port
 export {

@@ -72,7 +72,7 @@ export function createMemoryBroker(): MemoryBroker {
       const seq = consumer.redeliver.shift();
       if (seq === undefined) break;
       const pending = consumer.pending.get(seq);
-      const message = stream.messages.find((m) => m.sequence === seq);
+      const message = stream.messages[seq - 1];
       if (pending && message) return { message, pending };
     }
     while (consumer.pending.size < consumer.spec.maxAckPending && consumer.cursor <= stream.messages.length) {
