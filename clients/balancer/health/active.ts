@@ -38,7 +38,9 @@ export class ActiveHealthChecker {
     const transport = createGrpcTransport({
       baseUrl: origin,
       sessionManager: {
-        authority: origin,
+        // The URL form drops a default port (https://host:443 -> https://host), and connect-node
+        // compares it with the request URL, which went through the same normalization.
+        authority: new URL(origin).origin,
         request: (method, path, headers, options) =>
           endpoint.session.request(method, path, { ...headers, ":authority": authority }, options),
         notifyResponseByteRead: (stream) => endpoint.session.notifyResponseByteRead(stream),
