@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import http2 from "node:http2";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createCertificateAuthority, type CertificateAuthority, type PemPair } from "protomesh/kit/tls";
 import { OrdersService } from "protomesh/gen/shop/orders/v1/orders_pb";
@@ -156,7 +156,9 @@ describe("a TLS server without a CA", () => {
       const client = createClient(OrdersService, createGrpcTransport({ baseUrl: plainTls.baseUrl, nodeOptions: { ca: ca.cert } }));
       await client.getOrder({ orderId: ORDER_ID });
       expect(trace[0]).toContain("peer=-");
-      // ALPN offers h2 and http/1.1 (gRPC-Web and Connect from browsers).
+      // gRPC-Web and Connect from browsers may arrive over HTTP/1.1.
+      const web = createClient(OrdersService, createGrpcWebTransport({ baseUrl: plainTls.baseUrl, httpVersion: "1.1", nodeOptions: { ca: ca.cert } }));
+      expect((await web.getOrder({ orderId: ORDER_ID })).order?.orderId).toBe(ORDER_ID);
       const session = http2.connect(plainTls.baseUrl, { ca: ca.cert });
       await new Promise<void>((resolve, reject) => session.once("connect", () => resolve()).once("error", reject));
       expect(session.alpnProtocol).toBe("h2");
