@@ -153,13 +153,13 @@ function unary<I extends DescMessage, O extends DescMessage>(sm: BalancingSessio
           return;
         }
         let status = 0;
-        let responseHeader: Headers | undefined;
-        let trailer: Headers | undefined;
+        let responseHeader: http2.IncomingHttpHeaders | undefined;
+        let trailer: http2.IncomingHttpHeaders | undefined;
         const chunks: Buffer[] = [];
         let size = 0;
         s.on("response", (h) => {
           status = Number(h[":status"]);
-          responseHeader = toWebHeaders(h);
+          responseHeader = h;
         });
         s.on("data", (chunk: Buffer) => {
           size += chunk.length;
@@ -172,7 +172,7 @@ function unary<I extends DescMessage, O extends DescMessage>(sm: BalancingSessio
           sm.notifyResponseByteRead(s);
         });
         s.on("trailers", (t: http2.IncomingHttpHeaders) => {
-          trailer = toWebHeaders(t);
+          trailer = t;
         });
         s.on("error", (e: Error) => settle(errorFromStream(e, s.rstCode)));
         s.on("close", () => {
@@ -192,30 +192,45 @@ function unary<I extends DescMessage, O extends DescMessage>(sm: BalancingSessio
   });
 }
 
+/**
+ * Checks status and framing and decodes the message. The common case (HTTP 200, a gRPC proto
+ * content type, grpc-status 0 in the trailers) is checked on Node's header objects; web Headers
+ * are built only for errors, or when someone reads the response's header or trailer.
+ */
 function finish<I extends DescMessage, O extends DescMessage>(
   req: UnaryRequest<I, O>,
   status: number,
-  header: Headers | undefined,
-  trailer: Headers | undefined,
+  rawHeader: http2.IncomingHttpHeaders | undefined,
+  rawTrailer: http2.IncomingHttpHeaders | undefined,
   chunks: Buffer[],
   size: number,
   rstCode: number,
 ): UnaryResponse<I, O> {
-  if (header === undefined) {
+  if (rawHeader === undefined) {
     throw errorFromReset(rstCode) ?? new ConnectError("stream closed before a response arrived", Code.Unavailable);
   }
-  const { headerError } = validateResponse(status, header);
-  const trailers = trailer ?? new Headers();
-  if (headerError !== undefined) {
-    throw headerError;
+  const contentType = rawHeader["content-type"];
+  if (status !== 200 || (contentType !== "application/grpc" && contentType !== "application/grpc+proto") || rawHeader["grpc-status"] !== undefined) {
+    const header = toWebHeaders(rawHeader);
+    const { headerError } = validateResponse(status, header);
+    if (headerError !== undefined) {
+      throw headerError;
+    }
+    if (contentType !== "application/grpc" && contentType !== "application/grpc+proto") {
+      throw new ConnectError(`unsupported content type ${contentType}`, Code.Internal);
+    }
   }
-  const trailerError = findTrailerError(trailers);
-  if (trailerError !== undefined) {
-    header.forEach((value, key) => trailerError.metadata.append(key, value));
-    throw trailerError;
-  }
-  if (!trailers.has("grpc-status")) {
-    throw errorFromReset(rstCode) ?? new ConnectError("protocol error: missing status", Code.Internal);
+  const trailers = rawTrailer ?? {};
+  if (trailers["grpc-status"] !== "0" || trailers["grpc-status-details-bin"] !== undefined) {
+    const trailer = toWebHeaders(trailers);
+    const trailerError = findTrailerError(trailer);
+    if (trailerError !== undefined) {
+      toWebHeaders(rawHeader).forEach((value, key) => trailerError.metadata.append(key, value));
+      throw trailerError;
+    }
+    if (!trailer.has("grpc-status")) {
+      throw errorFromReset(rstCode) ?? new ConnectError("protocol error: missing status", Code.Internal);
+    }
   }
   const data = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
   if (data.length < 5) {
@@ -228,13 +243,19 @@ function finish<I extends DescMessage, O extends DescMessage>(
   if (data.length !== 5 + length) {
     throw new ConnectError("protocol error: received extra output message for unary method", Code.Unimplemented);
   }
+  let header: Headers | undefined;
+  let trailer: Headers | undefined;
   return {
     stream: false,
     service: req.service,
     method: req.method,
-    header,
-    trailer: trailers,
     message: fromBinary(req.method.output, data.subarray(5)),
+    get header() {
+      return (header ??= toWebHeaders(rawHeader));
+    },
+    get trailer() {
+      return (trailer ??= toWebHeaders(trailers));
+    },
   };
 }
 
