@@ -3,7 +3,15 @@ import { create } from "@bufbuild/protobuf";
 import { asc, eq } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "protomesh/kit/data";
-import { createOutboxRelay, EventHeaders, type OutboxRelay, type OutboxRelayOptions, outbox, writeEvent } from "protomesh/kit/messaging";
+import {
+  createOutboxRelay,
+  EventHeaders,
+  type OutboxRelay,
+  type OutboxRelayOptions,
+  outbox,
+  outboxStats,
+  writeEvent,
+} from "protomesh/kit/messaging";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { type DatabaseBackend, pgliteBackend, postgresBackend, type TestSchema } from "./backends.js";
 import { type RecordingPublisher, recordingPublisher } from "./recording-publisher.js";
@@ -170,6 +178,21 @@ describe.each(backends)("outbox on $name", (backend) => {
     const [row] = await rows();
     expect(row).toMatchObject({ eventId: "x-0", attempts: 2, lastError: null });
     expect(row?.publishedAt).toBeInstanceOf(Date);
+  });
+
+  it("reports the backlog: pending rows, failing rows, age of the oldest", async () => {
+    const { writeTx, aggregateType } = scenario();
+    const before = await outboxStats(database.db);
+    const r = relay(database, recordingPublisher({ fail: (m) => m.messageId === `${aggregateType}:stuck` }));
+    await writeTx("s", "stuck");
+    await writeTx("s", "behind");
+    await sleep(50);
+    await r.runOnce();
+    const stats = await outboxStats(database.db);
+    expect(stats.pending - before.pending).toBe(2);
+    expect(stats.failing - before.failing).toBe(1);
+    expect(stats.oldestPendingAgeMs).toBeGreaterThanOrEqual(50);
+    await database.db.delete(outbox).where(eq(outbox.aggregateType, aggregateType));
   });
 
   it("takes over rows whose relay died mid-publish once its lease expires", async () => {

@@ -10,6 +10,7 @@ export { writeEvent, OUTBOX_CHANNEL, type EventToWrite } from "./outbox/writer.j
 export { type Envelope, type EnvelopeState, toOutgoingMessage } from "./outbox/envelope.js";
 export { createOutboxRelay, type OutboxRelay, type OutboxRelayDeps } from "./outbox/relay.js";
 export { type OutboxRelayOptions, resolveRelayOptions } from "./outbox/relay-options.js";
+export { outboxStats, type OutboxStats } from "./outbox/outbox-stats.js";
 
 // Inbox
 export { withInbox, pruneInbox, minimumInboxRetentionMs, type InboxOutcome } from "./inbox/with-inbox.js";
