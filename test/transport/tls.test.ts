@@ -146,6 +146,15 @@ describe("mTLS", () => {
   });
 });
 
+describe("allow-list configuration", () => {
+  it("refuses to start when a name matches nothing served (a typo would allow everyone)", async () => {
+    const tls = { certFile: join(dir, "server.crt"), keyFile: join(dir, "server.key"), caFile: join(dir, "ca.crt") };
+    await expect(startApp(TestAppModule, { tls, allow: { "shop.orders.v1.OrderService": ["spiffe://shop/gateway"] } })).rejects.toThrow(
+      /shop\.orders\.v1\.OrderService/,
+    );
+  });
+});
+
 describe("a TLS server without a CA", () => {
   it("serves any client over TLS and has no peer identity", async () => {
     const server = await ca.issue({ commonName: "orders" });

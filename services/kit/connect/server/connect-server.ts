@@ -49,7 +49,10 @@ const abortFlushMs = 250;
 
 export function createConnectServer(bindings: readonly ServiceBinding[], options: ConnectServerOptions = {}): ConnectServer {
   const opts = resolveConnectServerOptions(options);
-  const procedures = new Set(bindings.flatMap((b) => [b.service.typeName, ...b.service.methods.map((m) => `${b.service.typeName}/${m.name}`)]));
+  const builtIn = [Health, ...(opts.reflection ? [ServerReflectionV1, ServerReflectionV1Alpha] : [])];
+  const procedures = new Set(
+    [...bindings.map((b) => b.service), ...builtIn].flatMap((s) => [s.typeName, ...s.methods.map((m) => `${s.typeName}/${m.name}`)]),
+  );
   if (opts.allow !== undefined) {
     const unknown = unknownAllowListKeys(opts.allow, procedures);
     if (unknown.length > 0) {
@@ -58,7 +61,7 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
   }
   const health = opts.health;
   bindings.forEach((b) => health.addService(b.service.typeName));
-  const reflection = opts.reflection ? new ReflectionIndex([...bindings.map((b) => b.service), Health, ServerReflectionV1, ServerReflectionV1Alpha]) : undefined;
+  const reflection = opts.reflection ? new ReflectionIndex([...bindings.map((b) => b.service), ...builtIn]) : undefined;
   const tls = opts.tls === undefined ? undefined : loadServerTls(opts.tls);
   const shutdown = new AbortController();
   // Every in-flight call listens on this signal; many listeners are expected, not a leak.
