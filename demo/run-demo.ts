@@ -123,15 +123,17 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
       },
     };
     for (const service of ["inventory", "payments", "orders"] as const) {
-      await Promise.all(
+      const replicas = await Promise.all(
         (ports.get(service) ?? []).map((port, index) => supervisor.start({ service, index, port, env: { ...commonEnv(service), ...extraEnv[service] } })),
       );
+      process.stderr.write(`  ${replicas.map((r) => `${r.name} on :${r.port}`).join(", ")}\n`);
     }
 
     const inventory = createInventoryClient({ target: (ports.get("inventory") ?? []).map((p) => `127.0.0.1:${p}`), authority: "localhost:443", tls: gatewayTls });
     const orders = createOrdersClient({ target: (ports.get("orders") ?? []).map((p) => `127.0.0.1:${p}`), authority: "localhost:443", tls: gatewayTls, loadBalancing: "round-robin" });
     clients.push(inventory, orders);
     await Promise.all([clientTransport(inventory).ready(), clientTransport(orders).ready()]);
+    process.stderr.write("  clients connected over mTLS; stocking inventory\n");
 
     const next = random(42);
     const lampOrders = Math.max(1, Math.round(options.orders * 0.15));

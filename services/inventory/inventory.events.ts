@@ -3,7 +3,7 @@ import { Ctx, Payload } from "@nestjs/microservices";
 import type { Database } from "protomesh/kit/data";
 import { EventErrorFilter, JetStreamContext, OnEvent } from "protomesh/kit/messaging";
 import { OrderCancelledSchema, OrderConfirmedSchema, OrderPlacedSchema, type OrderCancelled, type OrderConfirmed, type OrderPlaced } from "protomesh/gen/shop/orders/v1/events_pb";
-import { applyOnce } from "../saga/apply-once.js";
+import { applyEventOnce } from "../saga/apply-once.js";
 import { INVENTORY_DATABASE } from "./inventory.tokens.js";
 import { reservationHandlers } from "./reservations.js";
 
@@ -15,16 +15,16 @@ export class InventoryEvents {
 
   @OnEvent(OrderPlacedSchema)
   async orderPlaced(@Payload() event: OrderPlaced, @Ctx() context: JetStreamContext) {
-    await applyOnce(this.database.db, "inventory", context, (tx) => reservationHandlers.orderPlaced(tx, event));
+    await applyEventOnce(this.database.db, "inventory", context, (tx) => reservationHandlers.orderPlaced(tx, event));
   }
 
   @OnEvent(OrderCancelledSchema)
   async orderCancelled(@Payload() event: OrderCancelled, @Ctx() context: JetStreamContext) {
-    await applyOnce(this.database.db, "inventory", context, (tx) => reservationHandlers.orderCancelled(tx, event));
+    await applyEventOnce(this.database.db, "inventory", context, (tx) => reservationHandlers.orderCancelled(tx, event));
   }
 
   @OnEvent(OrderConfirmedSchema)
   async orderConfirmed(@Payload() event: OrderConfirmed, @Ctx() context: JetStreamContext) {
-    await applyOnce(this.database.db, "inventory", context, (tx) => reservationHandlers.orderConfirmed(tx, event));
+    await applyEventOnce(this.database.db, "inventory", context, (tx) => reservationHandlers.orderConfirmed(tx, event));
   }
 }

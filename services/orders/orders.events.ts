@@ -4,7 +4,7 @@ import type { Database } from "protomesh/kit/data";
 import { EventErrorFilter, JetStreamContext, OnEvent } from "protomesh/kit/messaging";
 import { StockRejectedSchema, StockReservedSchema, type StockRejected, type StockReserved } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { PaymentCapturedSchema, PaymentDeclinedSchema, type PaymentCaptured, type PaymentDeclined } from "protomesh/gen/shop/payments/v1/events_pb";
-import { applyOnce } from "../saga/apply-once.js";
+import { applyEventOnce } from "../saga/apply-once.js";
 import { ORDERS_DATABASE } from "./orders.tokens.js";
 import { sagaHandlers } from "./saga.js";
 
@@ -16,21 +16,21 @@ export class OrdersEvents {
 
   @OnEvent(StockReservedSchema)
   async stockReserved(@Payload() event: StockReserved, @Ctx() context: JetStreamContext) {
-    await applyOnce(this.database.db, "orders", context, (tx) => sagaHandlers.stockReserved(tx, event));
+    await applyEventOnce(this.database.db, "orders", context, (tx) => sagaHandlers.stockReserved(tx, event));
   }
 
   @OnEvent(StockRejectedSchema)
   async stockRejected(@Payload() event: StockRejected, @Ctx() context: JetStreamContext) {
-    await applyOnce(this.database.db, "orders", context, (tx) => sagaHandlers.stockRejected(tx, event));
+    await applyEventOnce(this.database.db, "orders", context, (tx) => sagaHandlers.stockRejected(tx, event));
   }
 
   @OnEvent(PaymentCapturedSchema)
   async paymentCaptured(@Payload() event: PaymentCaptured, @Ctx() context: JetStreamContext) {
-    await applyOnce(this.database.db, "orders", context, (tx) => sagaHandlers.paymentCaptured(tx, event));
+    await applyEventOnce(this.database.db, "orders", context, (tx) => sagaHandlers.paymentCaptured(tx, event));
   }
 
   @OnEvent(PaymentDeclinedSchema)
   async paymentDeclined(@Payload() event: PaymentDeclined, @Ctx() context: JetStreamContext) {
-    await applyOnce(this.database.db, "orders", context, (tx) => sagaHandlers.paymentDeclined(tx, event));
+    await applyEventOnce(this.database.db, "orders", context, (tx) => sagaHandlers.paymentDeclined(tx, event));
   }
 }

@@ -4,7 +4,7 @@ import type { Database } from "protomesh/kit/data";
 import { EventErrorFilter, JetStreamContext, OnEvent } from "protomesh/kit/messaging";
 import { StockReservedSchema, type StockReserved } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { OrderCancelledSchema, type OrderCancelled } from "protomesh/gen/shop/orders/v1/events_pb";
-import { applyOnce } from "../saga/apply-once.js";
+import { applyEventOnce } from "../saga/apply-once.js";
 import type { createChargeHandlers } from "./charges.js";
 import { CHARGE_HANDLERS, PAYMENTS_DATABASE } from "./payments.tokens.js";
 
@@ -19,11 +19,11 @@ export class PaymentsEvents {
 
   @OnEvent(StockReservedSchema)
   async stockReserved(@Payload() event: StockReserved, @Ctx() context: JetStreamContext) {
-    await applyOnce(this.database.db, "payments", context, (tx) => this.charges.stockReserved(tx, event));
+    await applyEventOnce(this.database.db, "payments", context, (tx) => this.charges.stockReserved(tx, event));
   }
 
   @OnEvent(OrderCancelledSchema)
   async orderCancelled(@Payload() event: OrderCancelled, @Ctx() context: JetStreamContext) {
-    await applyOnce(this.database.db, "payments", context, (tx) => this.charges.orderCancelled(tx, event));
+    await applyEventOnce(this.database.db, "payments", context, (tx) => this.charges.orderCancelled(tx, event));
   }
 }
