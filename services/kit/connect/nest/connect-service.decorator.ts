@@ -30,8 +30,10 @@ export function ConnectService<S extends DescService>(service: S) {
     const prototype = target.prototype as Record<string, unknown>;
     for (const method of service.methods) {
       let descriptor = Object.getOwnPropertyDescriptor(prototype, method.localName);
+      // The type requires every method; one missing here is a field or an arrow function,
+      // which Nest cannot see (it scans the prototype) and would answer Unimplemented.
       if (descriptor === undefined || typeof descriptor.value !== "function") {
-        continue;
+        throw new Error(`${target.name}.${method.localName} must be declared as a method for @ConnectService(${service.typeName})`);
       }
       if (method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming") {
         descriptor = { ...descriptor, value: asObservableMethod(descriptor.value as (...args: unknown[]) => AsyncIterable<unknown>) };
