@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createContextValues } from "@connectrpc/connect";
-import { closeClient, createOrdersClient, deadlineKey, withIncomingDeadline } from "protomesh/clients";
+import { clientTransport, closeClient, createOrdersClient, deadlineKey, withIncomingDeadline } from "protomesh/clients";
 import { OrdersService } from "../../gen/shop/orders/v1/orders_pb.js";
 import { type Replica, startReplica } from "./helpers/replicas.js";
 
@@ -25,6 +25,7 @@ describe("deadline propagation", () => {
       }),
     );
     await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
+    await clientTransport(downstreamClient).ready();
   });
   afterAll(async () => {
     closeClient(downstreamClient);
@@ -35,21 +36,24 @@ describe("deadline propagation", () => {
   it("gives a downstream call only the time its incoming call has left", async () => {
     const edge = createOrdersClient({ target: `127.0.0.1:${(front.address() as AddressInfo).port}` });
     try {
-      await edge.getOrder({ orderId: "00000000-0000-4000-8000-000000000001" }, { timeoutMs: 500 });
+      await clientTransport(edge).ready();
+      await edge.getOrder({ orderId: "00000000-0000-4000-8000-000000000001" }, { timeoutMs: 2_000 });
     } finally {
       closeClient(edge);
     }
+    // Without propagation the downstream call would carry its own 10 s default.
     const [seen] = downstream.timeouts;
     expect(seen?.ms).toBeGreaterThan(0);
-    expect(seen?.ms).toBeLessThanOrEqual(500);
+    expect(seen?.ms).toBeLessThanOrEqual(2_000);
   });
 
   it("keeps each call's deadline to itself when callers share one ContextValues", async () => {
-    const client = createOrdersClient({ target: downstream.address, deadlines: { defaultTimeoutMs: 100 } });
+    const client = createOrdersClient({ target: downstream.address, deadlines: { defaultTimeoutMs: 1_000 } });
     const shared = createContextValues();
     try {
+      await clientTransport(client).ready();
       await client.getOrder({ orderId: "00000000-0000-4000-8000-000000000001" }, { contextValues: shared });
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
       // Had the first call's deadline leaked into the shared values, this one would start expired.
       await client.getOrder({ orderId: "00000000-0000-4000-8000-000000000001" }, { contextValues: shared });
       expect(shared.get(deadlineKey)).toBeUndefined();
