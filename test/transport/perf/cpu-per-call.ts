@@ -13,7 +13,7 @@ import { freePort } from "../../helpers/free-port.js";
 
 const [kind = "connect", warmUpS = "5", windowS = "10"] = process.argv.slice(2);
 const port = await freePort();
-const server = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "test/transport/perf/bench-server.ts", kind, String(port)], {
+const server = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean), "--conditions=source", "--import", "tsx", "test/transport/perf/bench-server.ts", kind, String(port)], {
   stdio: ["ignore", "pipe", "inherit"],
 });
 const lines = createInterface({ input: server.stdout })[Symbol.asyncIterator]();

@@ -131,21 +131,22 @@ function serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: 
       fail(toConnectError(error));
       return;
     }
-    const context = createContext(stream, headers, method, signal, deadline, options);
+    const { context, written } = createContext(stream, headers, method, signal, deadline, options);
     call(request, context, method, impl, options.interceptors).then(
-      (response) => {
+      (message) => {
         if (finished) return;
-        const bytes = toBinary(method.output, response.message);
+        const bytes = toBinary(method.output, message);
         if (bytes.length > options.writeMaxBytes) {
           fail(new ConnectError(`response larger than ${options.writeMaxBytes} bytes`, Code.ResourceExhausted));
           return;
         }
-        sendMessage(stream, bytes, response.header, response.trailer);
+        const { header, trailer } = written();
+        sendMessage(stream, bytes, header, trailer);
         finish();
       },
       (error: unknown) => {
         if (finished) return;
-        sendError(stream, toConnectError(error), context.responseHeader);
+        sendError(stream, toConnectError(error), written().header);
         finish();
       },
     );
@@ -180,15 +181,20 @@ function call(
   method: DescMethodUnary,
   impl: UnaryFn,
   interceptors: readonly Interceptor[],
-): Promise<UnaryResponse> {
+): Promise<UnaryResponse["message"]> {
   const next: Next = async (req) => {
     const output = await impl(req.message, context);
     return {
       stream: false,
       service: method.parent,
       method,
-      header: context.responseHeader,
-      trailer: context.responseTrailer,
+      // Interceptors that touch them get the context's; untouched, none are made.
+      get header() {
+        return context.responseHeader;
+      },
+      get trailer() {
+        return context.responseTrailer;
+      },
       message: isMessage(output, method.output) ? output : create(method.output, output as never),
     };
   };
@@ -207,7 +213,7 @@ function call(
     },
     contextValues: context.values,
     message,
-  } as UnaryRequest);
+  } as UnaryRequest).then((response) => response.message);
 }
 
 // A HandlerContext whose Headers objects are built only when someone reads them.
@@ -218,11 +224,11 @@ function createContext(
   signal: () => AbortSignal,
   deadline: number | undefined,
   options: GrpcUnaryFastPathOptions,
-): HandlerContext {
+): { context: HandlerContext; written: () => { header: Headers | undefined; trailer: Headers | undefined } } {
   let requestHeader: Headers | undefined;
   let responseHeader: Headers | undefined;
   let responseTrailer: Headers | undefined;
-  return {
+  const context: HandlerContext = {
     method,
     service: method.parent,
     get signal() {
@@ -243,6 +249,8 @@ function createContext(
       return (responseTrailer ??= new Headers());
     },
   };
+  // What the handler or an interceptor set, without creating empty Headers to find out.
+  return { context, written: () => ({ header: responseHeader, trailer: responseTrailer }) };
 }
 
 function toWebHeaders(headers: IncomingHttpHeaders): Headers {
@@ -261,7 +269,7 @@ function toNodeHeaders(headers: Headers | undefined, into: Record<string, string
   return into;
 }
 
-function sendMessage(stream: ServerHttp2Stream, bytes: Uint8Array, header: Headers, trailer: Headers): void {
+function sendMessage(stream: ServerHttp2Stream, bytes: Uint8Array, header: Headers | undefined, trailer: Headers | undefined): void {
   if (stream.destroyed || stream.closed) return;
   const frame = Buffer.allocUnsafe(5 + bytes.length);
   frame.writeUInt8(0, 0);
