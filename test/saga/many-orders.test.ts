@@ -1,0 +1,56 @@
+// Many orders across two replicas of every service, with a fifth of payments declined and a
+// scarce SKU: every order must end CONFIRMED or CANCELLED and the checker must find nothing.
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { OrdersService, OrderStatus } from "protomesh/gen/shop/orders/v1/orders_pb";
+import { startShop, type Shop } from "./shop.js";
+
+const ORDERS = Number(process.env.PROTOMESH_SAGA_ORDERS ?? 1000);
+
+describe(`${ORDERS} orders across two replicas of each service`, () => {
+  let shop: Shop;
+
+  beforeAll(async () => {
+    shop = await startShop({ replicas: 2, sagaDeadlineMs: 30_000, payments: { PAYMENT_DECLINE_RATE: "0.2" } });
+    await shop.inventory.setStock({ sku: "MUG-1", name: "Mug", available: ORDERS * 2, unitPrice: { currencyCode: "EUR", amountMinor: 1250n } });
+    await shop.inventory.setStock({ sku: "LAMP-1", name: "Lamp", available: Math.round(ORDERS / 20), unitPrice: { currencyCode: "EUR", amountMinor: 9900n } });
+  }, 120_000);
+  afterAll(() => shop?.stop(), 60_000);
+
+  it("ends every saga and keeps every invariant", async () => {
+    // Spread the calls over both orders replicas, as a balanced client would.
+    const clients = shop.replicas.orders.map((replica) => createClient(OrdersService, createGrpcTransport({ baseUrl: `http://${replica.address}` })));
+    const ids: string[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < ORDERS) {
+          const n = next++;
+          const items = n % 10 === 0 ? [{ sku: "LAMP-1", quantity: 1 }] : [{ sku: "MUG-1", quantity: 1 + (n % 2) }];
+          const { order } = await clients[n % clients.length]!.createOrder({ userId: `user-${n % 37}`, items, idempotencyKey: `many-${randomUUID()}`, currencyCode: "EUR" });
+          ids.push(order!.orderId);
+        }
+      }),
+    );
+    expect(ids).toHaveLength(ORDERS);
+
+    const deadline = Date.now() + 90_000;
+    let report = await shop.check();
+    while ((report.orders.pending > 0 || report.violations.length > 0) && Date.now() < deadline) {
+      await sleep(500);
+      report = await shop.check();
+    }
+    expect(report.violations).toEqual([]);
+    expect(report.orders).toMatchObject({ total: ORDERS, pending: 0 });
+    expect(report.orders.confirmed + report.orders.cancelled).toBe(ORDERS);
+    // Both kinds of failure happened, so the compensations ran.
+    expect(report.orders.cancelledBy["payment-declined"]).toBeGreaterThan(ORDERS * 0.1);
+    expect(report.orders.cancelledBy["out-of-stock"]).toBeGreaterThan(0);
+    expect(report.compensations.stockReleased).toBeGreaterThan(0);
+    const sample = await clients[0]!.getOrder({ orderId: ids[0]! });
+    expect([OrderStatus.CONFIRMED, OrderStatus.CANCELLED]).toContain(sample.order?.status);
+  }, 240_000);
+});
