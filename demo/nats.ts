@@ -41,7 +41,15 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-export async function findNats(env: Record<string, string | undefined> = process.env): Promise<DemoNats> {
+export interface FindNatsOptions {
+  /** Port probed for a NATS already running on 127.0.0.1. Default 4222. */
+  localPort?: number;
+  /** nats-server binary to start when none runs. Default: NATS_SERVER_BIN, else "nats-server" from the PATH. */
+  binary?: string;
+}
+
+export async function findNats(env: Record<string, string | undefined> = process.env, options: FindNatsOptions = {}): Promise<DemoNats> {
+  const localPort = options.localPort ?? 4222;
   const configured = env.NATS_URL;
   if (configured !== undefined && configured !== "") {
     const url = new URL(configured.split(",")[0] ?? configured);
@@ -50,8 +58,8 @@ export async function findNats(env: Record<string, string | undefined> = process
     }
     return { url: configured, origin: "NATS_URL", stop: async () => {} };
   }
-  if (await reachable("127.0.0.1", 4222)) return { url: "nats://127.0.0.1:4222", origin: "local", stop: async () => {} };
-  return startNatsServer(env.NATS_SERVER_BIN ?? "nats-server");
+  if (await reachable("127.0.0.1", localPort)) return { url: `nats://127.0.0.1:${localPort}`, origin: "local", stop: async () => {} };
+  return startNatsServer(options.binary ?? env.NATS_SERVER_BIN ?? "nats-server");
 }
 
 async function startNatsServer(binary: string): Promise<DemoNats> {

@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { DomainError, FailedPreconditionError, NotFoundError, toConnectError } from "protomesh/kit/connect";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { DataError } from "protomesh/kit/data";
 
 describe("toConnectError", () => {
   it.each([
@@ -35,5 +36,21 @@ describe("toConnectError", () => {
     const mapped = toConnectError(original);
     expect(mapped.cause).toBe(original);
     expect(mapped.message).not.toContain("secret");
+  });
+});
+
+describe("database errors", () => {
+  it.each([
+    ["unique_violation", Code.AlreadyExists],
+    ["conflict", Code.Aborted],
+    ["unavailable", Code.Unavailable],
+    ["timeout", Code.DeadlineExceeded],
+    ["unknown", Code.Internal],
+  ] as const)("maps a %s DataError to %s, keeping the driver error as cause", (kind, code) => {
+    const cause = new Error("duplicate key value violates unique constraint \"orders_pkey\"");
+    const mapped = toConnectError(new DataError(kind, "driver said no", { cause }));
+    expect(mapped.code).toBe(code);
+    expect(mapped.rawMessage).not.toContain("orders_pkey");
+    expect((mapped.cause as DataError).cause).toBe(cause);
   });
 });

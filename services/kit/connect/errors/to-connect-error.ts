@@ -1,10 +1,24 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { isDataError, type DataErrorCode } from "protomesh/kit/data";
 import { isDomainError } from "./domain-error.js";
+
+/** What a database failure means to the caller (the codes are documented on DataErrorCode). */
+const dataErrorCodes: Record<DataErrorCode, Code> = {
+  unique_violation: Code.AlreadyExists,
+  constraint_violation: Code.FailedPrecondition,
+  invalid_input: Code.InvalidArgument,
+  conflict: Code.Aborted,
+  timeout: Code.DeadlineExceeded,
+  unavailable: Code.Unavailable,
+  unknown: Code.Internal,
+};
 
 /**
  * The one mapping from anything a handler can throw to what the client receives:
  * - a ConnectError passes unchanged (its code, metadata and details survive);
  * - a DomainError keeps its code, message and details;
+ * - a database DataError gets the code its kind implies; its message stays on the server
+ *   (it can name tables and values) unless the kind is one the caller can act on;
  * - an abort carrying a ConnectError (deadline, shutdown) becomes that error;
  * - anything else is Internal with a fixed message: stacks and internals stay on the server,
  *   kept as `cause` for logs.
@@ -15,6 +29,11 @@ export function toConnectError(error: unknown): ConnectError {
   }
   if (isDomainError(error)) {
     return new ConnectError(error.message, error.code, undefined, [...error.details], error);
+  }
+  if (isDataError(error)) {
+    const code = dataErrorCodes[error.code];
+    const message = code === Code.Internal ? "internal error" : code === Code.Unavailable ? "the database is unavailable; retry later" : `the database refused the change (${error.code})`;
+    return new ConnectError(message, code, undefined, undefined, error);
   }
   if (isAbortError(error) && error.cause instanceof ConnectError) {
     return error.cause;
