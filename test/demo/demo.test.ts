@@ -1,0 +1,58 @@
+// Runs the README's main job, `npm run demo`, as a user would: a short run on embedded PGlite
+// with nothing configured, and a run with replicas on PostgreSQL while replicas are killed.
+import { execFile, spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { SHARED_POSTGRES_URL } from "../helpers/index.js";
+
+const root = resolve(import.meta.dirname, "../..");
+const run = promisify(execFile);
+
+function demo(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolvePromise) => {
+    const { DATABASE_URL: _ignored, ...inherited } = process.env;
+    const child = spawn(process.execPath, ["dist/demo/main.js", ...args], { cwd: root, env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.on("exit", (code) => resolvePromise({ code, output }));
+  });
+}
+
+async function leftoverServices(): Promise<string> {
+  const { stdout } = await run("ps", ["-eo", "pid,args"]);
+  return stdout
+    .split("\n")
+    .filter((line) => line.includes(`${root}/dist/services/serve.js`))
+    .join("\n");
+}
+
+describe("npm run demo", () => {
+  beforeAll(async () => {
+    await run("npm", ["run", "build", "--silent"], { cwd: root });
+  }, 180_000);
+
+  it("runs on embedded PGlite with nothing configured: every order terminal, no invariant broken", async () => {
+    const { code, output } = await demo(["--orders", "12", "--concurrency", "4"], {});
+    expect(output).toContain("database: pglite");
+    expect(output).toContain("result: every order terminal, no invariant broken");
+    expect(code).toBe(0);
+    expect(await leftoverServices()).toBe("");
+  }, 300_000);
+
+  it("runs two replicas per service on PostgreSQL while killing replicas, and loses nothing", async () => {
+    const { code, output } = await demo(["--orders", "120", "--chaos", "--replicas", "2"], { DATABASE_URL: SHARED_POSTGRES_URL });
+    expect(output).toContain("2 replica(s) per service, postgres");
+    expect(output).toMatch(/chaos +\d+ replicas killed/);
+    expect(output).toContain("result: every order terminal, no invariant broken");
+    expect(code).toBe(0);
+    expect(await leftoverServices()).toBe("");
+  }, 300_000);
+
+  it("stops with one clear line and a non-zero code when NATS cannot be reached", async () => {
+    const { code, output } = await demo(["--orders", "1"], { NATS_URL: "nats://127.0.0.1:1" });
+    expect(output.trim()).toBe("NATS_URL is nats://127.0.0.1:1, but nothing answers there; start that server or unset NATS_URL");
+    expect(code).toBe(1);
+  }, 60_000);
+});
