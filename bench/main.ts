@@ -1,0 +1,29 @@
+// npm run bench [-- <name>...] [-- --warmup 5 --seconds 8 --concurrency 64]
+// Runs the named benchmarks (all by default) and prints one JSON line per variant on stdout;
+// progress goes to stderr.
+import { cpus, loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import { rpc } from "./rpc.js";
+import type { BenchSettings } from "./settings.js";
+
+const benchmarks: Record<string, (s: BenchSettings) => Promise<void>> = { rpc };
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    warmup: { type: "string", default: "5" },
+    seconds: { type: "string", default: "8" },
+    concurrency: { type: "string", default: "64" },
+  },
+});
+const settings: BenchSettings = { warmupS: Number(values.warmup), seconds: Number(values.seconds), concurrency: Number(values.concurrency) };
+if (settings.warmupS < 5) console.error("warning: a warm-up under 5 s measures servers that are still speeding up");
+const names = positionals.length > 0 ? positionals : Object.keys(benchmarks);
+for (const name of names) {
+  if (benchmarks[name] === undefined) throw new Error(`unknown benchmark ${name}; known: ${Object.keys(benchmarks).join(", ")}`);
+}
+console.log(JSON.stringify({ machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, load: loadavg() }, settings }));
+for (const name of names) {
+  await (benchmarks[name] as (s: BenchSettings) => Promise<void>)(settings);
+}
+process.exit(0);
