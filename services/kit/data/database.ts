@@ -86,6 +86,9 @@ function openPostgres<TSchema extends Record<string, unknown>>(options: Resolved
   });
   // An idle client that loses its connection emits on the pool; unhandled, it ends the process.
   pool.on("error", (err) => options.onBackgroundError(err));
+  // pg-pool drops its listener while a client is checked out, so a connection lost between the
+  // queries of a transaction would emit an unhandled 'error' on the client: report it instead.
+  pool.on("connect", (client) => client.on("error", (err) => options.onBackgroundError(err)));
   const db = drizzleNodePg({ client: pool, ...(options.schema ? { schema: options.schema } : {}) }) as unknown as Db<TSchema>;
   const listeners = new Set<Unlisten>();
   let closed = false;
