@@ -71,6 +71,9 @@ async function main(): Promise<number> {
     const result = await runDemo(options, { nats, databases });
     printSummary(result);
     return result.report.violations.length === 0 && result.unfinished === 0 ? 0 : 1;
+  } catch (error) {
+    console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
   } finally {
     await databases.dispose();
     await nats.stop();

@@ -113,6 +113,7 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
   const clients: object[] = [];
 
   try {
+    await refuseSharedConsumers(infra.nats.url);
     process.stderr.write(`starting ${replicasPerService} replica(s) each of inventory, payments and orders (database: ${infra.databases.kind}, NATS: ${infra.nats.url})\n`);
     const extraEnv: Record<ServiceName, Record<string, string>> = {
       inventory: {},
@@ -248,6 +249,28 @@ function startChaos(supervisor: Supervisor, kills: string[]) {
       await loop;
     },
   };
+}
+
+/**
+ * Durable consumers are shared by every replica that names them: a second shop on the same NATS
+ * would take this run's events and this run would take its. Refuse to start while another shop's
+ * replicas are pulling from them.
+ */
+async function refuseSharedConsumers(natsUrl: string): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (const subscription of subscriptions) {
+      const info = await jsm.consumers.info(subscription.stream, subscription.durable).catch(() => undefined);
+      if (info !== undefined && info.num_waiting > 0) {
+        throw new Error(
+          `another shop is consuming from ${natsUrl} (durable ${subscription.durable} has ${info.num_waiting} pull requests waiting); stop it, or set NATS_URL to a NATS server of this run's own`,
+        );
+      }
+    }
+  } finally {
+    await nc.close();
+  }
 }
 
 /**

@@ -5,7 +5,7 @@ import { Module } from "@nestjs/common";
 import { createDeadLetterStore, JetStreamTransport } from "protomesh/kit/messaging";
 import { file_shop_orders_v1_events } from "protomesh/gen/shop/orders/v1/events_pb";
 import type { ServiceDefinition } from "../kit/host/run-service.js";
-import { streams } from "../saga/topology.js";
+import { consumerDefaults, streams } from "../saga/topology.js";
 import { loadInventoryConfig, type InventoryConfig } from "./config.js";
 import { InventoryController } from "./inventory.controller.js";
 import { InventoryEvents } from "./inventory.events.js";
@@ -41,6 +41,7 @@ export function inventoryService(config: InventoryConfig = loadInventoryConfig()
         registry: createRegistry(file_shop_orders_v1_events),
         deadLetters: createDeadLetterStore(runtime.database.db),
         service: "inventory",
+        consumerDefaults,
         streams: [streams.orders],
       }),
   };

@@ -10,7 +10,7 @@ import { createDeadLetterStore, JetStreamTransport } from "protomesh/kit/messagi
 import { file_shop_inventory_v1_events } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { file_shop_payments_v1_events } from "protomesh/gen/shop/payments/v1/events_pb";
 import type { ServiceDefinition } from "../kit/host/run-service.js";
-import { streams } from "../saga/topology.js";
+import { consumerDefaults, streams } from "../saga/topology.js";
 import { loadOrdersConfig, type OrdersConfig } from "./config.js";
 import { startOrderWatch } from "./order-watch.js";
 import { OrdersController } from "./orders.controller.js";
@@ -69,6 +69,7 @@ export function ordersService(config: OrdersConfig = loadOrdersConfig()): Servic
         registry: createRegistry(file_shop_inventory_v1_events, file_shop_payments_v1_events),
         deadLetters: createDeadLetterStore(runtime.database.db),
         service: "orders",
+        consumerDefaults,
         streams: [streams.inventory, streams.payments],
       }),
   };

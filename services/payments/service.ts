@@ -6,7 +6,7 @@ import { createDeadLetterStore, JetStreamTransport } from "protomesh/kit/messagi
 import { file_shop_inventory_v1_events } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { file_shop_orders_v1_events } from "protomesh/gen/shop/orders/v1/events_pb";
 import type { ServiceDefinition } from "../kit/host/run-service.js";
-import { streams } from "../saga/topology.js";
+import { consumerDefaults, streams } from "../saga/topology.js";
 import { createChargeHandlers, createPaymentReads } from "./charges.js";
 import { loadPaymentsConfig, type PaymentsConfig } from "./config.js";
 import { createPaymentSimulator } from "./domain/payment-simulator.js";
@@ -39,6 +39,7 @@ export function paymentsService(config: PaymentsConfig = loadPaymentsConfig()): 
         registry: createRegistry(file_shop_orders_v1_events, file_shop_inventory_v1_events),
         deadLetters: createDeadLetterStore(runtime.database.db),
         service: "payments",
+        consumerDefaults,
         streams: [streams.orders, streams.inventory],
       }),
   };

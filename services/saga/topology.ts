@@ -47,3 +47,10 @@ export interface Subscription {
 export const subscriptions: Subscription[] = (Object.keys(consumes) as ServiceName[]).flatMap((consumer) =>
   consumes[consumer].map(({ producer, eventType }) => ({ consumer, producer, durable: durableName(consumer, eventType), stream: streams[producer].name, eventType })),
 );
+
+/**
+ * Settings every saga consumer shares. A 10 s ack wait (JetStream's default is 30 s) brings an
+ * event held by a crashed replica back to another within the saga deadline; live handlers keep
+ * their lease with `working()` heartbeats.
+ */
+export const consumerDefaults = { ackWaitMs: 10_000 } as const;

@@ -1,18 +1,31 @@
 // Runs the README's main job, `npm run demo`, as a user would: a short run on embedded PGlite
 // with nothing configured, and a run with replicas on PostgreSQL while replicas are killed.
-import { execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SHARED_POSTGRES_URL } from "../helpers/index.js";
 
 const root = resolve(import.meta.dirname, "../..");
 const run = promisify(execFile);
 
+// A demo still running when its test fails (a timeout) must not outlive it: its replicas would
+// compete for the same durable consumers as the next run's.
+const running = new Set<ChildProcess>();
+afterEach(async () => {
+  for (const child of running) {
+    const exited = new Promise((resolvePromise) => child.once("exit", resolvePromise));
+    child.kill("SIGTERM");
+    await exited;
+  }
+});
+
 function demo(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((resolvePromise) => {
     const { DATABASE_URL: _ignored, ...inherited } = process.env;
     const child = spawn(process.execPath, ["dist/demo/main.js", ...args], { cwd: root, env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    running.add(child);
+    child.once("exit", () => running.delete(child));
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -39,7 +52,7 @@ describe("npm run demo", () => {
     expect(output).toContain("result: every order terminal, no invariant broken");
     expect(code).toBe(0);
     expect(await leftoverServices()).toBe("");
-  }, 300_000);
+  }, 600_000);
 
   it("runs two replicas per service on PostgreSQL while killing replicas, and loses nothing", async () => {
     const { code, output } = await demo(["--orders", "120", "--chaos", "--replicas", "2"], { DATABASE_URL: SHARED_POSTGRES_URL });
