@@ -3,10 +3,13 @@
 // progress goes to stderr.
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
+import { client } from "./client.js";
+import { breaker, retry } from "./resilience.js";
 import { rpc } from "./rpc.js";
+import { tail } from "./tail.js";
 import type { BenchSettings } from "./settings.js";
 
-const benchmarks: Record<string, (s: BenchSettings) => Promise<void>> = { rpc };
+const benchmarks: Record<string, (s: BenchSettings) => Promise<void>> = { rpc, client, tail, breaker, retry };
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -43,13 +43,17 @@ async function run(): Promise<LoadReport> {
       } catch (error) {
         failed = error;
       }
+      const ended = monotonicNow();
+      // A call refused without I/O (an open circuit) settles in a microtask: yield, or the
+      // loops starve the timers that end the warm-up and the window.
+      if (failed !== undefined) await new Promise(setImmediate);
       if (!recording) continue;
       if (count === latencies.length) {
         const grown = new Float64Array(latencies.length * 2);
         grown.set(latencies);
         latencies = grown;
       }
-      latencies[count++] = monotonicNow() - started;
+      latencies[count++] = ended - started;
       if (failed !== undefined) {
         errors++;
         const e = failed as { code?: unknown; name?: string };

@@ -32,8 +32,11 @@ export function placeOrder(userId: string, items: readonly LineInput[]): Message
 /** True when a fault is set: callers then await `fault()` before answering. */
 export const faulty = (): boolean => state.delayMs > 0 || state.fail;
 
-/** Waits the configured delay, then fails with Unavailable if told to. */
+/** Waits the configured delay, then fails with Unavailable if told to (a failed call counts as served). */
 export async function fault(): Promise<void> {
   if (state.delayMs > 0) await sleep(state.delayMs);
-  if (state.fail) throw new ConnectError("bench: failing on purpose", Code.Unavailable);
+  if (state.fail) {
+    state.calls++;
+    throw new ConnectError("bench: failing on purpose", Code.Unavailable);
+  }
 }
