@@ -38,6 +38,8 @@ export interface DemoResult {
   unfinished: number;
   chaosKills: string[];
   createRetries: number;
+  /** Share of the driver's calls each orders replica served, by address. */
+  ordersShare: { address: string; calls: number }[];
   wallMs: number;
   report: InvariantReport;
 }
@@ -111,6 +113,7 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
   const latenciesMs: number[] = [];
   let unfinished = 0;
   const clients: object[] = [];
+  let ordersShare: DemoResult["ordersShare"] = [];
 
   try {
     await refuseSharedConsumers(infra.nats.url);
@@ -194,6 +197,7 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
       }),
     );
     bar.stop();
+    ordersShare = clientTransport(orders).snapshot().map(({ address, calls }) => ({ address, calls }));
     await chaos?.stop();
     await settle(infra.nats.url);
   } finally {
@@ -221,6 +225,7 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
       unfinished,
       chaosKills,
       createRetries,
+      ordersShare,
       wallMs: Date.now() - started,
       report,
     };

@@ -34,6 +34,10 @@ export function printSummary(result: DemoResult): void {
   );
   if (options.chaos) lines.push(` chaos         ${result.chaosKills.length} replicas killed (kill -9) and restarted: ${result.chaosKills.join(", ") || "none"}`);
   lines.push(` retries       ${result.createRetries} CreateOrder calls repeated by the driver with the same idempotency key`);
+  const totalCalls = result.ordersShare.reduce((sum, endpoint) => sum + endpoint.calls, 0);
+  lines.push(
+    ` balancing     orders replicas' share of the driver's calls: ${result.ordersShare.map((e) => `${e.address} ${totalCalls === 0 ? 0 : Math.round((100 * e.calls) / totalCalls)} %`).join(", ")}`,
+  );
   lines.push(` invariants`);
   const failed = new Set(report.violations.map((v) => v.invariant));
   for (const [id, name] of Object.entries(invariantNames)) lines.push(`   ${failed.has(id as never) ? "✗" : "✓"} ${id} ${name}`);

@@ -53,6 +53,8 @@ export interface EndpointSnapshot {
   circuit: ReturnType<CircuitBreaker["state"]>["kind"];
   admitted: boolean;
   outstanding: number;
+  /** Calls (attempts) sent to it so far. */
+  calls: number;
 }
 
 /**
@@ -97,6 +99,7 @@ export class Balancer {
       circuit: e.breaker.state().kind,
       admitted: e.isAdmitted,
       outstanding: e.load.outstanding,
+      calls: e.load.started,
     }));
   }
 

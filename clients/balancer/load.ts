@@ -20,6 +20,11 @@ export class EndpointLoad {
     return this.inFlight.size;
   }
 
+  /** Calls started on this endpoint so far (each attempt counts). */
+  get started(): number {
+    return this.nextToken;
+  }
+
   begin(now: number): number {
     const token = this.nextToken++;
     this.inFlight.set(token, now);
