@@ -1,0 +1,53 @@
+// Reads from the broker how often a service's durable consumers redelivered: every delivery
+// beyond the first of a message. Read after the run has settled (nothing left unacked).
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { subscriptions, type ServiceName } from "../../services/saga/topology.js";
+
+/** Deliveries handed out and not yet acked, over all of a service's durable consumers. */
+export async function ackPending(natsUrls: string[], service: ServiceName): Promise<number> {
+  const nc = await connect({ servers: natsUrls });
+  try {
+    const jsm = await jetstreamManager(nc);
+    let total = 0;
+    for (const subscription of subscriptions.filter((s) => s.consumer === service)) {
+      total += (await jsm.consumers.info(subscription.stream, subscription.durable)).num_ack_pending;
+    }
+    return total;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** The longest ack wait among a service's durable consumers, as the broker has it, ms. */
+export async function ackWaitMs(natsUrls: string[], service: ServiceName): Promise<number> {
+  const nc = await connect({ servers: natsUrls });
+  try {
+    const jsm = await jetstreamManager(nc);
+    let longest = 0;
+    for (const subscription of subscriptions.filter((s) => s.consumer === service)) {
+      const info = await jsm.consumers.info(subscription.stream, subscription.durable);
+      longest = Math.max(longest, Math.ceil((info.config.ack_wait ?? 0) / 1_000_000));
+    }
+    return longest;
+  } finally {
+    await nc.close();
+  }
+}
+
+export async function redeliveries(natsUrls: string[], service: ServiceName): Promise<number> {
+  const nc = await connect({ servers: natsUrls });
+  try {
+    const jsm = await jetstreamManager(nc);
+    let total = 0;
+    for (const subscription of subscriptions.filter((s) => s.consumer === service)) {
+      const consumer = await jsm.consumers.info(subscription.stream, subscription.durable);
+      const stream = await jsm.streams.info(subscription.stream, { subjects_filter: subscription.eventType });
+      const messages = stream.state.subjects?.[subscription.eventType] ?? 0;
+      total += consumer.delivered.consumer_seq - messages;
+    }
+    return total;
+  } finally {
+    await nc.close();
+  }
+}
