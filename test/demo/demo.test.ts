@@ -4,7 +4,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { SHARED_POSTGRES_URL } from "../helpers/index.js";
+import { requireBuild, SHARED_POSTGRES_URL } from "../helpers/index.js";
 
 const root = resolve(import.meta.dirname, "../..");
 const run = promisify(execFile);
@@ -43,8 +43,8 @@ async function leftoverServices(): Promise<string> {
 
 describe("npm run demo", () => {
   beforeAll(async () => {
-    await run("npm", ["run", "build", "--silent"], { cwd: root });
-  }, 180_000);
+    requireBuild();
+  });
 
   it("runs on embedded PGlite with nothing configured: every order terminal, no invariant broken", async () => {
     const { code, output } = await demo(["--orders", "12", "--concurrency", "4"], {});

@@ -3,3 +3,4 @@ export { startNatsServer, startNatsCluster, type NatsServer, type NatsCluster } 
 export { startPostgresServer, type PostgresServer } from "./postgres-server.js";
 export { createTestDatabase, SHARED_POSTGRES_URL, type TestDatabase } from "./databases.js";
 export { SHARED_NATS_URL, uniqueName, streamJanitor, type StreamJanitor } from "./nats-streams.js";
+export { requireBuild } from "./built.js";

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { CancellationReason, OrderStatus, type Order } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { PaymentStatus } from "protomesh/gen/shop/payments/v1/payments_pb";
-import { EventHeaders } from "protomesh/kit/messaging";
+import { createDeadLetterStore, EventHeaders, replayDeadLetter } from "protomesh/kit/messaging";
+import { pendingDeadLetters, sagaView } from "../../services/ops/saga-views.js";
 import { startShop, type Shop } from "./shop.js";
 
 const eur = (amountMinor: bigint) => ({ currencyCode: "EUR", amountMinor });
@@ -131,4 +132,35 @@ describe("the order saga", () => {
     const charges = (await shop.payments.listPaymentsForOrder({ orderId: order.orderId })).payments;
     expect(charges.every((p) => p.status !== PaymentStatus.CAPTURED)).toBe(true);
   }, 90_000);
+
+  it("dead-letters a poison event while other orders complete, and lets an operator see and replay it", async () => {
+    const nc = await connect({ servers: shop.nats.url });
+    const poisonHeaders = headers();
+    poisonHeaders.set(EventHeaders.eventType, OrderPlacedSchema.typeName);
+    poisonHeaders.set(EventHeaders.eventId, "poison-1");
+    await jetstream(nc).publish(OrderPlacedSchema.typeName, new Uint8Array([0xff, 0xff, 0xff, 0x07]), { msgID: "poison-1", headers: poisonHeaders });
+    await nc.close();
+
+    const order = await place(shop, "alice", [{ sku: "MUG-1", quantity: 1 }]);
+    expect((await settled(shop, order.orderId)).status).toBe(OrderStatus.CONFIRMED);
+
+    const inventoryDb = shop.replicas.inventory[0]!.runtime.database.db;
+    let letters = await pendingDeadLetters(inventoryDb);
+    for (let i = 0; i < 50 && !letters.some((l) => l.eventId === "poison-1"); i++) {
+      await sleep(100);
+      letters = await pendingDeadLetters(inventoryDb);
+    }
+    const poison = letters.find((l) => l.eventId === "poison-1");
+    expect(poison).toMatchObject({ consumer: "inventory_shop_orders_v1_OrderPlaced", eventType: OrderPlacedSchema.typeName });
+    expect(poison?.reason).toMatch(/decode|parse|premature|invalid|wire/i);
+
+    const view = await sagaView(
+      { orders: shop.replicas.orders[0]!.runtime.database.db, inventory: inventoryDb, payments: shop.replicas.payments[0]!.runtime.database.db },
+      order.orderId,
+    );
+    expect(view).toMatchObject({ order: { status: "confirmed" }, reservation: { status: "sold" }, charge: { status: "captured" } });
+
+    await replayDeadLetter(createDeadLetterStore(inventoryDb), shop.replicas.inventory[0]!.runtime.bus, poison!.id);
+    expect((await pendingDeadLetters(inventoryDb)).some((l) => l.id === poison!.id)).toBe(false);
+  });
 });

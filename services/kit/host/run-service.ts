@@ -7,7 +7,7 @@ import type { CustomTransportStrategy } from "@nestjs/microservices";
 import { NestFactory } from "@nestjs/core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ConnectTransport, type ConnectTransportOptions } from "protomesh/kit/connect";
-import type { CommonServiceConfig } from "protomesh/kit/config";
+import { isConfigError, type CommonServiceConfig } from "protomesh/kit/config";
 import { openDatabase, type Database } from "protomesh/kit/data";
 import { createJetStreamBus, createOutboxRelay, type EventBus, type OutboxRelay, type StreamSpec } from "protomesh/kit/messaging";
 import type { AllowList } from "protomesh/kit/tls";
@@ -109,7 +109,8 @@ export async function main(definition: () => ServiceDefinition): Promise<void> {
   try {
     running = await runService(definition());
   } catch (error) {
-    console.error(`${error instanceof Error ? error.message : String(error)}`);
+    // One line a person can act on; a configuration error names every bad variable in it.
+    console.error(isConfigError(error) ? `invalid configuration: ${error.problems.join("; ")}` : error instanceof Error ? error.message : String(error));
     process.exit(1);
   }
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -54,3 +54,12 @@ describe("database errors", () => {
     expect((mapped.cause as DataError).cause).toBe(cause);
   });
 });
+
+describe("driver errors that were not wrapped", () => {
+  it("maps a query error whose cause carries a SQLSTATE, or a lost connection, like the DataError it is", () => {
+    const lost = Object.assign(new Error("Failed query: select ..."), { cause: Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" }) });
+    expect(toConnectError(lost).code).toBe(Code.Unavailable);
+    expect(toConnectError(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" })).code).toBe(Code.Unavailable);
+    expect(toConnectError(new Error("not a database problem")).code).toBe(Code.Internal);
+  });
+});

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { isDataError, type DataErrorCode } from "protomesh/kit/data";
+import { isDataError, toDataError, type DataError, type DataErrorCode } from "protomesh/kit/data";
 import { isDomainError } from "./domain-error.js";
 
 /** What a database failure means to the caller (the codes are documented on DataErrorCode). */
@@ -31,9 +31,7 @@ export function toConnectError(error: unknown): ConnectError {
     return new ConnectError(error.message, error.code, undefined, [...error.details], error);
   }
   if (isDataError(error)) {
-    const code = dataErrorCodes[error.code];
-    const message = code === Code.Internal ? "internal error" : code === Code.Unavailable ? "the database is unavailable; retry later" : `the database refused the change (${error.code})`;
-    return new ConnectError(message, code, undefined, undefined, error);
+    return fromDataError(error);
   }
   if (isAbortError(error) && error.cause instanceof ConnectError) {
     return error.cause;
@@ -41,7 +39,18 @@ export function toConnectError(error: unknown): ConnectError {
   if (isTimeoutError(error)) {
     return new ConnectError("the operation timed out", Code.DeadlineExceeded, undefined, undefined, error);
   }
+  // A query that failed outside runTransaction arrives as the driver's (or drizzle's) error.
+  const dataError = toDataError(error);
+  if (dataError.code !== "unknown") {
+    return fromDataError(dataError);
+  }
   return new ConnectError("internal error", Code.Internal, undefined, undefined, error);
+}
+
+function fromDataError(error: DataError): ConnectError {
+  const code = dataErrorCodes[error.code];
+  const message = code === Code.Internal ? "internal error" : code === Code.Unavailable ? "the database is unavailable; retry later" : `the database refused the change (${error.code})`;
+  return new ConnectError(message, code, undefined, undefined, error);
 }
 
 /** True when the mapping above had nothing better than Internal: worth logging with its cause. */

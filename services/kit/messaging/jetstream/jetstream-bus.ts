@@ -84,7 +84,9 @@ export async function createJetStreamBus(nc: NatsConnection, options: JetStreamB
         // for a free slot, and the handlers run in parallel up to `concurrency`.
         const current = await consumer.consume({ max_messages: concurrency });
         messages = current;
-        if (stopped) await current.close();
+        // Stopped while consume() was being set up: close without waiting, since close() resolves
+        // only once the iterator below has been read to its end.
+        if (stopped) void current.close();
         // Left alone, the iterator waits (heartbeats apart) for a deleted consumer to come back:
         // end it, so the loop below recreates the consumer and pulls again at once.
         void (async () => {

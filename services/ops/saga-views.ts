@@ -1,0 +1,33 @@
+// Read-only views operators use: where one order's saga stands in each service, and what the
+// consumers gave up on. The CLI (cli.ts) prints them; tests call them directly.
+import { eq } from "drizzle-orm";
+import type { Executor } from "protomesh/kit/data";
+import { createDeadLetterStore, type StoredDeadLetter } from "protomesh/kit/messaging";
+import { orders } from "../orders/schema.js";
+import { reservations } from "../inventory/schema.js";
+import { charges } from "../payments/schema.js";
+
+export interface SagaView {
+  orderId: string;
+  order: { status: string; cancellationCause: string | null; deadline: Date; updatedAt: Date } | undefined;
+  reservation: { status: string; lines: unknown } | undefined;
+  charge: { status: string; paymentId: string | null; amountMinor: bigint | null; declineReason: string | null } | undefined;
+}
+
+export async function sagaView(dbs: { orders: Executor; inventory: Executor; payments: Executor }, orderId: string): Promise<SagaView> {
+  const [order] = await dbs.orders
+    .select({ status: orders.status, cancellationCause: orders.cancellationCause, deadline: orders.deadline, updatedAt: orders.updatedAt })
+    .from(orders)
+    .where(eq(orders.orderId, orderId));
+  const [reservation] = await dbs.inventory.select({ status: reservations.status, lines: reservations.lines }).from(reservations).where(eq(reservations.orderId, orderId));
+  const [charge] = await dbs.payments
+    .select({ status: charges.status, paymentId: charges.paymentId, amountMinor: charges.amountMinor, declineReason: charges.declineReason })
+    .from(charges)
+    .where(eq(charges.orderId, orderId));
+  return { orderId, order, reservation, charge };
+}
+
+/** Dead letters not yet replayed, newest first. */
+export function pendingDeadLetters(db: Executor, limit = 100): Promise<StoredDeadLetter[]> {
+  return createDeadLetterStore(db).list({ onlyPending: true, limit });
+}
