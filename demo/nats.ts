@@ -3,10 +3,10 @@
 // temporary directory. Without any, the demo stops with one line saying how to get one.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freePort, listening } from "./network.js";
 
 export interface DemoNats {
   url: string;
@@ -17,28 +17,6 @@ export interface DemoNats {
 
 export class NoNatsError extends Error {
   override readonly name = "NoNatsError";
-}
-
-function reachable(host: string, port: number, timeoutMs = 500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once("error", () => done(false));
-    socket.connect(port, host, () => done(true));
-  });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("could not pick a free port");
-  return address.port;
 }
 
 export interface FindNatsOptions {
@@ -53,12 +31,12 @@ export async function findNats(env: Record<string, string | undefined> = process
   const configured = env.NATS_URL;
   if (configured !== undefined && configured !== "") {
     const url = new URL(configured.split(",")[0] ?? configured);
-    if (!(await reachable(url.hostname, Number(url.port || 4222)))) {
+    if (!(await listening(url.hostname, Number(url.port || 4222)))) {
       throw new NoNatsError(`NATS_URL is ${configured}, but nothing answers there; start that server or unset NATS_URL`);
     }
     return { url: configured, origin: "NATS_URL", stop: async () => {} };
   }
-  if (await reachable("127.0.0.1", localPort)) return { url: `nats://127.0.0.1:${localPort}`, origin: "local", stop: async () => {} };
+  if (await listening("127.0.0.1", localPort)) return { url: `nats://127.0.0.1:${localPort}`, origin: "local", stop: async () => {} };
   return startNatsServer(options.binary ?? env.NATS_SERVER_BIN ?? "nats-server");
 }
 
@@ -76,7 +54,7 @@ async function startNatsServer(binary: string): Promise<DemoNats> {
         "no NATS server: set NATS_URL, run nats-server -js on 127.0.0.1:4222, or install nats-server (https://docs.nats.io/running-a-nats-service/introduction/installation) so the demo can start one",
       );
     }
-    if (await reachable("127.0.0.1", port)) {
+    if (await listening("127.0.0.1", port)) {
       return {
         url: `nats://127.0.0.1:${port}`,
         origin: "started",

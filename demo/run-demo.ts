@@ -3,7 +3,6 @@
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { connect } from "@nats-io/transport-node";
@@ -16,6 +15,7 @@ import { checkInvariants, type InvariantReport } from "../test/checker/invariant
 import { subscriptions, type ServiceName } from "../services/saga/topology.js";
 import type { DemoDatabases } from "./databases.js";
 import type { DemoNats } from "./nats.js";
+import { freePort } from "./network.js";
 import { Supervisor, type Replica } from "./supervisor.js";
 
 export interface DemoOptions {
@@ -54,15 +54,6 @@ const SKUS = [
   // Scarce on purpose: the orders that want it late find it sold out.
   { sku: "LAMP-LTD", name: "Limited lamp", priceMinor: 9900n },
 ];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("could not pick a free port");
-  return address.port;
-}
 
 /** A small deterministic generator, so two runs with the same options place the same orders. */
 function random(seed: number) {

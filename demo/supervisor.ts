@@ -1,9 +1,9 @@
 // Starts service replicas as child processes, restarts them for chaos, and stops every one
 // it started: on success, on failure and on Ctrl-C.
 import { spawn, type ChildProcess } from "node:child_process";
-import { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ServiceName } from "../services/saga/topology.js";
+import { listening } from "./network.js";
 
 export interface ReplicaSpec {
   service: ServiceName;
@@ -18,19 +18,6 @@ export interface Replica extends ReplicaSpec {
   restarts: number;
   /** The last lines it printed, for error messages. */
   output: string[];
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(300, () => done(false));
-    socket.once("error", () => done(false));
-    socket.connect(port, "127.0.0.1", () => done(true));
-  });
 }
 
 export class Supervisor {
@@ -64,7 +51,7 @@ export class Supervisor {
     child.stdout.on("data", keep);
     child.stderr.on("data", keep);
     const deadline = Date.now() + this.startTimeoutMs;
-    while (!(await portOpen(replica.port))) {
+    while (!(await listening("127.0.0.1", replica.port, 300))) {
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new Error(`${replica.name} exited during start-up (${child.exitCode ?? child.signalCode}):\n  ${replica.output.slice(-15).join("\n  ")}`);
       }
