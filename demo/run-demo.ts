@@ -8,10 +8,12 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { SingleBar } from "cli-progress";
+import { sql } from "drizzle-orm";
 import { clientTransport, closeClient, createInventoryClient, createOrdersClient, type ClientOptions } from "protomesh/clients";
 import { writeDevCertificates } from "protomesh/kit/tls";
 import { CancellationReason, OrderStatus, type Order } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { checkInvariants, type InvariantReport } from "../test/checker/invariants.js";
+import { OUTBOX_LEASE_MS } from "../services/kit/host/run-service.js";
 import { subscriptions, type ServiceName } from "../services/saga/topology.js";
 import type { DemoDatabases } from "./databases.js";
 import type { DemoNats } from "./nats.js";
@@ -190,7 +192,9 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
     bar.stop();
     ordersShare = clientTransport(orders).snapshot().map(({ address, calls }) => ({ address, calls }));
     await chaos?.stop();
-    await settle(infra.nats.url);
+    // A killed replica's relay may hold published-but-unmarked outbox rows until its lease ends;
+    // another relay then republishes them (deduplicated by the broker) and marks them.
+    await settle(infra.nats.url, () => outboxesDrained(infra.databases), options.chaos ? OUTBOX_LEASE_MS + 2_000 : 0);
   } finally {
     for (const client of clients) closeClient(client);
     await supervisor.stopAll();
@@ -247,6 +251,21 @@ function startChaos(supervisor: Supervisor, kills: string[]) {
   };
 }
 
+/** Whether every outbox row is published; PGlite directories cannot be read while their replica runs. */
+async function outboxesDrained(databases: DemoDatabases): Promise<boolean> {
+  if (databases.kind === "pglite") return true;
+  for (const service of ["orders", "inventory", "payments"] as const) {
+    const database = await databases.open(service);
+    try {
+      const { rows } = await database.db.execute(sql`select count(*)::int as unpublished from outbox where published_at is null`);
+      if ((rows[0] as { unpublished: number } | undefined)?.unpublished !== 0) return false;
+    } finally {
+      await database.close();
+    }
+  }
+  return true;
+}
+
 /**
  * Durable consumers are shared by every replica that names them: a second shop on the same NATS
  * would take this run's events and this run would take its. Refuse to start while another shop's
@@ -273,15 +292,16 @@ async function refuseSharedConsumers(natsUrl: string): Promise<void> {
  * Waits until every durable consumer has nothing pending or unacknowledged for two checks in a
  * row, so the compensations triggered by the last orders are applied before shutdown.
  */
-async function settle(natsUrl: string, timeoutMs = 60_000): Promise<void> {
+async function settle(natsUrl: string, drained: () => Promise<boolean>, leaseWaitMs: number, timeoutMs = 90_000): Promise<void> {
   const nc = await connect({ servers: natsUrl });
   try {
     const jsm = await jetstreamManager(nc);
     const deadline = Date.now() + timeoutMs;
+    const leasesEnd = Date.now() + leaseWaitMs;
     let quiet = 0;
     while (quiet < 2 && Date.now() < deadline) {
       await sleep(1_000);
-      let busy = false;
+      let busy = Date.now() < leasesEnd || !(await drained());
       for (const subscription of subscriptions) {
         try {
           const info = await jsm.consumers.info(subscription.stream, subscription.durable);
