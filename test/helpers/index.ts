@@ -4,3 +4,4 @@ export { startPostgresServer, type PostgresServer } from "./postgres-server.js";
 export { createTestDatabase, SHARED_POSTGRES_URL, type TestDatabase } from "./databases.js";
 export { SHARED_NATS_URL, uniqueName, streamJanitor, type StreamJanitor } from "./nats-streams.js";
 export { requireBuild } from "./built.js";
+export { startRedisServer, type RedisServer } from "./redis-server.js";
