@@ -5,8 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import pg from "pg";
-import { openDatabase, type Database } from "protomesh/kit/data";
+import { createDatabase, dropDatabase, openDatabase, type Database } from "protomesh/kit/data";
 import type { ServiceName } from "../services/saga/topology.js";
 
 export interface DemoDatabases {
@@ -20,33 +19,18 @@ export interface DemoDatabases {
 
 const services: ServiceName[] = ["orders", "inventory", "payments"];
 
-async function admin(serverUrl: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
 export async function prepareDatabases(serverUrl: string | undefined): Promise<DemoDatabases> {
   if (serverUrl !== undefined && serverUrl !== "") {
     const run = randomBytes(3).toString("hex");
+    const names = new Map(services.map((service) => [service, `protomesh_demo_${service}_${run}`]));
     const urls = new Map<ServiceName, string>();
-    for (const service of services) {
-      const name = `protomesh_demo_${service}_${run}`;
-      await admin(serverUrl, `create database "${name}"`);
-      const url = new URL(serverUrl);
-      url.pathname = `/${name}`;
-      urls.set(service, url.toString());
-    }
+    for (const [service, name] of names) urls.set(service, await createDatabase(serverUrl, name));
     return {
       kind: "postgres",
       envFor: (service) => ({ DATABASE_URL: urls.get(service) ?? "" }),
       open: (service) => openDatabase({ url: urls.get(service) ?? "" }),
       dispose: async () => {
-        for (const url of urls.values()) await admin(serverUrl, `drop database if exists "${new URL(url).pathname.slice(1)}" with (force)`);
+        for (const name of names.values()) await dropDatabase(serverUrl, name);
       },
     };
   }

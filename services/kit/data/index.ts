@@ -12,3 +12,4 @@ export { type DatabaseOptions, resolveDatabaseOptions } from "./options.js";
 export { DataError, isDataError, toDataError, type DataErrorCode } from "./data-error.js";
 export { runTransaction, type RunTransactionOptions } from "./run-transaction.js";
 export { MIGRATION_LOCK_KEY } from "./migrate.js";
+export { createDatabase, dropDatabase } from "./provision.js";
