@@ -10,10 +10,10 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { SingleBar } from "cli-progress";
 import { sql } from "drizzle-orm";
 import { clientTransport, closeClient, createInventoryClient, createOrdersClient, type ClientOptions } from "protomesh/clients";
+import { DEFAULT_OUTBOX_LEASE_MS } from "protomesh/kit/messaging";
 import { writeDevCertificates } from "protomesh/kit/tls";
 import { CancellationReason, OrderStatus, type Order } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { checkInvariants, type InvariantReport } from "../test/checker/invariants.js";
-import { OUTBOX_LEASE_MS } from "../services/kit/host/run-service.js";
 import { subscriptions, type ServiceName } from "../services/saga/topology.js";
 import type { DemoDatabases } from "./databases.js";
 import type { DemoNats } from "./nats.js";
@@ -194,7 +194,7 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
     await chaos?.stop();
     // A killed replica's relay may hold published-but-unmarked outbox rows until its lease ends;
     // another relay then republishes them (deduplicated by the broker) and marks them.
-    await settle(infra.nats.url, () => outboxesDrained(infra.databases), options.chaos ? OUTBOX_LEASE_MS + 2_000 : 0);
+    await settle(infra.nats.url, () => outboxesDrained(infra.databases), options.chaos ? DEFAULT_OUTBOX_LEASE_MS + 2_000 : 0);
   } finally {
     for (const client of clients) closeClient(client);
     await supervisor.stopAll();

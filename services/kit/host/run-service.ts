@@ -14,9 +14,6 @@ import type { AllowList } from "protomesh/kit/tls";
 import { createLogger, nestLogger, type Logger } from "./logger.js";
 
 /** What the host hands the service to build its Nest module and event transport from. */
-/** How long a relay's claim on outbox rows lasts; see the relay options below. */
-export const OUTBOX_LEASE_MS = 10_000;
-
 export interface ServiceRuntime {
   database: Database;
   bus: EventBus;
@@ -63,9 +60,6 @@ export async function runService(definition: ServiceDefinition): Promise<Running
   const relay: OutboxRelay = createOutboxRelay(
     { database, publisher: bus },
     {
-      // A relay killed between the broker's ack and marking its rows holds them until the lease
-      // ends; 10 s (well inside the 2 min duplicate window) lets another relay take over soon.
-      leaseMs: OUTBOX_LEASE_MS,
       onError: (err) => logger.warn({ err }, "outbox relay: publishing failed; the row stays and is retried"),
     },
   );

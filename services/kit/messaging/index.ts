@@ -9,7 +9,7 @@ export { deadLetters } from "./dead-letter/dead-letter-table.js";
 export { writeEvent, OUTBOX_CHANNEL, type EventToWrite } from "./outbox/writer.js";
 export { type Envelope, type EnvelopeState, toOutgoingMessage } from "./outbox/envelope.js";
 export { createOutboxRelay, type OutboxRelay, type OutboxRelayDeps } from "./outbox/relay.js";
-export { type OutboxRelayOptions, resolveRelayOptions } from "./outbox/relay-options.js";
+export { type OutboxRelayOptions, resolveRelayOptions, DEFAULT_OUTBOX_LEASE_MS } from "./outbox/relay-options.js";
 export { outboxStats, type OutboxStats } from "./outbox/outbox-stats.js";
 
 // Inbox

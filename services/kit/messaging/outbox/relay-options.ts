@@ -14,7 +14,7 @@ export interface OutboxRelayOptions {
   /**
    * A claim's lease, ms: a relay that dies mid-publish frees its rows after it. Keep it shorter
    * than the stream's duplicate window (2 min by default), so a republish is deduplicated by the
-   * broker. Default 30 000.
+   * broker. Default `DEFAULT_OUTBOX_LEASE_MS` (10 000).
    */
   leaseMs?: number | undefined;
   /** Delay before a failed row is tried again. Default 100 ms doubling to 30 s, ±20 %. */
@@ -34,6 +34,12 @@ export interface OutboxRelayOptions {
   onPublished?: ((envelope: Envelope, ack: PublishAck) => void) | undefined;
 }
 
+/**
+ * A relay killed between the broker's ack and marking its rows holds them until its lease ends;
+ * 10 s lets another relay take over soon while staying well inside the 2 min duplicate window.
+ */
+export const DEFAULT_OUTBOX_LEASE_MS = 10_000;
+
 export interface ResolvedRelayOptions {
   relayId: string;
   batchSize: number;
@@ -52,7 +58,7 @@ export function resolveRelayOptions(options: OutboxRelayOptions): ResolvedRelayO
     relayId: options.relayId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`,
     batchSize: options.batchSize ?? 100,
     pollIntervalMs: options.pollIntervalMs ?? 1_000,
-    leaseMs: options.leaseMs ?? 30_000,
+    leaseMs: options.leaseMs ?? DEFAULT_OUTBOX_LEASE_MS,
     retry: { initialDelayMs: 100, maxDelayMs: 30_000, multiplier: 2, jitter: 0.2, ...options.retry },
     retentionMs: options.retentionMs ?? 7 * 24 * 3600_000,
     cleanupIntervalMs: options.cleanupIntervalMs ?? 60_000,
