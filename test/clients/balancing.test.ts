@@ -1,28 +1,23 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type Client } from "@connectrpc/connect";
 import { clientTransport, closeClient, createOrdersClient, StaticResolver, type ClientOptions } from "protomesh/clients";
 import type { OrdersService } from "../../gen/shop/orders/v1/orders_pb.js";
+import { useCleanup } from "./helpers/cleanup.js";
 import { eventually, runLoad } from "./helpers/load.js";
 import { type Replica, type ReplicaSet, startReplica, startReplicas } from "./helpers/replicas.js";
 
 const ORDER_ID = "00000000-0000-4000-8000-000000000001";
-const cleanups: (() => unknown)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) {
-    await cleanup();
-  }
-});
+const defer = useCleanup();
 
 async function replicas(count: number): Promise<ReplicaSet> {
   const set = await startReplicas(count);
-  cleanups.push(() => set.close());
+  defer(() => set.close());
   return set;
 }
 
 async function client(options: ClientOptions): Promise<Client<typeof OrdersService>> {
   const c = createOrdersClient({ healthCheck: { intervalMs: 100 }, reconnect: { initialBackoffMs: 50, maxBackoffMs: 200 }, ...options });
-  cleanups.push(() => closeClient(c));
+  defer(() => closeClient(c));
   await clientTransport(c).ready();
   return c;
 }
@@ -86,9 +81,9 @@ describe("balancing across real replicas", () => {
 
   it("follows DNS: a removed address stops getting calls and a new one starts, failing none", async () => {
     const a = await startReplica({ host: "127.0.0.1" });
-    cleanups.push(() => a.kill());
+    defer(() => a.kill());
     const b = await startReplica({ host: "127.0.0.2", port: a.port });
-    cleanups.push(() => b.kill());
+    defer(() => b.kill());
     let records = ["127.0.0.1"];
     const c = await client({
       target: `orders.shop.internal:${a.port}`,

@@ -1,23 +1,18 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { clientTransport, closeClient, createOrdersClient, isCircuitOpenError, type ClientEvent, type ClientOptions } from "protomesh/clients";
 import { HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import type { OrdersService } from "../../gen/shop/orders/v1/orders_pb.js";
+import { useCleanup } from "./helpers/cleanup.js";
 import { eventually, runLoad } from "./helpers/load.js";
 import { type Replica, type ReplicaSet, startReplicas } from "./helpers/replicas.js";
 
 const ORDER_ID = "00000000-0000-4000-8000-000000000001";
-const cleanups: (() => unknown)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) {
-    await cleanup();
-  }
-});
+const defer = useCleanup();
 
 async function replicas(count: number): Promise<ReplicaSet> {
   const set = await startReplicas(count);
-  cleanups.push(() => set.close());
+  defer(() => set.close());
   return set;
 }
 
@@ -28,7 +23,7 @@ async function client(options: ClientOptions, events: ClientEvent[] = []): Promi
     onEvent: (e) => events.push(e),
     ...options,
   });
-  cleanups.push(() => closeClient(c));
+  defer(() => closeClient(c));
   await clientTransport(c).ready();
   return c;
 }
