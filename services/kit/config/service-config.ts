@@ -27,6 +27,8 @@ export function commonVariables(defaultPort: number) {
     DATA_DIR: z.string().optional(),
     /** NATS server(s), comma-separated. Default nats://127.0.0.1:4222. */
     NATS_URL: env.list().default(["nats://127.0.0.1:4222"]),
+    /** Copies a NATS cluster keeps of this service's stream (1, 3 or 5; R3 in production). Default 1. */
+    NATS_STREAM_REPLICAS: z.coerce.number({ error: "must be 1, 3 or 5" }).refine((n) => [1, 3, 5].includes(n), "must be 1, 3 or 5").default(1),
     /** Redis for caching; unset disables the cache (the service stays correct without it). */
     REDIS_URL: env.url(["redis", "rediss"]).optional(),
     /** How long in-flight calls and handlers may take to finish on SIGTERM. Default 10 s. */
@@ -44,6 +46,7 @@ export interface CommonServiceConfig {
   /** PostgreSQL by URL, or PGlite in a directory ("memory" keeps it in memory). */
   database: { url: string } | { dataDir: string };
   natsServers: string[];
+  streamReplicas: number;
   redisUrl: string | undefined;
   shutdownGraceMs: number;
   logLevel: Common["LOG_LEVEL"];
@@ -66,6 +69,7 @@ export function commonConfig(service: string, vars: Common, addIssue: (variable:
         : undefined,
     database: vars.DATABASE_URL !== undefined ? { url: vars.DATABASE_URL } : { dataDir: vars.DATA_DIR ?? `.data/${service}` },
     natsServers: vars.NATS_URL,
+    streamReplicas: vars.NATS_STREAM_REPLICAS,
     redisUrl: vars.REDIS_URL,
     shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
     logLevel: vars.LOG_LEVEL,

@@ -56,7 +56,7 @@ export async function runService(definition: ServiceDefinition): Promise<Running
   });
   const nats = await connect({ servers: config.natsServers, name: definition.name, maxReconnectAttempts: -1 });
   const bus = await createJetStreamBus(nats);
-  await bus.ensureStream(definition.stream);
+  await bus.ensureStream({ ...definition.stream, replicas: config.streamReplicas });
   const relay: OutboxRelay = createOutboxRelay(
     { database, publisher: bus },
     {
