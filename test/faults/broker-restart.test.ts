@@ -11,17 +11,17 @@ import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { EventHeaders } from "protomesh/kit/messaging";
 import { startNatsServer, type NatsServer } from "../helpers/index.js";
 import { redeliveries } from "./broker-stats.js";
-import { startFaultShop, type FaultShop } from "./fault-shop.js";
+import { startShop, type Shop } from "../saga/shop.js";
 
 const SAGA_DEADLINE_MS = 30_000;
 
 describe("nats-server restarts under load", () => {
   let nats: NatsServer;
-  let shop: FaultShop;
+  let shop: Shop;
 
   beforeAll(async () => {
     nats = await startNatsServer();
-    shop = await startFaultShop({ natsUrls: [nats.url], sagaDeadlineMs: SAGA_DEADLINE_MS, env: { payments: { PAYMENT_DECLINE_RATE: "0.2" } } });
+    shop = await startShop({ name: "fault", logLevel: "fatal", natsUrls: [nats.url], sagaDeadlineMs: SAGA_DEADLINE_MS, env: { payments: { PAYMENT_DECLINE_RATE: "0.2" } } });
     await shop.inventory.setStock({ sku: "MUG-1", name: "Mug", available: 10_000, unitPrice: { currencyCode: "EUR", amountMinor: 1250n } });
   }, 90_000);
   afterAll(async () => {
@@ -47,7 +47,7 @@ describe("nats-server restarts under load", () => {
     const placed = await load;
     const report = await shop.settle(90_000);
     const redelivered = { inventory: await redeliveries([nats.url], "inventory"), payments: await redeliveries([nats.url], "payments"), orders: await redeliveries([nats.url], "orders") };
-    const dead = (await shop.inProcess.inventory[0]!.runtime.database.db.execute(sql`select event_id, reason, deliveries from dead_letters`)).rows;
+    const dead = (await shop.replicas.inventory[0]!.runtime.database.db.execute(sql`select event_id, reason, deliveries from dead_letters`)).rows;
     console.info(`nats restart: ${JSON.stringify({ placed, downMs, recoveryMs: Date.now() - stoppedAt, redelivered, dead, orders: report.orders, events: report.events })}`);
 
     expect(report.violations).toEqual([]);

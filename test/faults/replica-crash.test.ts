@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServer } from "../helpers/index.js";
 import { ackPending, redeliveries } from "./broker-stats.js";
-import { startFaultShop, type FaultShop } from "./fault-shop.js";
+import { startShop, type Shop } from "../saga/shop.js";
 
 // Above the ack wait (JetStream's 30 s at most), so deliveries stranded in a dead or frozen replica come back in time.
 const SAGA_DEADLINE_MS = 60_000;
@@ -23,11 +23,13 @@ async function deliveriesInFlight(natsUrl: string, count: number): Promise<numbe
 
 describe("a payments replica crashes under load", () => {
   let nats: NatsServer;
-  let shop: FaultShop;
+  let shop: Shop;
 
   beforeAll(async () => {
     nats = await startNatsServer();
-    shop = await startFaultShop({
+    shop = await startShop({
+      name: "fault",
+      logLevel: "fatal",
       natsUrls: [nats.url],
       sagaDeadlineMs: SAGA_DEADLINE_MS,
       env: { payments: { PAYMENT_LATENCY_MS: "25", PAYMENT_DECLINE_RATE: "0.2" } },

@@ -14,7 +14,7 @@ describe(`${ORDERS} orders across two replicas of each service`, () => {
   let shop: Shop;
 
   beforeAll(async () => {
-    shop = await startShop({ replicas: 2, sagaDeadlineMs: 60_000, payments: { PAYMENT_DECLINE_RATE: "0.2" } });
+    shop = await startShop({ replicas: 2, sagaDeadlineMs: 60_000, env: { payments: { PAYMENT_DECLINE_RATE: "0.2" } } });
     await shop.inventory.setStock({ sku: "MUG-1", name: "Mug", available: ORDERS * 2, unitPrice: { currencyCode: "EUR", amountMinor: 1250n } });
     await shop.inventory.setStock({ sku: "LAMP-1", name: "Lamp", available: Math.round(ORDERS / 20), unitPrice: { currencyCode: "EUR", amountMinor: 9900n } });
   }, 120_000);

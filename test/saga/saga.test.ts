@@ -42,7 +42,7 @@ describe("the order saga", () => {
   let shop: Shop;
 
   beforeAll(async () => {
-    shop = await startShop({ sagaDeadlineMs: 4_000, payments: { PAYMENT_DECLINED_USERS: "mallory" } });
+    shop = await startShop({ sagaDeadlineMs: 4_000, env: { payments: { PAYMENT_DECLINED_USERS: "mallory" } } });
     await shop.inventory.setStock({ sku: "MUG-1", name: "Mug", available: 100, unitPrice: eur(1250n) });
     await shop.inventory.setStock({ sku: "RARE-1", name: "Rare", available: 1, unitPrice: eur(9900n) });
   }, 120_000);

@@ -1,7 +1,14 @@
-// Runs the whole shop in this process for saga tests: each service through the same host as
-// production (runService), on its own throwaway PostgreSQL database, against a private
-// nats-server. Replicas of a service share its database.
-import { createClient, type Client } from "@connectrpc/connect";
+// The shop for saga and fault tests: each service through the same host as production
+// (runService), on its own throwaway PostgreSQL database, against a nats-server the shop
+// starts or one the scenario owns (a private server or cluster it may restart or kill).
+// Replicas run in this process, or as child processes (`services/serve.ts`) that a scenario
+// can kill with SIGKILL, freeze with SIGSTOP, or connect through a wire tap. Replicas of a
+// service share its database.
+import { randomUUID } from "node:crypto";
+import { Socket } from "node:net";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { InventoryService } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { OrdersService } from "protomesh/gen/shop/orders/v1/orders_pb";
@@ -16,77 +23,235 @@ import { loadPaymentsConfig } from "../../services/payments/config.js";
 import { paymentsService } from "../../services/payments/service.js";
 import type { ServiceName } from "../../services/saga/topology.js";
 import { checkInvariants, type InvariantReport } from "../checker/invariants.js";
-import { createTestDatabase, startNatsServer, type NatsServer, type TestDatabase } from "../helpers/index.js";
+import { createTestDatabase, freePort, SHARED_POSTGRES_URL, startNatsServer, type NatsServer, type TestDatabase } from "../helpers/index.js";
+import { spawnServer, stopProcess, type ServerProcess } from "../helpers/process.js";
+
+const SERVICES: readonly ServiceName[] = ["orders", "inventory", "payments"];
 
 export interface ShopOptions {
-  replicas?: number;
+  /** Names the throwaway databases (`pmt_<name>_<service>_…`). Default "saga". */
+  name?: string;
+  /** NATS URLs (one server, or every node of a cluster) owned by the caller. Default: a private nats-server the shop starts and stops. */
+  natsUrls?: string[];
+  /** Server that holds the three databases. Default: the shared PostgreSQL. */
+  postgresUrl?: string;
+  /** In-process replicas per service (0 leaves a service to child replicas). Default 1 each. */
+  replicas?: number | Partial<Record<ServiceName, number>>;
+  /** Default 20 000 ms. */
   sagaDeadlineMs?: number;
-  payments?: Record<string, string>;
+  /** Extra environment per service, e.g. the payment simulator's knobs. */
+  env?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Environment of child replicas only, over `env`. */
+  childEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** How children run: the TypeScript sources through tsx (no build needed), or dist/ (after `npm run build`). Default "source". */
+  childCode?: "source" | "dist";
+  /** Default "warn"; fault scenarios pass "fatal" since they provoke errors on purpose. */
+  logLevel?: string;
 }
 
-export interface Shop {
-  nats: NatsServer;
-  replicas: Record<ServiceName, RunningService[]>;
-  orders: Client<typeof OrdersService>;
-  inventory: Client<typeof InventoryService>;
-  payments: Client<typeof PaymentsService>;
-  /** Starts one more replica of a service (or restarts a stopped one's slot). */
-  startReplica(service: ServiceName): Promise<RunningService>;
-  check(): Promise<InvariantReport>;
+/** A replica in a child process, which a scenario may kill, freeze or tap. */
+export interface ChildReplica {
+  readonly service: ServiceName;
+  readonly address: string;
+  readonly process: ServerProcess;
+  readonly pid: number;
+  signal(signal: NodeJS.Signals): void;
+  /** SIGTERM (after SIGCONT, in case it is frozen) and wait; SIGKILL after 15 s. */
   stop(): Promise<void>;
 }
 
-const quiet = { LOG_LEVEL: "warn", SAGA_SWEEP_INTERVAL_MS: "200" };
+export interface ChildOptions {
+  /** Replaces the NATS URL(s), e.g. with a wire tap in front of the server. */
+  natsUrl?: string;
+  /** Replaces the database URL, e.g. with a wire tap in front of PostgreSQL. */
+  databaseUrl?: string;
+  env?: Record<string, string>;
+}
+
+export interface PlaceOrdersResult {
+  accepted: number;
+  failed: number;
+  failedBy: Record<string, number>;
+}
+
+export interface Shop {
+  /** The NATS servers the services use; `url` is the first. */
+  nats: { url: string; servers: string[] };
+  /** In-process replicas. */
+  replicas: Record<ServiceName, RunningService[]>;
+  children: ChildReplica[];
+  orders: Client<typeof OrdersService>;
+  inventory: Client<typeof InventoryService>;
+  payments: Client<typeof PaymentsService>;
+  /** Database URL of a service. */
+  databaseUrl(service: ServiceName): string;
+  /** Starts one more in-process replica of a service. */
+  startReplica(service: ServiceName): Promise<RunningService>;
+  /** Starts a replica in a child process; orders replicas call every inventory replica running then. */
+  startChild(service: ServiceName, options?: ChildOptions): Promise<ChildReplica>;
+  check(): Promise<InvariantReport>;
+  /** Polls the checker until nothing is pending and nothing is wrong, or the timeout; returns the last report. */
+  settle(timeoutMs: number): Promise<InvariantReport>;
+  /** Places `count` orders of MUG-1 from `workers` concurrent callers through `client` (default: `orders`). */
+  placeOrders(count: number, workers?: number, client?: Client<typeof OrdersService>): Promise<PlaceOrdersResult>;
+  stop(): Promise<void>;
+}
+
+const repoRoot = join(import.meta.dirname, "..", "..");
+
+/** True once something accepts TCP connections on 127.0.0.1:`port`. */
+export function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(300, () => done(false));
+    socket.once("error", () => done(false));
+    socket.connect(port, "127.0.0.1", () => done(true));
+  });
+}
 
 export async function startShop(options: ShopOptions = {}): Promise<Shop> {
-  const nats = await startNatsServer();
+  const ownNats: NatsServer | undefined = options.natsUrls === undefined ? await startNatsServer() : undefined;
+  const natsServers = options.natsUrls ?? [ownNats?.url ?? ""];
   const databases = new Map<ServiceName, TestDatabase>();
-  for (const service of ["orders", "inventory", "payments"] as const) databases.set(service, await createTestDatabase(`saga_${service}`));
+  for (const service of SERVICES) databases.set(service, await createTestDatabase(`${options.name ?? "saga"}_${service}`, options.postgresUrl ?? SHARED_POSTGRES_URL));
   const sagaDeadlineMs = options.sagaDeadlineMs ?? 20_000;
   const replicas: Record<ServiceName, RunningService[]> = { orders: [], inventory: [], payments: [] };
-  const env = (service: ServiceName) => ({ ...quiet, PORT: "0", NATS_URL: nats.url, DATABASE_URL: databases.get(service)?.url ?? "" });
+  const children: ChildReplica[] = [];
+  const databaseUrl = (service: ServiceName) => databases.get(service)?.url ?? "";
+  const inventoryTargets = () => [...replicas.inventory.map((r) => r.address), ...children.filter((c) => c.service === "inventory").map((c) => c.address)].join(",");
+  const env = (service: ServiceName): Record<string, string> => ({
+    LOG_LEVEL: options.logLevel ?? "warn",
+    SAGA_SWEEP_INTERVAL_MS: "200",
+    NATS_URL: natsServers.join(","),
+    DATABASE_URL: databaseUrl(service),
+    ...(service === "orders" ? { INVENTORY_TARGET: inventoryTargets(), SAGA_DEADLINE_MS: String(sagaDeadlineMs) } : {}),
+    ...options.env?.[service],
+  });
 
   const startReplica = async (service: ServiceName): Promise<RunningService> => {
-    let running: RunningService;
-    if (service === "inventory") running = await runService(inventoryService(loadInventoryConfig(env("inventory"))));
-    else if (service === "payments") running = await runService(paymentsService(loadPaymentsConfig({ ...env("payments"), ...options.payments })));
-    else {
-      const inventoryTargets = replicas.inventory.map((r) => r.address).join(",");
-      running = await runService(ordersService(loadOrdersConfig({ ...env("orders"), INVENTORY_TARGET: inventoryTargets, SAGA_DEADLINE_MS: String(sagaDeadlineMs) })));
-    }
+    const vars = { ...env(service), PORT: "0" };
+    const definition =
+      service === "inventory" ? inventoryService(loadInventoryConfig(vars)) : service === "payments" ? paymentsService(loadPaymentsConfig(vars)) : ordersService(loadOrdersConfig(vars));
+    const running = await runService(definition);
     replicas[service].push(running);
     return running;
   };
 
+  const startChild = async (service: ServiceName, child: ChildOptions = {}): Promise<ChildReplica> => {
+    const port = await freePort();
+    const entry = options.childCode === "dist" ? [join("dist", "services", "serve.js")] : ["--conditions=source", "--import", "tsx", join("services", "serve.ts")];
+    const proc = spawnServer(process.execPath, [...entry, service], {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        ...env(service),
+        ...options.childEnv?.[service],
+        ...child.env,
+        ...(child.natsUrl === undefined ? {} : { NATS_URL: child.natsUrl }),
+        ...(child.databaseUrl === undefined ? {} : { DATABASE_URL: child.databaseUrl }),
+        PORT: String(port),
+      },
+    });
+    const deadline = Date.now() + 60_000;
+    while (!(await portOpen(port))) {
+      if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`${service} child exited during start-up:\n${proc.output()}`);
+      if (Date.now() > deadline) {
+        await stopProcess(proc, "SIGKILL");
+        throw new Error(`${service} child did not listen within 60 s:\n${proc.output()}`);
+      }
+      await sleep(100);
+    }
+    const replica: ChildReplica = {
+      service,
+      address: `127.0.0.1:${port}`,
+      process: proc,
+      pid: proc.child.pid ?? 0,
+      signal: (signal) => proc.child.kill(signal),
+      stop: async () => {
+        proc.child.kill("SIGCONT");
+        await stopProcess(proc, "SIGTERM", 15_000);
+      },
+    };
+    children.push(replica);
+    return replica;
+  };
+
+  const counts = typeof options.replicas === "number" ? { orders: options.replicas, inventory: options.replicas, payments: options.replicas } : options.replicas;
+  // Inventory first: orders replicas call it.
   for (const service of ["inventory", "payments", "orders"] as const) {
-    for (let i = 0; i < (options.replicas ?? 1); i++) await startReplica(service);
+    for (let i = 0; i < (counts?.[service] ?? 1); i++) await startReplica(service);
   }
-  const clientFor = <S extends typeof OrdersService | typeof InventoryService | typeof PaymentsService>(service: S, name: ServiceName) =>
-    createClient(service, createGrpcTransport({ baseUrl: `http://${replicas[name][0]?.address ?? ""}` }));
+  const clientFor = <S extends typeof OrdersService | typeof InventoryService | typeof PaymentsService>(descriptor: S, service: ServiceName) =>
+    createClient(descriptor, createGrpcTransport({ baseUrl: `http://${replicas[service][0]?.address ?? "127.0.0.1:1"}` }));
+  const orders = clientFor(OrdersService, "orders");
+
+  const check = async (): Promise<InvariantReport> => {
+    const opened: Database[] = [];
+    try {
+      const open = async (service: ServiceName) => {
+        const database = await openDatabase({ url: databaseUrl(service) });
+        opened.push(database);
+        return database.db;
+      };
+      return await checkInvariants({ orders: await open("orders"), inventory: await open("inventory"), payments: await open("payments") }, { sagaDeadlineMs, graceMs: 10_000 });
+    } finally {
+      await Promise.all(opened.map((database) => database.close()));
+    }
+  };
 
   return {
-    nats,
+    nats: { url: natsServers[0] ?? "", servers: natsServers },
     replicas,
-    orders: clientFor(OrdersService, "orders"),
+    children,
+    orders,
     inventory: clientFor(InventoryService, "inventory"),
     payments: clientFor(PaymentsService, "payments"),
+    databaseUrl,
     startReplica,
-    async check() {
-      const opened: Database[] = [];
-      try {
-        const open = async (service: ServiceName) => {
-          const database = await openDatabase({ url: databases.get(service)?.url ?? "" });
-          opened.push(database);
-          return database.db;
-        };
-        return await checkInvariants({ orders: await open("orders"), inventory: await open("inventory"), payments: await open("payments") }, { sagaDeadlineMs, graceMs: 10_000 });
-      } finally {
-        await Promise.all(opened.map((database) => database.close()));
+    startChild,
+    check,
+    async settle(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      let report = await check();
+      while ((report.orders.pending > 0 || report.violations.length > 0) && Date.now() < deadline) {
+        await sleep(500);
+        report = await check();
       }
+      return report;
+    },
+    async placeOrders(count, workers = 8, client = orders) {
+      let next = 0;
+      let accepted = 0;
+      let failed = 0;
+      const failedBy: Record<string, number> = {};
+      await Promise.all(
+        Array.from({ length: workers }, async () => {
+          while (next < count) {
+            const n = next++;
+            try {
+              await client.createOrder({ userId: `user-${n % 29}`, items: [{ sku: "MUG-1", quantity: 1 + (n % 2) }], idempotencyKey: `shop-${randomUUID()}`, currencyCode: "EUR" });
+              accepted++;
+            } catch (err) {
+              // A fault may refuse a call; the saga promise covers accepted orders only.
+              failed++;
+              const code = Code[ConnectError.from(err).code];
+              failedBy[code] = (failedBy[code] ?? 0) + 1;
+              // Back off as a client would, so an outage does not use up the whole run.
+              await sleep(100);
+            }
+          }
+        }),
+      );
+      return { accepted, failed, failedBy };
     },
     async stop() {
+      await Promise.all(children.map((child) => child.stop()));
       for (const service of ["orders", "payments", "inventory"] as const) await Promise.all(replicas[service].map((r) => r.stop()));
-      await nats.dispose();
+      await ownNats?.dispose();
       for (const database of databases.values()) await database.drop();
     },
   };
