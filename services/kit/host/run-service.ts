@@ -3,9 +3,10 @@
 // its address when ready and shuts down in order on SIGTERM or SIGINT.
 import "reflect-metadata";
 import { type DynamicModule, type INestApplication } from "@nestjs/common";
-import type { CustomTransportStrategy } from "@nestjs/microservices";
+import { Transport, type CustomTransportStrategy } from "@nestjs/microservices";
 import { NestFactory } from "@nestjs/core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connectSharedRedis, type SharedRedis } from "protomesh/kit/cache";
 import { ConnectTransport, type ConnectTransportOptions } from "protomesh/kit/connect";
 import { isConfigError, type CommonServiceConfig } from "protomesh/kit/config";
 import { openDatabase, type Database } from "protomesh/kit/data";
@@ -19,6 +20,8 @@ export interface ServiceRuntime {
   bus: EventBus;
   nats: NatsConnection;
   logger: Logger;
+  /** Redis for caches and shared counters when REDIS_URL is set; an accelerator, never required. */
+  redis: SharedRedis | undefined;
 }
 
 export interface ServiceDefinition {
@@ -33,6 +36,11 @@ export interface ServiceDefinition {
   module(runtime: ServiceRuntime): DynamicModule;
   /** The Nest transport that delivers this service's saga events to its handlers. */
   eventTransport(runtime: ServiceRuntime): CustomTransportStrategy;
+  /**
+   * Serve `@MessagePattern(subject, Transport.NATS)` handlers through Nest's NATS transport, every
+   * replica in this queue group, so each request is answered by one replica (core NATS, ADR 0052).
+   */
+  requestReply?: { queue: string };
   /** Releases what the definition itself opened (clients, timers), after the app has closed. */
   dispose?(): void | Promise<void>;
 }
@@ -63,7 +71,13 @@ export async function runService(definition: ServiceDefinition): Promise<Running
       onError: (err) => logger.warn({ err }, "outbox relay: publishing failed; the row stays and is retried"),
     },
   );
-  const runtime: ServiceRuntime = { database, bus, nats, logger };
+  const redis =
+    config.redisUrl === undefined
+      ? undefined
+      : connectSharedRedis(config.redisUrl, {
+          onError: (err, unreported) => logger.warn({ err, unreported }, "redis unavailable: caches and shared limits fall back to the database and local counters"),
+        });
+  const runtime: ServiceRuntime = { database, bus, nats, logger, redis };
 
   const connectTransport = new ConnectTransport({
     host: config.host,
@@ -79,6 +93,12 @@ export async function runService(definition: ServiceDefinition): Promise<Running
   const app = await NestFactory.create(definition.module(runtime), { logger: nestLogger(logger), abortOnError: false });
   app.connectMicroservice({ strategy: connectTransport }, { inheritAppConfig: true });
   app.connectMicroservice({ strategy: definition.eventTransport(runtime) }, { inheritAppConfig: true });
+  if (definition.requestReply !== undefined) {
+    app.connectMicroservice(
+      { transport: Transport.NATS, options: { servers: config.natsServers, name: `${definition.name}-request-reply`, queue: definition.requestReply.queue, maxReconnectAttempts: -1 } },
+      { inheritAppConfig: true },
+    );
+  }
   await app.startAllMicroservices();
   await app.init();
   await relay.start();
@@ -99,6 +119,7 @@ export async function runService(definition: ServiceDefinition): Promise<Running
       await relay.stop();
       await bus.close();
       await nats.drain();
+      await redis?.close();
       await database.close();
       logger.info(`${definition.name} stopped`);
     })());
