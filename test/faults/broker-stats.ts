@@ -35,13 +35,20 @@ export async function ackWaitMs(natsUrls: string[], service: ServiceName): Promi
   }
 }
 
+const CONSUMER_NOT_FOUND = 10014;
+
 export async function redeliveries(natsUrls: string[], service: ServiceName): Promise<number> {
   const nc = await connect({ servers: natsUrls });
   try {
     const jsm = await jetstreamManager(nc);
     let total = 0;
     for (const subscription of subscriptions.filter((s) => s.consumer === service)) {
-      const consumer = await jsm.consumers.info(subscription.stream, subscription.durable);
+      // No replica of the service has started yet: nothing delivered, nothing redelivered.
+      const consumer = await jsm.consumers.info(subscription.stream, subscription.durable).catch((err: unknown) => {
+        if ((err as { code?: unknown } | null)?.code === CONSUMER_NOT_FOUND) return undefined;
+        throw err;
+      });
+      if (consumer === undefined) continue;
       const stream = await jsm.streams.info(subscription.stream, { subjects_filter: subscription.eventType });
       const messages = stream.state.subjects?.[subscription.eventType] ?? 0;
       total += consumer.delivered.consumer_seq - messages;
