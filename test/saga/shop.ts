@@ -61,6 +61,8 @@ export interface ChildReplica {
 }
 
 export interface ChildOptions {
+  /** Listen on this port, e.g. the one a killed replica had. Default: a free one. */
+  port?: number;
   /** Replaces the NATS URL(s), e.g. with a wire tap in front of the server. */
   natsUrl?: string;
   /** Replaces the database URL, e.g. with a wire tap in front of PostgreSQL. */
@@ -142,7 +144,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   };
 
   const startChild = async (service: ServiceName, child: ChildOptions = {}): Promise<ChildReplica> => {
-    const port = await freePort();
+    const port = child.port ?? (await freePort());
     const entry = options.childCode === "dist" ? [join("dist", "services", "serve.js")] : ["--conditions=source", "--import", "tsx", join("services", "serve.ts")];
     const proc = spawnServer(process.execPath, [...entry, service], {
       cwd: repoRoot,
