@@ -1,7 +1,7 @@
 // The contract every EventBus must pass (the in-memory fake and JetStream alike), exercised
 // through the event consumer that services use.
 import { setTimeout as sleep } from "node:timers/promises";
-import { create, createRegistry, toBinary } from "@bufbuild/protobuf";
+import { create, createRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   createEventConsumer,
@@ -209,6 +209,71 @@ export function eventBusContract(harness: BusHarness): void {
         await expect.poll(() => redelivered, { timeout: 5_000 }).toEqual([2]);
       } finally {
         release();
+      }
+    });
+
+    it("hands a durable consumer only its filter's subjects, wildcards as in NATS", async () => {
+      const { conn, stream, subject, publish, options } = await setup();
+      await conn.bus.publish({ subject: `${stream}.cancelled.eu`, ...placed("other") });
+      await publish("mine");
+      const exact: string[] = [];
+      const wildcard: string[] = [];
+      await consume(conn.bus, options, (e) => Promise.resolve(void exact.push(e.subject))).consumer.start();
+      await consume(conn.bus, { ...options, durable: "audit", filterSubject: `${stream}.>` }, (e) => Promise.resolve(void wildcard.push(e.subject))).consumer.start();
+      await expect.poll(() => wildcard.length).toBe(2);
+      await sleep(300);
+      expect(exact).toEqual([subject]);
+      expect(wildcard.sort()).toEqual([`${stream}.cancelled.eu`, subject]);
+    });
+
+    it("redelivers a nak'ed delivery after its delay, not before, and never a terminated one", async () => {
+      const { conn, stream, subject, publish } = await setup();
+      await publish("nak");
+      await publish("term");
+      const seen: { orderId: string; count: number; at: number }[] = [];
+      const subscription = await conn.bus.subscribe(
+        { stream, durable: "raw", filterSubject: subject, maxDeliver: -1, ackWaitMs: 5_000, maxAckPending: 100 },
+        2,
+        async (delivery) => {
+          const { orderId } = fromBinary(OrderPlacedSchema, delivery.data);
+          seen.push({ orderId, count: delivery.deliveryCount, at: Date.now() });
+          if (delivery.deliveryCount > 1) return delivery.ack();
+          if (orderId === "nak") delivery.nak(700);
+          else delivery.term("not wanted");
+        },
+      );
+      closers.push(() => subscription.stop());
+      await expect.poll(() => seen.length, { timeout: 5_000 }).toBe(3);
+      await sleep(300);
+      const nak = seen.filter((s) => s.orderId === "nak");
+      expect(nak.map((s) => s.count)).toEqual([1, 2]);
+      expect(nak[1]!.at - nak[0]!.at).toBeGreaterThanOrEqual(650);
+      expect(seen.filter((s) => s.orderId === "term").map((s) => s.count)).toEqual([1]);
+    });
+
+    it("hands every event a crashed instance held to another instance after the ack wait, each once", async () => {
+      const { conn, subject, publish, options } = await setup();
+      const opts = { ...options, ackWaitMs: 1_000, concurrency: 4 };
+      const held: string[] = [];
+      const releases: (() => void)[] = [];
+      await consume(conn.bus, opts, (e) => {
+        held.push(e.eventId);
+        return new Promise<void>((resolve) => releases.push(resolve));
+      }).consumer.start();
+      try {
+        for (const id of ["h1", "h2", "h3"]) await publish(id);
+        await expect.poll(() => held.length).toBe(3);
+        await conn.crash();
+        const other = await harness.connect();
+        closers.push(() => other.bus.close());
+        const claimed: string[] = [];
+        await consume(other.bus, opts, (e) => Promise.resolve(void claimed.push(`${e.eventId}#${e.deliveryCount}`))).consumer.start();
+        await other.bus.publish({ subject, ...placed("after") });
+        await expect.poll(() => claimed.length, { timeout: 6_000 }).toBe(4);
+        await sleep(1_200);
+        expect(claimed.sort()).toEqual(["evt-after#1", "evt-h1#2", "evt-h2#2", "evt-h3#2"]);
+      } finally {
+        for (const release of releases) release();
       }
     });
 

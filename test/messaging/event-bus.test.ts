@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createJetStreamBus, createMemoryBroker } from "protomesh/kit/messaging";
 import { streamJanitor, uniqueName } from "../helpers/index.js";
 import { eventBusContract } from "./event-bus.contract.js";
+import { redisStreamsHarness } from "./redis-streams-harness.js";
 
 const broker = createMemoryBroker();
 eventBusContract({
@@ -25,3 +26,5 @@ eventBusContract({
   streamName: () => janitor.track(uniqueName("PMT_BUS")),
   cleanup: () => janitor.cleanup(),
 });
+
+eventBusContract(redisStreamsHarness());

@@ -50,8 +50,15 @@ export { replayDeadLetter } from "./dead-letter/replay.js";
 // JetStream
 export { createJetStreamBus, type JetStreamBusOptions } from "./jetstream/jetstream-bus.js";
 
+// Redis Streams: the second bus behind the same port and Nest transport (ADR 0055)
+export { createRedisStreamsBus, type RedisStreamsBusOptions } from "./redis-streams/redis-streams-bus.js";
+
 // Nest: the JetStream event transport (the only files here that import @nestjs)
 export { JetStreamTransport, type JetStreamTransportOptions } from "./jetstream/jetstream-transport.js";
 export { JetStreamContext } from "./jetstream/jetstream-context.js";
 export { EventErrorFilter } from "./jetstream/event-error-filter.js";
 export { OnEvent, JETSTREAM_TRANSPORT, type OnEventOptions } from "./jetstream/on-event.js";
+// The same transport under bus-neutral names: it runs on any EventBus (ADR 0056).
+export { JetStreamTransport as EventTransport, type JetStreamTransportOptions as EventTransportOptions } from "./jetstream/jetstream-transport.js";
+export { JetStreamContext as EventContext } from "./jetstream/jetstream-context.js";
+export { JETSTREAM_TRANSPORT as EVENT_TRANSPORT } from "./jetstream/on-event.js";
