@@ -17,6 +17,7 @@ import { circuitBreakerInterceptor } from "./interceptors/circuit-breaker.js";
 import { deadlineInterceptor } from "./interceptors/deadline.js";
 import { retryInterceptor } from "./interceptors/retry.js";
 import { type ClientOptions, type ResolvedClientOptions, resolveClientOptions } from "./options.js";
+import { attemptTelemetryInterceptor, callTelemetryInterceptor } from "./telemetry.js";
 import { RetryBudget } from "./resilience/retry-budget.js";
 import { FileTlsSource } from "./tls/file-tls-source.js";
 import { createBalancedGrpcTransport } from "./transport/balanced-grpc-transport.js";
@@ -32,9 +33,11 @@ export interface BalancedTransport extends Transport {
 }
 
 /**
- * Builds the balanced transport. Interceptor order, outermost first: yours, deadline (one
- * deadline for the whole call), circuit breaker (one outcome per call, after retries), retry
- * (each attempt re-picks an endpoint and gets the time left).
+ * Builds the balanced transport. Interceptor order, outermost first: telemetry of the call,
+ * yours, deadline (one deadline for the whole call), circuit breaker (one outcome per call,
+ * after retries), retry (each attempt re-picks an endpoint and gets the time left), telemetry
+ * of each attempt. Both telemetry interceptors pass calls through unless the caller runs under
+ * a service's telemetry (protomesh/kit/telemetry).
  */
 export function createBalancedTransport(options: ClientOptions): BalancedTransport {
   const o = resolveClientOptions(options);
@@ -68,13 +71,15 @@ export function createBalancedTransport(options: ClientOptions): BalancedTranspo
     health: o.healthCheck,
     events,
   });
-  const interceptors: Interceptor[] = [...o.interceptors, deadlineInterceptor(o.deadlines)];
+  const observed = { target: o.authority, events, snapshot: () => balancer.snapshot() };
+  const interceptors: Interceptor[] = [callTelemetryInterceptor(observed), ...o.interceptors, deadlineInterceptor(o.deadlines)];
   if (o.circuitBreaker !== undefined) {
     interceptors.push(circuitBreakerInterceptor(o.circuitBreaker, events));
   }
   if (o.retry !== undefined) {
     interceptors.push(retryInterceptor(o.retry, { budget: new RetryBudget(o.retryBudget), events, ledger: balancer.ledger }));
   }
+  interceptors.push(attemptTelemetryInterceptor);
   const transport = createBalancedGrpcTransport({
     baseUrl: balancer.origin,
     sessionManager: balancer.sessionManager,

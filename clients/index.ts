@@ -22,6 +22,7 @@ export { deadlineKey, currentDeadline, withDeadline, withIncomingDeadline } from
 // Events for telemetry
 export type { ClientEvent, ClientEventListener, EjectionReason } from "./events.js";
 export type { EndpointSnapshot } from "./balancer/balancer.js";
+export { clientTelemetryKey, type ClientTelemetry, type ObservedClient } from "./telemetry.js";
 
 // Errors
 export { CircuitOpenError, isCircuitOpenError, type Fallback } from "./interceptors/circuit-breaker.js";

@@ -1,12 +1,32 @@
 // Structured JSON logs (pino) for services. Nest's own messages go through the same logger,
 // so one process writes one format.
 import type { LoggerService } from "@nestjs/common";
+import { trace } from "@opentelemetry/api";
 import { pino, type Logger } from "pino";
 
 export type { Logger };
 
+const noTrace = Object.freeze({});
+
+/**
+ * JSON lines with the service, and the trace and span ids of the call or event being handled
+ * (when tracing is on), so a log line leads to its trace. Credentials that end up in a logged
+ * object (headers, connection options) are censored.
+ */
 export function createLogger(service: string, level: string): Logger {
-  return pino({ level, base: { service, pid: process.pid } });
+  return pino({
+    level,
+    base: { service, pid: process.pid },
+    mixin: traceFields,
+    redact: { paths: ["*.authorization", "*.password", "*.token", "*.secret", "headers.authorization", "*.headers.authorization"], censor: "[redacted]" },
+  });
+}
+
+function traceFields(): object {
+  const span = trace.getActiveSpan();
+  if (span === undefined) return noTrace;
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  return { trace_id: traceId, span_id: spanId, trace_flags: traceFlags };
 }
 
 /** Nest's LoggerService on top of pino, so framework messages are JSON lines too. */

@@ -10,7 +10,8 @@ import { connectSharedRedis, type SharedRedis } from "protomesh/kit/cache";
 import { ConnectTransport, type ConnectTransportOptions } from "protomesh/kit/connect";
 import { isConfigError, type CommonServiceConfig } from "protomesh/kit/config";
 import { openDatabase, type Database } from "protomesh/kit/data";
-import { createJetStreamBus, createOutboxRelay, type EventBus, type OutboxRelay, type StreamSpec } from "protomesh/kit/messaging";
+import { createJetStreamBus, createOutboxRelay, outboxStats, type EventBus, type OutboxRelay, type StreamSpec } from "protomesh/kit/messaging";
+import { startTelemetry, type Telemetry, type TelemetryOptions } from "protomesh/kit/telemetry";
 import type { AllowList } from "protomesh/kit/tls";
 import { createLogger, nestLogger, type Logger } from "./logger.js";
 
@@ -41,6 +42,11 @@ export interface ServiceDefinition {
    * replica in this queue group, so each request is answered by one replica (core NATS, ADR 0052).
    */
   requestReply?: { queue: string };
+  /**
+   * Event types that end this service's sagas and the outcome each means, for the saga outcome
+   * and duration metrics (e.g. `{ "shop.orders.v1.OrderConfirmed": "confirmed" }`). Default: none.
+   */
+  sagaOutcomes?: Readonly<Record<string, string>>;
   /** Releases what the definition itself opened (clients, timers), after the app has closed. */
   dispose?(): void | Promise<void>;
 }
@@ -50,12 +56,24 @@ export interface RunningService {
   address: string;
   runtime: ServiceRuntime;
   app: INestApplication;
+  /** The service's OpenTelemetry (a no-op unless turned on). */
+  telemetry: Telemetry;
   stop(): Promise<void>;
 }
 
-export async function runService(definition: ServiceDefinition): Promise<RunningService> {
+export interface RunServiceOptions {
+  /**
+   * Telemetry settings over those from the environment (OTEL_EXPORTER_OTLP_ENDPOINT,
+   * METRICS_PORT): a span exporter or metric reader of your own, e.g. in tests.
+   */
+  telemetry?: Partial<Omit<TelemetryOptions, "service">>;
+}
+
+export async function runService(definition: ServiceDefinition, options: RunServiceOptions = {}): Promise<RunningService> {
   const { config } = definition;
   const logger = createLogger(definition.name, config.logLevel);
+  // Started first, so everything below reports to it; off unless the environment or options ask.
+  const telemetry = await startTelemetry({ service: definition.name, metricsHost: config.host, sagaOutcomes: definition.sagaOutcomes, ...options.telemetry });
   const database = await openDatabase({
     ...("url" in config.database ? { url: config.database.url } : config.database.dataDir === "memory" ? {} : { dataDir: config.database.dataDir }),
     migrationsFolder: definition.migrationsFolder,
@@ -63,14 +81,16 @@ export async function runService(definition: ServiceDefinition): Promise<Running
     onBackgroundError: (err) => logger.warn({ err }, "database connection problem"),
   });
   const nats = await connect({ servers: config.natsServers, name: definition.name, maxReconnectAttempts: -1 });
-  const bus = await createJetStreamBus(nats);
+  const bus = telemetry.instrumentBus(await createJetStreamBus(nats));
   await bus.ensureStream({ ...definition.stream, replicas: config.streamReplicas });
   const relay: OutboxRelay = createOutboxRelay(
     { database, publisher: bus },
     {
       onError: (err) => logger.warn({ err }, "outbox relay: publishing failed; the row stays and is retried"),
+      ...telemetry.relayOptions(),
     },
   );
+  telemetry.observeOutbox(() => outboxStats(database.db));
   const redis =
     config.redisUrl === undefined
       ? undefined
@@ -86,6 +106,7 @@ export async function runService(definition: ServiceDefinition): Promise<Running
     ...(config.tls === undefined ? {} : { tls: { certFile: config.tls.certFile, keyFile: config.tls.keyFile, ...(config.tls.caFile === undefined ? {} : { caFile: config.tls.caFile }) } }),
     ...(definition.allow === undefined || config.tls?.caFile === undefined ? {} : { allow: definition.allow }),
     onUnexpectedError: (error, procedure) => logger.error({ err: error.cause ?? error, procedure }, "call failed with an unexpected error"),
+    ...(telemetry.serverInterceptor === undefined ? {} : { observe: telemetry.serverInterceptor }),
   } satisfies ConnectTransportOptions);
   connectTransport.health.addProbe("database", () => database.ready().then(() => true, () => false));
   connectTransport.health.addProbe("nats", () => !nats.isClosed());
@@ -105,7 +126,7 @@ export async function runService(definition: ServiceDefinition): Promise<Running
 
   const address = `${config.host}:${connectTransport.address()?.port ?? config.port}`;
   logger.info(
-    { address, tls: config.tls === undefined ? "off" : config.tls.caFile === undefined ? "tls" : "mtls", database: database.driver },
+    { address, tls: config.tls === undefined ? "off" : config.tls.caFile === undefined ? "tls" : "mtls", database: database.driver, tracing: telemetry.tracing, metrics: telemetry.metricsUrl ?? "off" },
     `${definition.name} listening on ${address}`,
   );
 
@@ -121,9 +142,10 @@ export async function runService(definition: ServiceDefinition): Promise<Running
       await nats.drain();
       await redis?.close();
       await database.close();
+      await telemetry.shutdown();
       logger.info(`${definition.name} stopped`);
     })());
-  return { address, runtime, app, stop };
+  return { address, runtime, app, telemetry, stop };
 }
 
 /** Runs a service until SIGTERM or SIGINT; a start-up failure prints one line and exits 1. */

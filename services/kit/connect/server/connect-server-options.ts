@@ -33,6 +33,12 @@ export interface ConnectServerOptions {
    * Default: none.
    */
   interceptors?: readonly Interceptor[];
+  /**
+   * Outermost interceptor of every call, before error mapping, authorization and validation:
+   * where telemetry sees each call and the code it ends with (protomesh/kit/telemetry's
+   * `serverInterceptor`). Default: none, so a server without telemetry pays nothing for it.
+   */
+  observe?: Interceptor;
   /** Serve grpc.reflection v1 and v1alpha. Default: true. */
   reflection?: boolean;
   /** Readiness behind grpc.health.v1. Default: a registry without probes (always SERVING). */
@@ -43,8 +49,8 @@ export interface ConnectServerOptions {
   onTlsReloadError?: (error: unknown) => void;
 }
 
-export type ResolvedConnectServerOptions = Required<Omit<ConnectServerOptions, "tls" | "allow">> &
-  Pick<ConnectServerOptions, "tls" | "allow">;
+export type ResolvedConnectServerOptions = Required<Omit<ConnectServerOptions, "tls" | "allow" | "observe">> &
+  Pick<ConnectServerOptions, "tls" | "allow" | "observe">;
 
 const MiB = 1024 * 1024;
 
@@ -67,6 +73,7 @@ export function resolveConnectServerOptions(options: ConnectServerOptions): Reso
     onTlsReloadError: options.onTlsReloadError ?? ((error: unknown) => console.error("reloading TLS files failed", error)),
     ...(options.tls === undefined ? {} : { tls: options.tls }),
     ...(options.allow === undefined ? {} : { allow: options.allow }),
+    ...(options.observe === undefined ? {} : { observe: options.observe }),
   };
   if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65535) {
     throw new Error(`port must be an integer in 0..65535, got ${resolved.port}`);

@@ -68,6 +68,7 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
   setMaxListeners(0, shutdown.signal);
 
   const errorMapping = createErrorMappingInterceptor(opts.onUnexpectedError);
+  const observe = opts.observe === undefined ? [] : [opts.observe];
   const enforcement: Interceptor[] = [
     ...(opts.allow === undefined ? [] : [createAllowListInterceptor(opts.allow)]),
     createValidateInterceptor(),
@@ -90,12 +91,12 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
     readMaxBytes: opts.readMaxBytes,
     writeMaxBytes: opts.writeMaxBytes,
     shutdownSignal: shutdown.signal,
-    interceptors: [errorMapping, createDeadlineInterceptor(), ...enforcement],
+    interceptors: [...observe, errorMapping, createDeadlineInterceptor(), ...enforcement],
     ...(peerValues === undefined ? {} : { contextValues: (req) => peerValues(req.socket as TLSSocket) }),
   });
   const inFlight = new Set<(reason: ConnectError) => void>();
   const fastPath = createGrpcUnaryFastPath(served, {
-    interceptors: [errorMapping, ...enforcement],
+    interceptors: [...observe, errorMapping, ...enforcement],
     readMaxBytes: opts.readMaxBytes,
     writeMaxBytes: opts.writeMaxBytes,
     inFlight,

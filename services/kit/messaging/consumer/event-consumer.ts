@@ -1,4 +1,5 @@
 import { fromBinary, type Message, type Registry } from "@bufbuild/protobuf";
+import { trace } from "@opentelemetry/api";
 import { backoffDelay } from "../backoff.js";
 import { type Delivery, EventHeaders, type EventSubscriber, type Subscription } from "../bus/event-bus.js";
 import type { DeadLetterSink } from "../dead-letter/dead-letter-store.js";
@@ -96,6 +97,8 @@ async function handleDelivery(deps: EventConsumerDeps, opts: ResolvedConsumerOpt
     });
   } catch (err) {
     clearInterval(heartbeat);
+    // The delivery's span (when traced) shows why it will be redelivered or dead-lettered.
+    trace.getActiveSpan()?.recordException(err instanceof Error ? err : new Error(errorText(err)));
     opts.onError(err, context);
     if (delivery.deliveryCount >= opts.maxDeliver) {
       await deadLetter(deps, opts, delivery, type, eventId, errorText(err));

@@ -1,3 +1,4 @@
+import { trace } from "@opentelemetry/api";
 import { lt, sql } from "drizzle-orm";
 import type { Executor } from "protomesh/kit/data";
 import { inbox } from "./inbox-table.js";
@@ -23,7 +24,11 @@ export async function withInbox<TTx extends Executor, T>(
     .values({ consumer, eventId })
     .onConflictDoNothing()
     .returning({ eventId: inbox.eventId });
-  if (inserted.length === 0) return { status: "duplicate" };
+  if (inserted.length === 0) {
+    // Shows in the consumer's span why this delivery changed nothing.
+    trace.getActiveSpan()?.addEvent("inbox duplicate", { "messaging.consumer.group.name": consumer, "messaging.message.id": eventId });
+    return { status: "duplicate" };
+  }
   return { status: "applied", value: await effect(tx) };
 }
 

@@ -32,6 +32,11 @@ export interface OutboxRelayOptions {
   onError?: ((err: unknown) => void) | undefined;
   /** Called after each event is stored by the broker, e.g. to record outbox lag. Default: none. */
   onPublished?: ((envelope: Envelope, ack: PublishAck) => void) | undefined;
+  /**
+   * Runs the publishing of each round's claimed rows, e.g. inside a span linked to every row's
+   * trace (a batch has no single parent). Default: runs it as is.
+   */
+  aroundRound?: (<T>(rows: readonly Envelope[], publish: () => Promise<T>) => Promise<T>) | undefined;
 }
 
 /**
@@ -51,6 +56,7 @@ export interface ResolvedRelayOptions {
   cleanupBatchSize: number;
   onError: (err: unknown) => void;
   onPublished: (envelope: Envelope, ack: PublishAck) => void;
+  aroundRound: <T>(rows: readonly Envelope[], publish: () => Promise<T>) => Promise<T>;
 }
 
 export function resolveRelayOptions(options: OutboxRelayOptions): ResolvedRelayOptions {
@@ -65,6 +71,7 @@ export function resolveRelayOptions(options: OutboxRelayOptions): ResolvedRelayO
     cleanupBatchSize: options.cleanupBatchSize ?? 1_000,
     onError: options.onError ?? (() => undefined),
     onPublished: options.onPublished ?? (() => undefined),
+    aroundRound: options.aroundRound ?? ((_rows, publish) => publish()),
   };
   for (const key of ["batchSize", "pollIntervalMs", "leaseMs", "cleanupIntervalMs", "cleanupBatchSize"] as const) {
     const value = resolved[key];

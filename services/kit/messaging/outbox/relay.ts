@@ -108,11 +108,13 @@ async function publishRound(db: Executor, publisher: EventPublisher, opts: Resol
   const rows = await claim(db, opts);
   if (rows.length === 0) return 0;
   // At most one row per aggregate was claimed, so publishing them in parallel keeps order.
-  const results = await Promise.allSettled(
-    rows.map(async (row) => {
-      const ack = await publisher.publish(toOutgoingMessage(row));
-      opts.onPublished(row, ack);
-    }),
+  const results = await opts.aroundRound(rows, () =>
+    Promise.allSettled(
+      rows.map(async (row) => {
+        const ack = await publisher.publish(toOutgoingMessage(row));
+        opts.onPublished(row, ack);
+      }),
+    ),
   );
   const published: number[] = [];
   const failures: Promise<unknown>[] = [];

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import { context, propagation } from "@opentelemetry/api";
 import { sql } from "drizzle-orm";
 import type { Executor } from "protomesh/kit/data";
 import { outbox } from "./outbox-table.js";
@@ -20,7 +21,7 @@ export interface EventToWrite<Desc extends DescMessage> {
   eventId?: string | undefined;
   /** Default: the event type name (`shop.orders.v1.OrderPlaced`); streams capture by prefix. */
   subject?: string | undefined;
-  /** Extra headers, e.g. the trace context. Default: none. */
+  /** Extra headers. Default: none; the active trace context (traceparent, baggage) is added unless given here. */
   headers?: Record<string, string> | undefined;
 }
 
@@ -38,8 +39,16 @@ export async function writeEvent<Desc extends DescMessage>(tx: Executor, input: 
     eventType: input.schema.typeName,
     subject: input.subject ?? input.schema.typeName,
     payload: toBinary(input.schema, input.event),
-    headers: input.headers ?? {},
+    headers: withTraceContext(input.headers),
   });
   await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, '')`);
   return eventId;
+}
+
+// The row carries the trace context of the transaction that wrote it, so the relay's publish,
+// however much later, continues the same trace. Without telemetry the propagator adds nothing.
+function withTraceContext(headers: Record<string, string> | undefined): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return { ...carrier, ...headers };
 }

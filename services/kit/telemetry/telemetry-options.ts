@@ -1,0 +1,75 @@
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { MetricReader } from "@opentelemetry/sdk-metrics";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
+
+/** How one service reports traces and metrics. Everything is off unless an option turns it on. */
+export interface TelemetryOptions {
+  /** `service.name`. OTEL_SERVICE_NAME overrides it. */
+  service: string;
+  /** `service.version`. Default: the protomesh package version. */
+  version?: string | undefined;
+  /** `service.instance.id`. Default: a random UUID per start, as the semantic conventions advise. */
+  instance?: string | undefined;
+  /**
+   * Where finished spans go (batched). Default: OTLP over HTTP (protobuf) when
+   * OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; without an exporter
+   * tracing is off and no span is ever made.
+   */
+  spanExporter?: SpanExporter | undefined;
+  /** Serve Prometheus text format at `http://metricsHost:metricsPort/metrics`. Default: off. */
+  metricsPort?: number | undefined;
+  /** Interface of the metrics endpoint. Default 127.0.0.1; the host passes the service's HOST. */
+  metricsHost?: string | undefined;
+  /** More metric readers (an OTLP push reader, a test reader). Default: none. */
+  metricReaders?: readonly MetricReader[] | undefined;
+  /**
+   * Event types that end a saga this service runs, and the outcome each means, e.g.
+   * `{ "shop.orders.v1.OrderConfirmed": "confirmed" }`: counted and timed when the relay
+   * publishes them. Default: none.
+   */
+  sagaOutcomes?: Readonly<Record<string, string>> | undefined;
+}
+
+/** Telemetry settings from the environment: the standard OTEL_* variables and METRICS_PORT. */
+export interface TelemetryEnvironment {
+  /** Exports spans over OTLP; tracing is off when neither it nor the traces-only variable is set. */
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string | undefined;
+  /** "true" turns everything off, whatever else is set. */
+  OTEL_SDK_DISABLED?: string | undefined;
+  /** Port of the Prometheus endpoint; unset means none. */
+  METRICS_PORT?: string | undefined;
+}
+
+/** Whether the environment asks for OTLP trace export (the exporter reads the OTEL_* variables itself). */
+export function wantsOtlpTraces(env: TelemetryEnvironment): boolean {
+  return env.OTEL_SDK_DISABLED !== "true" && Boolean(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT);
+}
+
+/** METRICS_PORT as an option; throws a message naming the variable on a bad port. */
+export function metricsFromEnv(env: TelemetryEnvironment): Pick<TelemetryOptions, "metricsPort"> {
+  if (env.OTEL_SDK_DISABLED === "true" || env.METRICS_PORT === undefined || env.METRICS_PORT === "") return {};
+  const port = Number(env.METRICS_PORT);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new RangeError(`METRICS_PORT must be a port number in 1..65535, got ${JSON.stringify(env.METRICS_PORT)}`);
+  }
+  return { metricsPort: port };
+}
+
+let packageVersion: string | undefined;
+
+/** The version in protomesh's package.json, found from this file in the sources and in dist/. */
+export function protomeshVersion(): string {
+  if (packageVersion !== undefined) return packageVersion;
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "protomesh" && pkg.version !== undefined) return (packageVersion = pkg.version);
+    } catch {
+      // No package.json at this level: look further up.
+    }
+    if (dirname(dir) === dir) return (packageVersion = "unknown");
+  }
+}
