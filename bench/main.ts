@@ -1,15 +1,17 @@
-// npm run bench [-- <name>...] [-- --warmup 5 --seconds 8 --concurrency 64]
+// npm run bench [-- <name>...] [-- --warmup 5 --seconds 8 --concurrency 64 --writers 16 --rate 0]
 // Runs the named benchmarks (all by default) and prints one JSON line per variant on stdout;
 // progress goes to stderr.
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { client } from "./client.js";
 import { breaker, retry } from "./resilience.js";
+import { relay } from "./relay.js";
 import { rpc } from "./rpc.js";
+import { saga } from "./saga.js";
 import { tail } from "./tail.js";
 import type { BenchSettings } from "./settings.js";
 
-const benchmarks: Record<string, (s: BenchSettings) => Promise<void>> = { rpc, client, tail, breaker, retry };
+const benchmarks: Record<string, (s: BenchSettings) => Promise<void>> = { rpc, client, tail, breaker, retry, relay, saga };
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -17,9 +19,14 @@ const { values, positionals } = parseArgs({
     warmup: { type: "string", default: "5" },
     seconds: { type: "string", default: "8" },
     concurrency: { type: "string", default: "64" },
+    writers: { type: "string", default: "16" },
+    rate: { type: "string", default: "0" },
   },
 });
-const settings: BenchSettings = { warmupS: Number(values.warmup), seconds: Number(values.seconds), concurrency: Number(values.concurrency) };
+const settings: BenchSettings = { warmupS: Number(values.warmup), seconds: Number(values.seconds), concurrency: Number(values.concurrency),
+  writers: Number(values.writers),
+  rate: Number(values.rate),
+};
 if (settings.warmupS < 5) console.error("warning: a warm-up under 5 s measures servers that are still speeding up");
 const names = positionals.length > 0 ? positionals : Object.keys(benchmarks);
 for (const name of names) {

@@ -6,4 +6,8 @@ export interface BenchSettings {
   seconds: number;
   /** Calls in flight from the load generator. */
   concurrency: number;
+  /** Transactions in flight from the outbox writers (relay) and the pool they use. */
+  writers: number;
+  /** Offered load of the saga benchmark, orders/s; 0 derives it from the measured limit. */
+  rate: number;
 }

@@ -33,9 +33,12 @@ interface Envelope {
   error?: string;
 }
 
-/** Forks `script` (a path relative to bench/) with `args` and waits for its first "ready" message. */
-export async function startChild(script: string, args: readonly string[]): Promise<Child> {
-  const proc = fork(new URL(`../${script}`, import.meta.url).pathname, args, { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+/**
+ * Forks `script` (a path relative to bench/) with `args` and waits for its first "ready" message.
+ * `nodeArgs` are extra Node flags for this child only (the gc benchmark's heap settings).
+ */
+export async function startChild(script: string, args: readonly string[], nodeArgs: readonly string[] = []): Promise<Child> {
+  const proc = fork(new URL(`../${script}`, import.meta.url).pathname, args, { execArgv: [...execArgv, ...nodeArgs], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   live.add(proc);
   let nextId = 1;
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
