@@ -17,11 +17,20 @@ export interface RedisStreamsBusOptions {
   retryDelayMs?: number | undefined;
   /** How long a publisher trusts its copy of the declared streams before reading them again, ms. Default 10 000. */
   registryRefreshMs?: number | undefined;
+  /**
+   * Retention of streams whose StreamSpec leaves `maxAgeMs` unset, ms: entries older than this are
+   * trimmed on the next publish (XADD MINID), read or not. Redis holds streams in memory, so unlike JetStream the
+   * default is not "keep everything". Default 7 days, the outbox's retention. 0 keeps everything.
+   */
+  defaultMaxAgeMs?: number | undefined;
+  /** Subscribers idle this long with nothing pending are removed from their group when another starts, ms. Default 1 hour. */
+  pruneConsumersAfterMs?: number | undefined;
   /** Errors a subscription survives (Redis down, group deleted) and failed nak/working/term calls. Default: ignored. */
   onError?: ((err: unknown) => void) | undefined;
 }
 
 const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
+const SEVEN_DAYS_MS = 7 * 24 * 3_600_000;
 
 /**
  * The event bus on Redis Streams (ioredis): one Redis stream per StreamSpec, one consumer group
@@ -34,14 +43,18 @@ export function createRedisStreamsBus(client: Redis, options: RedisStreamsBusOpt
   const maxBlockMs = options.maxBlockMs ?? 1_000;
   const retryDelayMs = options.retryDelayMs ?? 1_000;
   const registryRefreshMs = options.registryRefreshMs ?? 10_000;
+  const defaultMaxAgeMs = options.defaultMaxAgeMs ?? SEVEN_DAYS_MS;
+  const pruneConsumersAfterMs = options.pruneConsumersAfterMs ?? 3_600_000;
   const onError = options.onError ?? (() => undefined);
   for (const [name, value] of [
     ["maxBlockMs", maxBlockMs],
     ["retryDelayMs", retryDelayMs],
     ["registryRefreshMs", registryRefreshMs],
+    ["pruneConsumersAfterMs", pruneConsumersAfterMs],
   ] as const) {
     if (!Number.isInteger(value) || value < 1) throw new TypeError(`redis streams bus ${name} must be a positive integer, got ${value}`);
   }
+  if (!Number.isInteger(defaultMaxAgeMs) || defaultMaxAgeMs < 0) throw new TypeError(`redis streams bus defaultMaxAgeMs must be 0 or a positive integer, got ${defaultMaxAgeMs}`);
   const registryKey = streamRegistryKey(prefix);
   const scripts = bindScripts(client);
   const subscriptions = new Set<Subscription>();
@@ -71,7 +84,7 @@ export function createRedisStreamsBus(client: Redis, options: RedisStreamsBusOpt
         name: spec.name,
         subjects: [...spec.subjects],
         duplicateWindowMs: spec.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS,
-        maxAgeMs: spec.maxAgeMs ?? 0,
+        maxAgeMs: spec.maxAgeMs ?? defaultMaxAgeMs,
       };
       await client.hset(registryKey, spec.name, JSON.stringify(stored));
       declared.set(spec.name, stored);
@@ -102,6 +115,7 @@ export function createRedisStreamsBus(client: Redis, options: RedisStreamsBusOpt
         } catch (err) {
           if (!String((err as Error).message).startsWith("BUSYGROUP")) throw err;
         }
+        await scripts.prune([keys.stream], [spec.durable, pruneConsumersAfterMs]);
       };
       const subscription = await startSubscription({ client, scripts, keys, ensureGroup, maxBlockMs, retryDelayMs, onError }, spec, concurrency, handler);
       const tracked: Subscription = {

@@ -19,7 +19,7 @@ end
 local sequence = redis.call('INCR', KEYS[2])
 local maxAge = tonumber(ARGV[5])
 if maxAge > 0 then
-  redis.call('XADD', KEYS[1], 'MINID', '~', now - maxAge, '*', 'seq', sequence, 'subject', ARGV[1], 'headers', ARGV[2], 'data', ARGV[3])
+  redis.call('XADD', KEYS[1], 'MINID', now - maxAge, '*', 'seq', sequence, 'subject', ARGV[1], 'headers', ARGV[2], 'data', ARGV[3])
 else
   redis.call('XADD', KEYS[1], '*', 'seq', sequence, 'subject', ARGV[1], 'headers', ARGV[2], 'data', ARGV[3])
 end
@@ -108,6 +108,22 @@ if not pending or pending[2] ~= ARGV[2] then return 0 end
 redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
 return 1`;
 
+/**
+ * KEYS: stream. ARGV: group, idle ms. Deletes the group's consumers that hold no pending entry and
+ * have been idle that long (subscribers of stopped processes); in one script, so no entry can be
+ * handed to a consumer between the check and the delete. Returns how many it deleted.
+ */
+const PRUNE = `local deleted = 0
+for _, info in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local fields = {}
+  for i = 1, #info, 2 do fields[info[i]] = info[i + 1] end
+  if fields['pending'] == 0 and fields['idle'] >= tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], fields['name'])
+    deleted = deleted + 1
+  end
+end
+return deleted`;
+
 type Arg = string | number | Buffer;
 type Call = (...args: Arg[]) => Promise<unknown>;
 
@@ -118,6 +134,7 @@ export interface StreamScripts {
   settle(keys: [string, string], args: [string, string]): Promise<number>;
   nak(keys: [string, string], args: [string, string, string, number]): Promise<number>;
   working(keys: [string], args: [string, string, string]): Promise<number>;
+  prune(keys: [string], args: [string, number]): Promise<number>;
 }
 
 /** Raw FETCH reply; strings arrive as Buffers so payloads stay binary. */
@@ -135,6 +152,7 @@ export function bindScripts(client: Redis): StreamScripts {
   const settle = define("Settle", 2, SETTLE);
   const nak = define("Nak", 2, NAK);
   const working = define("Working", 1, WORKING);
+  const prune = define("Prune", 1, PRUNE);
   return {
     publish: (keys, [subject, headers, data, windowMs, maxAgeMs]) =>
       publish(...keys, subject, headers, Buffer.from(data.buffer, data.byteOffset, data.byteLength), windowMs, maxAgeMs) as Promise<[number, number]>,
@@ -142,5 +160,6 @@ export function bindScripts(client: Redis): StreamScripts {
     settle: (keys, args) => settle(...keys, ...args) as Promise<number>,
     nak: (keys, args) => nak(...keys, ...args) as Promise<number>,
     working: (keys, args) => working(...keys, ...args) as Promise<number>,
+    prune: (keys, args) => prune(...keys, ...args) as Promise<number>,
   };
 }
