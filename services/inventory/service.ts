@@ -2,15 +2,19 @@
 import { createRegistry } from "@bufbuild/protobuf";
 import { fileURLToPath } from "node:url";
 import { Module } from "@nestjs/common";
+import { createReadThroughCache, protobufCodec } from "protomesh/kit/cache";
 import { createDeadLetterStore, JetStreamTransport } from "protomesh/kit/messaging";
+import { StockItemSchema } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { file_shop_orders_v1_events } from "protomesh/gen/shop/orders/v1/events_pb";
 import type { ServiceDefinition } from "../kit/host/run-service.js";
 import { consumerDefaults, streams } from "../saga/topology.js";
 import { loadInventoryConfig, type InventoryConfig } from "./config.js";
 import { InventoryController } from "./inventory.controller.js";
 import { InventoryEvents } from "./inventory.events.js";
-import { INVENTORY_DATABASE, STOCK_STORE } from "./inventory.tokens.js";
-import { createStockStore } from "./stock.js";
+import { INVENTORY_DATABASE, STOCK_CACHE, STOCK_STORE } from "./inventory.tokens.js";
+import { createStockStore, STOCK_CACHE_NAMESPACE } from "./stock.js";
+import { INVENTORY_QUEUE_GROUP } from "./stock-lookup/stock-lookup.protocol.js";
+import { StockLookupResponder } from "./stock-lookup/stock-lookup.responder.js";
 
 @Module({})
 export class InventoryModule {}
@@ -27,14 +31,19 @@ export function inventoryService(config: InventoryConfig = loadInventoryConfig()
       "shop.inventory.v1.InventoryService/SetStock": ["spiffe://shop/gateway"],
       "shop.inventory.v1.InventoryService/AdjustStock": ["spiffe://shop/gateway"],
     },
-    module: (runtime) => ({
-      module: InventoryModule,
-      controllers: [InventoryController, InventoryEvents],
-      providers: [
-        { provide: INVENTORY_DATABASE, useValue: runtime.database },
-        { provide: STOCK_STORE, useValue: createStockStore(runtime.database.db) },
-      ],
-    }),
+    module: (runtime) => {
+      const stockCache = createReadThroughCache(runtime.redis, { namespace: STOCK_CACHE_NAMESPACE, ttlMs: config.stockCacheTtlMs, codec: protobufCodec(StockItemSchema) });
+      return {
+        module: InventoryModule,
+        controllers: [InventoryController, InventoryEvents, StockLookupResponder],
+        providers: [
+          { provide: INVENTORY_DATABASE, useValue: runtime.database },
+          { provide: STOCK_CACHE, useValue: stockCache },
+          { provide: STOCK_STORE, useValue: createStockStore(runtime.database.db, stockCache) },
+        ],
+      };
+    },
+    requestReply: { queue: INVENTORY_QUEUE_GROUP },
     eventTransport: (runtime) =>
       new JetStreamTransport({
         bus: runtime.bus,

@@ -1,8 +1,11 @@
-// Stock reads and admin writes behind the InventoryService RPCs.
+// Stock reads and admin writes behind the InventoryService RPCs. Reads go through a read-through
+// cache of stock items (Redis when configured); every write invalidates what it changed after it
+// commits, and so do the saga handlers (inventory.events.ts).
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { eq, inArray, sql } from "drizzle-orm";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "protomesh/kit/connect";
+import { createReadThroughCache, protobufCodec, type ReadThroughCache } from "protomesh/kit/cache";
 import { runTransaction, type Db } from "protomesh/kit/data";
 import { MoneySchema } from "protomesh/gen/shop/common/v1/money_pb";
 import {
@@ -31,38 +34,46 @@ export function toStockItem(row: StockRow): StockItem {
   });
 }
 
-export function createStockStore(db: Db) {
-  async function findStock(sku: string): Promise<StockRow | undefined> {
-    const [row] = await db.select().from(stockItems).where(eq(stockItems.sku, sku));
-    return row;
+export type StockCache = ReadThroughCache<StockItem>;
+
+/** Where stock items are cached; the key is the SKU. */
+export const STOCK_CACHE_NAMESPACE = "inventory:stock";
+
+/** A cache that never stores (no Redis): reads go to the database, one load per SKU at a time. */
+export const uncachedStock = (): StockCache => createReadThroughCache(undefined, { namespace: STOCK_CACHE_NAMESPACE, ttlMs: 1, codec: protobufCodec(StockItemSchema) });
+
+export function createStockStore(db: Db, cache: StockCache = uncachedStock()) {
+  async function loadStock(skus: string[]): Promise<Map<string, StockItem>> {
+    const rows = await db.select().from(stockItems).where(inArray(stockItems.sku, skus));
+    return new Map(rows.map((row) => [row.sku, toStockItem(row)]));
   }
 
   return {
     async getStock(sku: string): Promise<StockItem> {
-      const row = await findStock(sku);
-      if (row === undefined) throw new NotFoundError(`no stock item with SKU ${sku}`);
-      return toStockItem(row);
+      const item = (await cache.getMany([sku], loadStock)).get(sku);
+      if (item === undefined) throw new NotFoundError(`no stock item with SKU ${sku}`);
+      return item;
     },
 
     /** Prices a basket; a SKU listed twice is checked against its total. Reserves nothing. */
     async quote(items: readonly QuoteLineInput[], currencyCode: string): Promise<QuoteItemsResponse> {
-      const skus = [...new Set(items.map((item) => item.sku))];
-      const rows = new Map((await db.select().from(stockItems).where(inArray(stockItems.sku, skus))).map((row) => [row.sku, row]));
+      const stock = await cache.getMany(items.map((item) => item.sku), loadStock);
       const totals = new Map(mergeLines(items).map((line) => [line.sku, line.quantity]));
       let totalMinor = 0n;
       const lines = items.map(({ sku, quantity }) => {
-        const row = rows.get(sku);
-        if (row === undefined) return { sku, quantity, available: 0, sufficient: false, known: false };
-        if (row.currencyCode !== currencyCode) {
-          throw new InvalidArgumentError(`SKU ${sku} is priced in ${row.currencyCode}, not ${currencyCode}`);
+        const item = stock.get(sku);
+        if (item === undefined) return { sku, quantity, available: 0, sufficient: false, known: false };
+        const price = item.unitPrice ?? create(MoneySchema);
+        if (price.currencyCode !== currencyCode) {
+          throw new InvalidArgumentError(`SKU ${sku} is priced in ${price.currencyCode}, not ${currencyCode}`);
         }
-        totalMinor += row.unitPriceMinor * BigInt(quantity);
+        totalMinor += price.amountMinor * BigInt(quantity);
         return {
           sku,
           quantity,
-          unitPrice: create(MoneySchema, { currencyCode, amountMinor: row.unitPriceMinor }),
-          available: row.available,
-          sufficient: row.available >= (totals.get(sku) ?? quantity),
+          unitPrice: create(MoneySchema, { currencyCode, amountMinor: price.amountMinor }),
+          available: item.available,
+          sufficient: item.available >= (totals.get(sku) ?? quantity),
           known: true,
         };
       });
@@ -77,7 +88,7 @@ export function createStockStore(db: Db) {
     async setStock(request: SetStockRequest): Promise<StockItem> {
       const price = request.unitPrice;
       if (price === undefined) throw new InvalidArgumentError("unit_price is required");
-      return runTransaction(db, async (tx) => {
+      return afterCommit([request.sku], runTransaction(db, async (tx) => {
         const now = new Date();
         const [before] = await tx.select().from(stockItems).where(eq(stockItems.sku, request.sku)).for("update");
         const delta = request.available - (before?.available ?? 0);
@@ -91,7 +102,7 @@ export function createStockStore(db: Db) {
           .returning();
         if (delta !== 0) await tx.insert(stockLedger).values({ sku: request.sku, delta, reason: "set", createdAt: now });
         return toStockItem(row as StockRow);
-      });
+      }));
     },
 
     /**
@@ -99,7 +110,7 @@ export function createStockStore(db: Db) {
      * retried adjustment apply once: the retry gets the item as it is now.
      */
     async adjustStock(request: AdjustStockRequest): Promise<StockItem> {
-      return runTransaction(db, async (tx) => {
+      return afterCommit([request.sku], runTransaction(db, async (tx) => {
         const now = new Date();
         // The row lock serializes concurrent adjustments of one SKU, so none is lost.
         const [current] = await tx.select().from(stockItems).where(eq(stockItems.sku, request.sku)).for("update");
@@ -129,9 +140,18 @@ export function createStockStore(db: Db) {
           .where(eq(stockItems.sku, request.sku))
           .returning();
         return toStockItem(row as StockRow);
-      });
+      }));
     },
   };
+
+  /** Invalidates `skus` once `write` has settled (committed or not: a needless invalidation is harmless). */
+  async function afterCommit<T>(skus: string[], write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } finally {
+      await cache.invalidate(skus);
+    }
+  }
 }
 
 export type StockStore = ReturnType<typeof createStockStore>;
