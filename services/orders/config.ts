@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { env, parseEnv, serviceConfigSchema } from "../kit/config/index.js";
+import { ConfigError, env, parseEnv, serviceConfigSchema } from "../kit/config/index.js";
+import { MIN_SECRET_BYTES } from "./gateway/access-token.js";
 
 const schema = serviceConfigSchema(
   "orders",
@@ -19,12 +20,19 @@ const schema = serviceConfigSchema(
     SAGA_DEADLINE_MS: env.milliseconds(30_000),
     /** How often the tracker looks for orders past their deadline. Default 1 s. */
     SAGA_SWEEP_INTERVAL_MS: env.milliseconds(1_000),
+    /** Port of the order status WebSocket gateway (Socket.IO) on HOST. Unset: no gateway. */
+    WS_PORT: env.port(0).unwrap().optional(),
+    /** HS256 secret (at least 32 bytes) of the bearer tokens the gateway accepts; required with WS_PORT. */
+    WS_TOKEN_SECRET: z.string().optional(),
+    /** Prefix of the gateway's Redis pub/sub channels (with REDIS_URL); replicas sharing it share pushes. Default orders-status. */
+    WS_REDIS_CHANNEL: z.string().default("orders-status"),
   },
   (common, vars, addIssue) => {
     for (const target of vars.INVENTORY_TARGET) {
       if (!/^(\[[0-9a-fA-F:]+\]|[^:/\s]+):\d{1,5}$/.test(target)) addIssue("INVENTORY_TARGET", `each entry must be host:port; ${JSON.stringify(target)} is not`);
     }
     if (vars.SAGA_DEADLINE_MS < 100) addIssue("SAGA_DEADLINE_MS", "must be at least 100 ms");
+    if (vars.WS_PORT !== undefined && vars.WS_TOKEN_SECRET === undefined) addIssue("WS_TOKEN_SECRET", "is required when WS_PORT is set (the gateway accepts only signed tokens)");
     return {
       ...common,
       inventory: {
@@ -36,6 +44,10 @@ const schema = serviceConfigSchema(
         },
       },
       saga: { deadlineMs: vars.SAGA_DEADLINE_MS, sweepIntervalMs: vars.SAGA_SWEEP_INTERVAL_MS },
+      statusGateway:
+        vars.WS_PORT === undefined || vars.WS_TOKEN_SECRET === undefined
+          ? undefined
+          : { host: common.host, port: vars.WS_PORT, tokenSecret: vars.WS_TOKEN_SECRET, redisUrl: common.redisUrl, channelPrefix: vars.WS_REDIS_CHANNEL },
     };
   },
 );
@@ -43,5 +55,10 @@ const schema = serviceConfigSchema(
 export type OrdersConfig = ReturnType<typeof loadOrdersConfig>;
 
 export function loadOrdersConfig(environment: Record<string, string | undefined> = process.env) {
-  return parseEnv(schema, environment);
+  const config = parseEnv(schema, environment);
+  // Checked here rather than in the schema, whose messages quote the value: a secret stays out of logs.
+  if (config.statusGateway !== undefined && Buffer.byteLength(config.statusGateway.tokenSecret) < MIN_SECRET_BYTES) {
+    throw new ConfigError([`WS_TOKEN_SECRET: must be at least ${MIN_SECRET_BYTES} bytes (HS256)`]);
+  }
+  return config;
 }

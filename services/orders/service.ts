@@ -8,10 +8,12 @@ import { closeClient, createInventoryClient } from "protomesh/clients";
 import { UnavailableError } from "protomesh/kit/connect";
 import { createDeadLetterStore, JetStreamTransport } from "protomesh/kit/messaging";
 import { file_shop_inventory_v1_events } from "protomesh/gen/shop/inventory/v1/events_pb";
+import { file_shop_orders_v1_events } from "protomesh/gen/shop/orders/v1/events_pb";
 import { file_shop_payments_v1_events } from "protomesh/gen/shop/payments/v1/events_pb";
 import type { ServiceDefinition } from "../kit/host/run-service.js";
 import { consumerDefaults, streams } from "../saga/topology.js";
 import { loadOrdersConfig, type OrdersConfig } from "./config.js";
+import { orderStatusPush } from "./gateway/order-status-push.js";
 import { startOrderWatch } from "./order-watch.js";
 import { OrdersController } from "./orders.controller.js";
 import { OrdersEvents } from "./orders.events.js";
@@ -46,6 +48,9 @@ export function ordersService(config: OrdersConfig = loadOrdersConfig()): Servic
     }
   };
 
+  // The browser push (WS_PORT): consumes this service's own status events (ADR 0060).
+  const statusPush = config.statusGateway === undefined ? undefined : orderStatusPush(config.statusGateway);
+
   return {
     name: "orders",
     config,
@@ -54,23 +59,25 @@ export function ordersService(config: OrdersConfig = loadOrdersConfig()): Servic
     allow: { "shop.orders.v1.OrdersService": ["spiffe://shop/gateway"] },
     module: (runtime) => ({
       module: OrdersModule,
-      controllers: [OrdersController, OrdersEvents],
+      controllers: [OrdersController, OrdersEvents, ...(statusPush?.controllers ?? [])],
       providers: [
         { provide: ORDERS_DATABASE, useValue: runtime.database },
         { provide: ORDERS, useValue: createOrders(runtime.database.db, quoteItems, { sagaDeadlineMs: config.saga.deadlineMs }) },
         { provide: ORDER_WATCH, useFactory: (orders: Orders) => startOrderWatch(runtime.database, (orderId) => orders.getOrder(orderId)), inject: [ORDERS] },
         { provide: SagaTracker, useValue: new SagaTracker(runtime.database.db, config.saga.sweepIntervalMs, runtime.logger) },
+        ...(statusPush?.providers(runtime) ?? []),
       ],
     }),
+    ...(statusPush === undefined ? {} : { configureApp: statusPush.configureApp }),
     dispose: () => closeClient(inventory),
     eventTransport: (runtime) =>
       new JetStreamTransport({
         bus: runtime.bus,
-        registry: createRegistry(file_shop_inventory_v1_events, file_shop_payments_v1_events),
+        registry: createRegistry(file_shop_inventory_v1_events, file_shop_payments_v1_events, ...(statusPush === undefined ? [] : [file_shop_orders_v1_events])),
         deadLetters: createDeadLetterStore(runtime.database.db),
         service: "orders",
         consumerDefaults,
-        streams: [streams.inventory, streams.payments],
+        streams: [streams.inventory, streams.payments, ...(statusPush === undefined ? [] : [streams.orders])],
       }),
   };
 }

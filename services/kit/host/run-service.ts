@@ -42,6 +42,8 @@ export interface ServiceDefinition {
    * replica in this queue group, so each request is answered by one replica (core NATS, ADR 0052).
    */
   requestReply?: { queue: string };
+  /** Adds to the Nest app what it hosts besides transports (e.g. a WebSocket adapter); runs before `app.init()`. */
+  configureApp?(app: INestApplication, runtime: ServiceRuntime): void | Promise<void>;
   /**
    * Event types that end this service's sagas and the outcome each means, for the saga outcome
    * and duration metrics (e.g. `{ "shop.orders.v1.OrderConfirmed": "confirmed" }`). Default: none.
@@ -120,6 +122,7 @@ export async function runService(definition: ServiceDefinition, options: RunServ
       { inheritAppConfig: true },
     );
   }
+  await definition.configureApp?.(app, runtime);
   await app.startAllMicroservices();
   await app.init();
   await relay.start();

@@ -1,0 +1,58 @@
+// What feeds the gateway: the orders service's own events. OrderPlaced, OrderConfirmed and
+// OrderCancelled are written to the outbox in the transaction that changes the status, so each
+// committed status change arrives here exactly as often as it happened (at least once, never
+// for a rolled-back change), on whichever replica takes it; the Redis adapter carries the push
+// to the sockets on every replica (ADR 0060).
+import { Controller, Inject, UseFilters } from "@nestjs/common";
+import { Payload } from "@nestjs/microservices";
+import { eq } from "drizzle-orm";
+import type { Database } from "protomesh/kit/data";
+import { EventErrorFilter, OnEvent } from "protomesh/kit/messaging";
+import {
+  OrderCancelledSchema,
+  OrderConfirmedSchema,
+  OrderPlacedSchema,
+  type OrderCancelled,
+  type OrderConfirmed,
+  type OrderPlaced,
+} from "protomesh/gen/shop/orders/v1/events_pb";
+import { loadOrders } from "../orders.js";
+import { ORDERS_DATABASE } from "../orders.tokens.js";
+import { orders } from "../schema.js";
+import { OrderStatusGateway } from "./order-status-gateway.js";
+
+/** Durable consumers apart from the saga's (no inbox: a repeated push of the current state is harmless). */
+const durable = (event: string) => `orders_status_push_${event}`;
+
+@Controller()
+@UseFilters(new EventErrorFilter())
+export class OrderStatusEvents {
+  constructor(
+    @Inject(ORDERS_DATABASE) private readonly database: Database,
+    private readonly gateway: OrderStatusGateway,
+  ) {}
+
+  @OnEvent(OrderPlacedSchema, { durable: durable("OrderPlaced") })
+  async orderPlaced(@Payload() event: OrderPlaced) {
+    await this.pushCurrent(event.orderId);
+  }
+
+  @OnEvent(OrderConfirmedSchema, { durable: durable("OrderConfirmed") })
+  async orderConfirmed(@Payload() event: OrderConfirmed) {
+    await this.pushCurrent(event.orderId);
+  }
+
+  @OnEvent(OrderCancelledSchema, { durable: durable("OrderCancelled") })
+  async orderCancelled(@Payload() event: OrderCancelled) {
+    await this.pushCurrent(event.orderId);
+  }
+
+  // The order as committed now, read from the database (not a cache that may not have heard
+  // of the change yet). Events of different types may be handled out of order, so a client
+  // keeps the push with the newest updatedAt per order.
+  private async pushCurrent(orderId: string): Promise<void> {
+    const rows = await this.database.db.select().from(orders).where(eq(orders.orderId, orderId));
+    const [order] = await loadOrders(this.database.db, rows);
+    if (order !== undefined) this.gateway.push(order);
+  }
+}

@@ -1,0 +1,52 @@
+// The orders service's status push as parts of its Nest module: the gateway, the event handlers
+// that feed it, and the server it listens on. Absent when WS_PORT is unset.
+import type { INestApplication, Provider, Type } from "@nestjs/common";
+import type { ServiceRuntime } from "../../kit/host/run-service.js";
+import { createAccessTokenVerifier } from "./access-token.js";
+import { OrderStatusEvents } from "./order-status-events.js";
+import { ACCESS_TOKEN_VERIFIER, OrderStatusGateway } from "./order-status-gateway.js";
+import { startOrderStatusServer, type OrderStatusServer } from "./order-status-server.js";
+
+/** DI token of the running `OrderStatusServer` (its address, for logs and tests). */
+export const ORDER_STATUS_SERVER = Symbol("orders.gateway.server");
+
+export interface OrderStatusPushConfig {
+  host: string;
+  port: number;
+  tokenSecret: string;
+  redisUrl: string | undefined;
+  channelPrefix: string;
+}
+
+export interface OrderStatusPush {
+  controllers: Type[];
+  providers(runtime: ServiceRuntime): Provider[];
+  /** Installs the gateway's WebSocket adapter; call before `app.init()`. */
+  configureApp: (app: INestApplication, runtime: ServiceRuntime) => void;
+}
+
+export function orderStatusPush(config: OrderStatusPushConfig): OrderStatusPush {
+  return {
+    controllers: [OrderStatusEvents],
+    providers: (runtime) => [
+      OrderStatusGateway,
+      { provide: ACCESS_TOKEN_VERIFIER, useValue: createAccessTokenVerifier(config.tokenSecret) },
+      {
+        provide: ORDER_STATUS_SERVER,
+        useFactory: () =>
+          startOrderStatusServer({
+            host: config.host,
+            port: config.port,
+            redisUrl: config.redisUrl,
+            channelPrefix: config.channelPrefix,
+            onRedisError: (err) => runtime.logger.warn({ err }, "order status push: Redis failed; other replicas miss pushes until it is back"),
+          }),
+      },
+    ],
+    configureApp: (app, runtime) => {
+      const server = app.get<OrderStatusServer>(ORDER_STATUS_SERVER);
+      app.useWebSocketAdapter(server.adapter);
+      runtime.logger.info({ address: server.address(), redis: config.redisUrl !== undefined }, `order status gateway listening on ws://${server.address()}`);
+    },
+  };
+}
