@@ -1,0 +1,60 @@
+import { SignJWT } from "jose";
+import { describe, expect, it } from "vitest";
+import { isConfigError } from "../../kit/config/index.js";
+import { loadOrdersConfig } from "../config.js";
+import { createAccessTokenVerifier, signAccessToken } from "./access-token.js";
+
+const SECRET = "a-secret-of-at-least-thirty-two-bytes!";
+const key = new TextEncoder().encode(SECRET);
+const problemsOf = (load: () => unknown): string[] => {
+  try {
+    load();
+  } catch (error) {
+    if (isConfigError(error)) return error.problems;
+    throw error;
+  }
+  return [];
+};
+
+describe("access tokens", () => {
+  const verify = createAccessTokenVerifier(SECRET);
+
+  it("yields the user a token was issued for", async () => {
+    await expect(verify(await signAccessToken(SECRET, "alice", 60))).resolves.toBe("alice");
+  });
+
+  it("refuses a token signed with another secret, expired, without a user or without an expiry", async () => {
+    await expect(verify(await signAccessToken(`${SECRET}-other`, "alice", 60))).rejects.toThrow("the token is not a JWT signed for this service");
+    await expect(verify(await new SignJWT().setProtectedHeader({ alg: "HS256" }).setSubject("alice").setExpirationTime(Math.floor(Date.now() / 1000) - 5).sign(key))).rejects.toThrow(
+      "the token has expired; get a new one",
+    );
+    await expect(verify(await new SignJWT().setProtectedHeader({ alg: "HS256" }).setExpirationTime("1m").sign(key))).rejects.toThrow("the token names no user (no sub claim)");
+    await expect(verify(await new SignJWT().setProtectedHeader({ alg: "HS256" }).setSubject("alice").sign(key))).rejects.toThrow("the token never expires (no exp claim)");
+    await expect(verify("not-a-jwt")).rejects.toThrow("the token is not a JWT signed for this service");
+  });
+
+  it("refuses the unsigned 'none' algorithm", async () => {
+    const header = Buffer.from(JSON.stringify({ alg: "none" })).toString("base64url");
+    const payload = Buffer.from(JSON.stringify({ sub: "alice", exp: Math.floor(Date.now() / 1000) + 60 })).toString("base64url");
+    await expect(verify(`${header}.${payload}.`)).rejects.toThrow("the token is not a JWT signed for this service");
+  });
+});
+
+describe("gateway configuration", () => {
+  it("is off without WS_PORT and on with WS_PORT and a secret", () => {
+    expect(loadOrdersConfig({}).statusGateway).toBeUndefined();
+    expect(loadOrdersConfig({ WS_PORT: "8081", WS_TOKEN_SECRET: SECRET, REDIS_URL: "redis://127.0.0.1:6379" }).statusGateway).toEqual({
+      host: "127.0.0.1",
+      port: 8081,
+      tokenSecret: SECRET,
+      redisUrl: "redis://127.0.0.1:6379",
+      channelPrefix: "orders-status",
+    });
+  });
+
+  it("names the variable to fix, without printing the secret", () => {
+    expect(problemsOf(() => loadOrdersConfig({ WS_PORT: "8081" }))).toEqual(["WS_TOKEN_SECRET: is required when WS_PORT is set (the gateway accepts only signed tokens)"]);
+    expect(problemsOf(() => loadOrdersConfig({ WS_PORT: "8081", WS_TOKEN_SECRET: "short-and-secret" }))).toEqual(["WS_TOKEN_SECRET: must be at least 32 bytes (HS256)"]);
+    expect(problemsOf(() => loadOrdersConfig({ WS_PORT: "http", WS_TOKEN_SECRET: SECRET }))).toEqual(['WS_PORT: must be a port number (got "http")']);
+  });
+});
