@@ -20,6 +20,22 @@ const schema = serviceConfigSchema(
     SAGA_DEADLINE_MS: env.milliseconds(30_000),
     /** How often the tracker looks for orders past their deadline. Default 1 s. */
     SAGA_SWEEP_INTERVAL_MS: env.milliseconds(1_000),
+    /** "grpc" (default): QuoteItems through the balanced client; "nats": request/reply to any inventory replica. */
+    INVENTORY_TRANSPORT: z.enum(["grpc", "nats"], { error: 'must be "grpc" or "nats"' }).default("grpc"),
+    /**
+     * How long a cached order answers GetOrder without the database, when REDIS_URL is set.
+     * Every status change invalidates at once; this bounds a lost invalidation. Default 5 s.
+     */
+    ORDER_CACHE_TTL_MS: env.milliseconds(5_000),
+    /**
+     * While inventory cannot answer, CreateOrder may price a basket from inventory's last answers
+     * if each is at most this old (needs REDIS_URL); 0 turns the fallback off. Default 60 s.
+     */
+    QUOTE_FALLBACK_MAX_AGE_MS: env.milliseconds(60_000),
+    /** Orders one user may place per window, counted across replicas through Redis; 0 turns it off. Default 60. */
+    CREATE_ORDER_LIMIT: z.coerce.number({ error: "must be a whole number" }).int("must be a whole number").min(0, "must not be negative").default(60),
+    /** The window of CREATE_ORDER_LIMIT, in whole seconds' worth of ms. Default 60 s. */
+    CREATE_ORDER_LIMIT_WINDOW_MS: env.milliseconds(60_000),
     /** Port of the order status WebSocket gateway (Socket.IO) on HOST. Unset: no gateway. */
     WS_PORT: env.port(0).unwrap().optional(),
     /** HS256 secret (at least 32 bytes) of the bearer tokens the gateway accepts; required with WS_PORT. */
@@ -32,6 +48,8 @@ const schema = serviceConfigSchema(
       if (!/^(\[[0-9a-fA-F:]+\]|[^:/\s]+):\d{1,5}$/.test(target)) addIssue("INVENTORY_TARGET", `each entry must be host:port; ${JSON.stringify(target)} is not`);
     }
     if (vars.SAGA_DEADLINE_MS < 100) addIssue("SAGA_DEADLINE_MS", "must be at least 100 ms");
+    if (vars.ORDER_CACHE_TTL_MS < 1) addIssue("ORDER_CACHE_TTL_MS", "must be at least 1 ms");
+    if (vars.CREATE_ORDER_LIMIT_WINDOW_MS < 1000 || vars.CREATE_ORDER_LIMIT_WINDOW_MS % 1000 !== 0) addIssue("CREATE_ORDER_LIMIT_WINDOW_MS", "must be whole seconds in ms (1000, 60000, ...)");
     if (vars.WS_PORT !== undefined && vars.WS_TOKEN_SECRET === undefined) addIssue("WS_TOKEN_SECRET", "is required when WS_PORT is set (the gateway accepts only signed tokens)");
     return {
       ...common,
@@ -44,6 +62,10 @@ const schema = serviceConfigSchema(
         },
       },
       saga: { deadlineMs: vars.SAGA_DEADLINE_MS, sweepIntervalMs: vars.SAGA_SWEEP_INTERVAL_MS },
+      inventoryTransport: vars.INVENTORY_TRANSPORT,
+      orderCacheTtlMs: vars.ORDER_CACHE_TTL_MS,
+      quoteFallbackMaxAgeMs: vars.QUOTE_FALLBACK_MAX_AGE_MS,
+      createOrderLimit: vars.CREATE_ORDER_LIMIT === 0 ? undefined : { limit: vars.CREATE_ORDER_LIMIT, windowMs: vars.CREATE_ORDER_LIMIT_WINDOW_MS },
       statusGateway:
         vars.WS_PORT === undefined || vars.WS_TOKEN_SECRET === undefined
           ? undefined

@@ -20,8 +20,14 @@ export class OrdersController implements ServiceImpl<typeof OrdersService> {
     @Inject(ORDER_WATCH) private readonly watch: Awaited<ReturnType<typeof startOrderWatch>>,
   ) {}
 
-  async createOrder(request: CreateOrderRequest) {
-    return this.orders.createOrder(request);
+  async createOrder(request: CreateOrderRequest, context: HandlerContext) {
+    const { quoteAgeMs, ...response } = await this.orders.createOrder(request);
+    if (quoteAgeMs !== undefined) {
+      // Priced from inventory's remembered answers while it was down (docs/caching.md).
+      context.responseHeader.set("quote-source", "cache");
+      context.responseHeader.set("quote-age-ms", String(quoteAgeMs));
+    }
+    return response;
   }
 
   async getOrder(request: GetOrderRequest) {

@@ -2,3 +2,6 @@
 export const ORDERS_DATABASE = Symbol("orders.database");
 export const ORDERS = Symbol("orders.orders");
 export const ORDER_WATCH = Symbol("orders.watch");
+export const ORDER_CACHE = Symbol("orders.order-cache");
+/** The use cases reading the database directly (the order watch needs them uncached). */
+export const ORDERS_FROM_DATABASE = Symbol("orders.orders-from-database");

@@ -4,6 +4,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { createHash, randomUUID } from "node:crypto";
 import { and, asc, desc, eq, inArray, or, lt, type SQL } from "drizzle-orm";
+import { rateLimitedError, type RateLimiter } from "protomesh/kit/cache";
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "protomesh/kit/connect";
 import { runTransaction, type Db, type Tx } from "protomesh/kit/data";
 import { writeEvent } from "protomesh/kit/messaging";
@@ -13,12 +14,29 @@ import type { CreateOrderRequest, Order } from "protomesh/gen/shop/orders/v1/ord
 import { applySagaInput, toOrderMessage } from "./saga.js";
 import { orderLines, orders } from "./schema.js";
 
+/** A basket priced from inventory's last answers while inventory cannot answer (inventory-quotes.ts). */
+export interface StaleQuote {
+  kind: "stale";
+  quote: QuoteItemsResponse;
+  /** Age of the oldest price used. */
+  ageMs: number;
+}
+
 /** Prices a basket through inventory (the typed client, with its breaker and deadline). */
-export type QuoteItems = (request: MessageInitShape<typeof QuoteItemsRequestSchema>) => Promise<QuoteItemsResponse>;
+export type QuoteItems = (request: MessageInitShape<typeof QuoteItemsRequestSchema>) => Promise<QuoteItemsResponse | StaleQuote>;
 
 export interface OrdersOptions {
   /** How long the saga may run before the tracker cancels the order. */
   sagaDeadlineMs: number;
+  /** Orders per user and window (ADR 0051); unset: no limit. */
+  createOrderLimit?: { limiter: RateLimiter; limit: number; windowMs: number } | undefined;
+}
+
+/** What CreateOrder answers; `quoteAgeMs` is set when the prices came from the fallback, not from inventory. */
+export interface PlacedOrder {
+  order: Order;
+  created: boolean;
+  quoteAgeMs?: number;
 }
 
 const DEFAULT_PAGE_SIZE = 50;
@@ -84,11 +102,21 @@ export function createOrders(db: Db, quoteItems: QuoteItems, options: OrdersOpti
   }
 
   return {
-    async createOrder(request: CreateOrderRequest): Promise<{ order: Order; created: boolean }> {
+    async createOrder(request: CreateOrderRequest): Promise<PlacedOrder> {
+      const limit = options.createOrderLimit;
+      if (limit !== undefined) {
+        const decision = await limit.limiter.consume(request.userId);
+        if (!decision.allowed) {
+          const seconds = Math.ceil(decision.retryAfterMs / 1000);
+          throw rateLimitedError(`user ${request.userId} may place ${limit.limit} orders per ${limit.windowMs / 1000} s; retry in ${seconds} s`, decision.retryAfterMs);
+        }
+      }
       const existing = await findByKey(db, request.userId, request.idempotencyKey);
       if (existing !== undefined) return replay(existing, request);
 
-      const quote = await quoteItems({ items: request.items.map(({ sku, quantity }) => ({ sku, quantity })), currencyCode: request.currencyCode });
+      const priced = await quoteItems({ items: request.items.map(({ sku, quantity }) => ({ sku, quantity })), currencyCode: request.currencyCode });
+      const quote = "kind" in priced ? priced.quote : priced;
+      const quoteAge = "kind" in priced ? { quoteAgeMs: priced.ageMs } : {};
       const unknown = quote.lines.filter((line) => !line.known).map((line) => line.sku);
       if (unknown.length > 0) throw new FailedPreconditionError(`unknown SKU ${unknown.join(", ")}: nothing was ordered`);
 
@@ -140,7 +168,7 @@ export function createOrders(db: Db, quoteItems: QuoteItems, options: OrdersOpti
         });
         return toOrderMessage(row, lines);
       });
-      if (placed !== undefined) return { order: placed, created: true };
+      if (placed !== undefined) return { order: placed, created: true, ...quoteAge };
       const winner = await findByKey(db, request.userId, request.idempotencyKey);
       if (winner === undefined) throw new Error(`order for idempotency key ${request.idempotencyKey} vanished after a conflicting insert`);
       return replay(winner, request);

@@ -113,12 +113,17 @@ export const sagaHandlers = {
   paymentDeclined: (tx: Tx, event: PaymentDeclined) => applyEvent(tx, event.orderId, { kind: "payment-declined" }),
 };
 
+/** Cancels pending orders past their deadline (see `cancelExpiredSagas`); returns how many. */
+export async function sweepExpiredSagas(db: Db, now = new Date(), batchSize = 100): Promise<number> {
+  return (await cancelExpiredSagas(db, now, batchSize)).length;
+}
+
 /**
  * Cancels pending orders past their deadline, a batch per transaction. SKIP LOCKED lets every
  * replica sweep at once without waiting on each other or on an order a handler holds.
- * Returns how many orders it cancelled.
+ * Returns the ids of the orders it cancelled, once committed.
  */
-export async function sweepExpiredSagas(db: Db, now = new Date(), batchSize = 100): Promise<number> {
+export async function cancelExpiredSagas(db: Db, now = new Date(), batchSize = 100): Promise<string[]> {
   return runTransaction(db, async (tx) => {
     const due = await tx
       .select({ orderId: orders.orderId })
@@ -127,10 +132,10 @@ export async function sweepExpiredSagas(db: Db, now = new Date(), batchSize = 10
       .orderBy(asc(orders.deadline))
       .limit(batchSize)
       .for("update", { skipLocked: true });
-    let cancelled = 0;
+    const cancelled: string[] = [];
     for (const { orderId } of due) {
       const result = await applySagaInput(tx, orderId, { kind: "deadline-passed", now });
-      if (result?.decision.kind === "transition") cancelled += 1;
+      if (result?.decision.kind === "transition") cancelled.push(orderId);
     }
     return cancelled;
   });

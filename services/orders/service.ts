@@ -1,31 +1,32 @@
 // The orders service as the host runs it: its module (with the inventory client, the order
-// watch and the saga tracker), its event transport and its callers.
+// watch, the saga tracker, the caches and the CreateOrder limit), its event transport and its callers.
 import { createRegistry } from "@bufbuild/protobuf";
 import { fileURLToPath } from "node:url";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { Module } from "@nestjs/common";
 import { closeClient, createInventoryClient } from "protomesh/clients";
-import { UnavailableError } from "protomesh/kit/connect";
+import { createRateLimiter, createReadThroughCache, protobufCodec } from "protomesh/kit/cache";
 import { createDeadLetterStore, JetStreamTransport } from "protomesh/kit/messaging";
 import { file_shop_inventory_v1_events } from "protomesh/gen/shop/inventory/v1/events_pb";
+import { QuotedLineSchema } from "protomesh/gen/shop/inventory/v1/inventory_pb";
+import { OrderSchema } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { file_shop_orders_v1_events } from "protomesh/gen/shop/orders/v1/events_pb";
 import { file_shop_payments_v1_events } from "protomesh/gen/shop/payments/v1/events_pb";
-import type { ServiceDefinition } from "../kit/host/run-service.js";
+import type { ServiceDefinition, ServiceRuntime } from "../kit/host/run-service.js";
 import { consumerDefaults, streams } from "../saga/topology.js";
+import { createStockLookupClient } from "../inventory/stock-lookup/stock-lookup.client.js";
 import { loadOrdersConfig, type OrdersConfig } from "./config.js";
+import { LAST_QUOTES_NAMESPACE, quoteWithFallback } from "./inventory-quotes.js";
+import { ORDER_CACHE_NAMESPACE, withOrderCache, type OrderCache } from "./order-cache.js";
 import { orderStatusPush } from "./gateway/order-status-push.js";
 import { startOrderWatch } from "./order-watch.js";
 import { OrdersController } from "./orders.controller.js";
 import { OrdersEvents } from "./orders.events.js";
-import { ORDER_WATCH, ORDERS, ORDERS_DATABASE } from "./orders.tokens.js";
-import { createOrders, type Orders, type QuoteItems } from "./orders.js";
+import { ORDER_CACHE, ORDER_WATCH, ORDERS, ORDERS_DATABASE, ORDERS_FROM_DATABASE } from "./orders.tokens.js";
+import { createOrders, type Orders } from "./orders.js";
 import { SagaTracker } from "./saga-tracker.js";
 
 @Module({})
 export class OrdersModule {}
-
-/** Codes that mean "inventory cannot answer now", as opposed to "inventory said no". */
-const INVENTORY_DOWN = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.ResourceExhausted]);
 
 export function ordersService(config: OrdersConfig = loadOrdersConfig()): ServiceDefinition {
   const { certFile, keyFile, caFile } = config.inventory.tls;
@@ -36,16 +37,20 @@ export function ordersService(config: OrdersConfig = loadOrdersConfig()): Servic
     ...(certFile !== undefined && keyFile !== undefined && caFile !== undefined ? { tls: { certFile, keyFile, caFile, serverName: "localhost" } } : {}),
     deadlines: { defaultTimeoutMs: 2_000 },
   });
-  const quoteItems: QuoteItems = async (request) => {
-    try {
-      return await inventory.quoteItems(request);
-    } catch (error) {
-      const connectError = ConnectError.from(error);
-      if (INVENTORY_DOWN.has(connectError.code)) {
-        throw new UnavailableError(`inventory is unavailable (${connectError.rawMessage}); the order was not placed, retry later`, { cause: error });
-      }
-      throw error;
-    }
+  // INVENTORY_TRANSPORT=nats: any inventory replica answers through its NATS queue group (ADR 0052).
+  const stockLookup = config.inventoryTransport === "nats" ? createStockLookupClient({ servers: config.natsServers }) : undefined;
+  const fetchQuote: Parameters<typeof quoteWithFallback>[0] = (request) => (stockLookup === undefined ? inventory.quoteItems(request) : stockLookup.quoteItems(request));
+  // The caches and the CreateOrder limit use the host's Redis; without it they load and count locally (ADR 0050, 0051).
+  const ordersOf = (runtime: ServiceRuntime) => {
+    const lastQuotes =
+      runtime.redis === undefined || config.quoteFallbackMaxAgeMs === 0
+        ? undefined
+        : createReadThroughCache(runtime.redis, { namespace: LAST_QUOTES_NAMESPACE, ttlMs: config.quoteFallbackMaxAgeMs, codec: protobufCodec(QuotedLineSchema) });
+    const limit = config.createOrderLimit;
+    return createOrders(runtime.database.db, quoteWithFallback(fetchQuote, lastQuotes), {
+      sagaDeadlineMs: config.saga.deadlineMs,
+      createOrderLimit: limit === undefined ? undefined : { ...limit, limiter: createRateLimiter(runtime.redis, { name: "orders:create-order", ...limit }) },
+    });
   };
 
   // The browser push (WS_PORT): consumes this service's own status events (ADR 0060).
@@ -62,14 +67,24 @@ export function ordersService(config: OrdersConfig = loadOrdersConfig()): Servic
       controllers: [OrdersController, OrdersEvents, ...(statusPush?.controllers ?? [])],
       providers: [
         { provide: ORDERS_DATABASE, useValue: runtime.database },
-        { provide: ORDERS, useValue: createOrders(runtime.database.db, quoteItems, { sagaDeadlineMs: config.saga.deadlineMs }) },
-        { provide: ORDER_WATCH, useFactory: (orders: Orders) => startOrderWatch(runtime.database, (orderId) => orders.getOrder(orderId)), inject: [ORDERS] },
-        { provide: SagaTracker, useValue: new SagaTracker(runtime.database.db, config.saga.sweepIntervalMs, runtime.logger) },
+        { provide: ORDER_CACHE, useValue: createReadThroughCache(runtime.redis, { namespace: ORDER_CACHE_NAMESPACE, ttlMs: config.orderCacheTtlMs, codec: protobufCodec(OrderSchema) }) },
+        { provide: ORDERS_FROM_DATABASE, useValue: ordersOf(runtime) },
+        { provide: ORDERS, useFactory: (orders: Orders, cache: OrderCache) => withOrderCache(orders, cache), inject: [ORDERS_FROM_DATABASE, ORDER_CACHE] },
+        // WatchOrder re-reads when a change is notified: from the database, not a copy that may predate it.
+        { provide: ORDER_WATCH, useFactory: (orders: Orders) => startOrderWatch(runtime.database, (orderId) => orders.getOrder(orderId)), inject: [ORDERS_FROM_DATABASE] },
+        {
+          provide: SagaTracker,
+          useFactory: (cache: OrderCache) => new SagaTracker(runtime.database.db, config.saga.sweepIntervalMs, runtime.logger, (orderIds) => cache.invalidate(orderIds)),
+          inject: [ORDER_CACHE],
+        },
         ...(statusPush?.providers(runtime) ?? []),
       ],
     }),
     ...(statusPush === undefined ? {} : { configureApp: statusPush.configureApp }),
-    dispose: () => closeClient(inventory),
+    dispose: async () => {
+      closeClient(inventory);
+      await stockLookup?.close();
+    },
     eventTransport: (runtime) =>
       new JetStreamTransport({
         bus: runtime.bus,
