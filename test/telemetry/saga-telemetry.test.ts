@@ -10,6 +10,7 @@ import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderStatus } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { EventHeaders } from "protomesh/kit/messaging";
+import { names, scrape, sum } from "./prometheus.js";
 import { startTracedShop, type TracedShop } from "./traced-shop.js";
 
 const serviceOf = (span: ReadableSpan) => String(span.resource.attributes["service.name"]);
@@ -109,14 +110,9 @@ describe("telemetry across the order saga", () => {
     await jetstream(nc).publish("shop.inventory.v1.StockReserved", new Uint8Array([1, 2, 3]), { headers: poison });
     await nc.close();
 
-    const scrape = async (service: "orders" | "inventory" | "payments") => {
-      const url = shop.services[service].telemetry.metricsUrl ?? "";
-      const response = await fetch(url);
-      expect(response.headers.get("content-type")).toContain("text/plain");
-      return parseSamples(await response.text());
-    };
-    let orders = await scrape("orders");
-    for (const deadline = Date.now() + 15_000; Date.now() < deadline && sum(orders, "protomesh_consumer_dead_letters_total") === 0; await sleep(200)) orders = await scrape("orders");
+    const metricsOf = (service: "orders" | "inventory" | "payments") => scrape(shop.services[service].telemetry.metricsUrl ?? "");
+    let orders = await metricsOf("orders");
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline && sum(orders, "protomesh_consumer_dead_letters_total") === 0; await sleep(200)) orders = await metricsOf("orders");
 
     expect(sum(orders, "rpc_server_duration_count", { rpc_method: "CreateOrder", rpc_grpc_status_code: "0" })).toBeGreaterThanOrEqual(3);
     expect(sum(orders, "rpc_client_duration_count", { rpc_method: "QuoteItems", rpc_grpc_status_code: "0" })).toBeGreaterThanOrEqual(3);
@@ -132,38 +128,12 @@ describe("telemetry across the order saga", () => {
     expect(sum(orders, "protomesh_saga_duration_count", { protomesh_saga_outcome: "confirmed" })).toBeGreaterThanOrEqual(3);
     expect(sum(orders, "protomesh_saga_duration_sum", { protomesh_saga_outcome: "confirmed" })).toBeGreaterThan(0);
 
-    const inventory = await scrape("inventory");
+    const inventory = await metricsOf("inventory");
     expect(sum(inventory, "rpc_server_duration_count", { rpc_method: "QuoteItems", rpc_grpc_status_code: "0" })).toBeGreaterThanOrEqual(3);
     expect(sum(inventory, "messaging_process_duration_count", { messaging_destination_name: "shop.orders.v1.OrderPlaced" })).toBeGreaterThanOrEqual(3);
-    const payments = await scrape("payments");
+    const payments = await metricsOf("payments");
     expect(sum(payments, "protomesh_outbox_published_total", { protomesh_event_type: "shop.payments.v1.PaymentCaptured" })).toBeGreaterThanOrEqual(3);
     // Resource attributes reach Prometheus as target_info.
     expect(sum(payments, "target_info", { service_name: "payments" })).toBe(1);
   });
 });
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-function parseSamples(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)/.exec(line);
-    if (match === null) continue;
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[key as string] = value as string;
-    samples.push({ name: match[1] as string, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-function sum(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
-  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((total, s) => total + s.value, 0);
-}
-
-function names(samples: Sample[]): string[] {
-  return [...new Set(samples.map((s) => s.name))];
-}

@@ -2,7 +2,7 @@
 // so one process writes one format.
 import type { LoggerService } from "@nestjs/common";
 import { trace } from "@opentelemetry/api";
-import { pino, type Logger } from "pino";
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from "pino";
 
 export type { Logger };
 
@@ -13,13 +13,14 @@ const noTrace = Object.freeze({});
  * (when tracing is on), so a log line leads to its trace. Credentials that end up in a logged
  * object (headers, connection options) are censored.
  */
-export function createLogger(service: string, level: string): Logger {
-  return pino({
+export function createLogger(service: string, level: string, destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
     level,
     base: { service, pid: process.pid },
     mixin: traceFields,
     redact: { paths: ["*.authorization", "*.password", "*.token", "*.secret", "headers.authorization", "*.headers.authorization"], censor: "[redacted]" },
-  });
+  };
+  return destination === undefined ? pino(options) : pino(options, destination);
 }
 
 function traceFields(): object {
