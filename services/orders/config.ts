@@ -32,8 +32,11 @@ const schema = serviceConfigSchema(
      * if each is at most this old (needs REDIS_URL); 0 turns the fallback off. Default 60 s.
      */
     QUOTE_FALLBACK_MAX_AGE_MS: env.milliseconds(60_000),
-    /** Orders one user may place per window, counted across replicas through Redis; 0 turns it off. Default 60. */
-    CREATE_ORDER_LIMIT: z.coerce.number({ error: "must be a whole number" }).int("must be a whole number").min(0, "must not be negative").default(60),
+    /**
+     * Orders one user may place per window, counted across replicas through Redis (per replica
+     * without it). Default 0: no limit, since the right number depends on the deployment.
+     */
+    CREATE_ORDER_LIMIT: z.coerce.number({ error: "must be a whole number" }).int("must be a whole number").min(0, "must not be negative").default(0),
     /** The window of CREATE_ORDER_LIMIT, in whole seconds' worth of ms. Default 60 s. */
     CREATE_ORDER_LIMIT_WINDOW_MS: env.milliseconds(60_000),
     /** Port of the order status WebSocket gateway (Socket.IO) on HOST. Unset: no gateway. */
