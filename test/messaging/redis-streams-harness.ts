@@ -24,7 +24,7 @@ export function redisStreamsHarness(url = SHARED_REDIS_URL): RedisStreamsHarness
   };
   const open = (options: RedisStreamsBusOptions = {}) => {
     const c = client();
-    return { bus: createRedisStreamsBus(c, { keyPrefix, maxBlockMs: 500, retryDelayMs: 200, ...options }), client: c };
+    return { bus: createRedisStreamsBus(c, { keyPrefix, ...options }), client: c };
   };
   return {
     name: "Redis Streams",
