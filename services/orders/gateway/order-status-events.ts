@@ -29,7 +29,7 @@ const durable = (event: string) => `orders_status_push_${event}`;
 export class OrderStatusEvents {
   constructor(
     @Inject(ORDERS_DATABASE) private readonly database: Database,
-    private readonly gateway: OrderStatusGateway,
+    @Inject(OrderStatusGateway) private readonly gateway: OrderStatusGateway,
   ) {}
 
   @OnEvent(OrderPlacedSchema, { durable: durable("OrderPlaced") })
