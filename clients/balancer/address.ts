@@ -4,6 +4,18 @@ import { isIP } from "node:net";
 export interface Address {
   readonly host: string;
   readonly port: number;
+  /** The weighted subset it belongs to (see WeightedResolver); absent: calls are spread over all addresses alike. */
+  readonly subset?: Subset | undefined;
+}
+
+/**
+ * A named group of addresses, such as the stable and the canary replicas of a service, that
+ * receives `weight` parts of the calls, whatever its number of addresses. Weight 0 takes calls
+ * only when no subset with a positive weight has an endpoint available.
+ */
+export interface Subset {
+  readonly name: string;
+  readonly weight: number;
 }
 
 /** "host:port", with IPv6 literals in brackets: the key endpoints are known by in events and maps. */

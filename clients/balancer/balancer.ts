@@ -11,6 +11,7 @@ import { Endpoint } from "./endpoint.js";
 import { ActiveHealthChecker, type ActiveHealthOptions } from "./health/active.js";
 import type { Picker } from "./picker/picker.js";
 import type { Resolver } from "./resolver/resolver.js";
+import { SubsetChooser } from "./subset-chooser.js";
 
 export interface OutlierOptions {
   consecutiveFailures: number;
@@ -55,6 +56,8 @@ export interface EndpointSnapshot {
   outstanding: number;
   /** Calls (attempts) sent to it so far. */
   calls: number;
+  /** Name of its weighted subset (e.g. "canary"), if the resolver reports subsets. */
+  subset: string | undefined;
 }
 
 /**
@@ -70,6 +73,7 @@ export class Balancer {
   private readonly owners = new WeakMap<http2.ClientHttp2Stream, Endpoint>();
   private readonly health: ActiveHealthChecker | undefined;
   private readonly candidates: Endpoint[] = [];
+  private readonly subsets = new SubsetChooser();
   private readyWaiters: (() => void)[] = [];
   private resolved: Promise<void>;
   private markResolved: () => void = () => undefined;
@@ -100,6 +104,7 @@ export class Balancer {
       admitted: e.isAdmitted,
       outstanding: e.load.outstanding,
       calls: e.load.started,
+      subset: e.subset?.name,
     }));
   }
 
@@ -145,7 +150,10 @@ export class Balancer {
       }
     }
     for (const [key, address] of next) {
-      if (!this.endpoints.has(key)) {
+      const existing = this.endpoints.get(key);
+      if (existing !== undefined) {
+        existing.subset = address.subset;
+      } else {
         const endpoint = this.createEndpoint(address);
         this.endpoints.set(key, endpoint);
         this.health?.watch(endpoint);
@@ -265,6 +273,7 @@ export class Balancer {
     if (candidates.length === 0) {
       return undefined;
     }
+    this.subsets.narrow(candidates);
     const picked = this.options.picker.pick(candidates, performance.now());
     candidates.length = 0;
     return picked;

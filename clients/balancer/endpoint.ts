@@ -4,7 +4,7 @@ import type { Http2SessionManager } from "@connectrpc/connect-node";
 import type { IBackoff, IBackoffFactory } from "cockatiel";
 import type { CircuitBreaker } from "../resilience/circuit-breaker.js";
 import type { EjectionReason } from "../events.js";
-import { type Address, addressKey } from "./address.js";
+import { type Address, addressKey, type Subset } from "./address.js";
 import { EndpointLoad } from "./load.js";
 
 /**
@@ -50,6 +50,8 @@ export class Endpoint {
   readonly load = new EndpointLoad();
   readonly breaker: CircuitBreaker;
   readonly session: Http2SessionManager;
+  /** The weighted subset it is in now; the resolver may change its weight at any time. */
+  subset: Subset | undefined;
   private state: Connectivity = { kind: "idle" };
   private healthState: Health = "unknown";
   private admitted = false;
@@ -69,6 +71,7 @@ export class Endpoint {
     private readonly deps: EndpointDeps,
   ) {
     this.key = addressKey(address);
+    this.subset = address.subset;
     this.session = deps.createSessionManager(address, () => this.onSocketClose());
     this.breaker = deps.breaker(this);
   }

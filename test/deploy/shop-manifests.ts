@@ -48,7 +48,9 @@ export interface NetworkPolicySpec {
 }
 
 export interface ShopServiceManifests {
-  deployment: Manifest & { spec: { replicas: number; template: { spec: PodSpec } } };
+  deployment: Manifest & {
+    spec: { replicas: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+  };
   pod: PodSpec;
   container: Container;
   configMap: Manifest & { data: Record<string, string> };
