@@ -28,10 +28,11 @@ export { clientTelemetryKey, type ClientTelemetry, type ObservedClient } from ".
 export { CircuitOpenError, isCircuitOpenError, type Fallback } from "./interceptors/circuit-breaker.js";
 
 // Extension points: resolvers and pickers
-export type { Address } from "./balancer/address.js";
+export type { Address, Subset } from "./balancer/address.js";
 export type { Resolver, ResolverListener } from "./balancer/resolver/resolver.js";
 export { StaticResolver } from "./balancer/resolver/static.js";
 export { DnsResolver, type DnsResolverOptions, type LookupFn } from "./balancer/resolver/dns.js";
+export { WeightedResolver, type WeightedSubset } from "./balancer/resolver/weighted.js";
 export type { Picker, Pickable, PickerName } from "./balancer/picker/picker.js";
 export { P2cPicker } from "./balancer/picker/p2c.js";
 export { RoundRobinPicker } from "./balancer/picker/round-robin.js";

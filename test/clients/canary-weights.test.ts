@@ -3,10 +3,9 @@
 // time, and a canary that stops serving hands its share back without failing calls.
 import { describe, expect, it } from "vitest";
 import { type Client } from "@connectrpc/connect";
-import { clientTransport, closeClient, createOrdersClient, StaticResolver } from "protomesh/clients";
+import { clientTransport, closeClient, createOrdersClient, StaticResolver, WeightedResolver } from "protomesh/clients";
 import { HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import type { OrdersService } from "../../gen/shop/orders/v1/orders_pb.js";
-import { WeightedResolver } from "../../clients/balancer/resolver/weighted.js";
 import { useCleanup } from "./helpers/cleanup.js";
 import { eventually, runLoad } from "./helpers/load.js";
 import { type Replica, startReplicas } from "./helpers/replicas.js";
