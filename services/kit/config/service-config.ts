@@ -31,6 +31,10 @@ export function commonVariables(defaultPort: number) {
     NATS_STREAM_REPLICAS: z.coerce.number({ error: "must be 1, 3 or 5" }).refine((n) => [1, 3, 5].includes(n), "must be 1, 3 or 5").default(1),
     /** Redis for caching; unset disables the cache (the service stays correct without it). */
     REDIS_URL: env.url(["redis", "rediss"]).optional(),
+    /** Saga event bus: jetstream (NATS JetStream) or redis (Redis Streams, ADR 0055). Default jetstream. */
+    EVENT_BUS: z.enum(["jetstream", "redis"], { error: 'must be "jetstream" or "redis"' }).default("jetstream"),
+    /** Redis of the event bus when EVENT_BUS=redis; default REDIS_URL. Give it AOF and noeviction (ADR 0056). */
+    EVENT_REDIS_URL: env.url(["redis", "rediss"]).optional(),
     /** How long in-flight calls and handlers may take to finish on SIGTERM. Default 10 s. */
     SHUTDOWN_GRACE_MS: env.milliseconds(10_000),
     LOG_LEVEL: env.logLevel(),
@@ -48,6 +52,8 @@ export interface CommonServiceConfig {
   natsServers: string[];
   streamReplicas: number;
   redisUrl: string | undefined;
+  /** Where saga events travel; the handlers are the same on both. */
+  eventBus: { kind: "jetstream" } | { kind: "redis"; url: string };
   shutdownGraceMs: number;
   logLevel: Common["LOG_LEVEL"];
 }
@@ -60,6 +66,8 @@ export function commonConfig(service: string, vars: Common, addIssue: (variable:
   if (vars.TLS_CA_FILE !== undefined && vars.TLS_CERT_FILE === undefined) {
     addIssue("TLS_CA_FILE", "requires TLS_CERT_FILE and TLS_KEY_FILE (mTLS needs a server certificate)");
   }
+  const eventRedisUrl = vars.EVENT_REDIS_URL ?? vars.REDIS_URL;
+  if (vars.EVENT_BUS === "redis" && eventRedisUrl === undefined) addIssue("EVENT_BUS", "redis needs EVENT_REDIS_URL (or REDIS_URL)");
   return {
     host: vars.HOST,
     port: vars.PORT,
@@ -71,6 +79,7 @@ export function commonConfig(service: string, vars: Common, addIssue: (variable:
     natsServers: vars.NATS_URL,
     streamReplicas: vars.NATS_STREAM_REPLICAS,
     redisUrl: vars.REDIS_URL,
+    eventBus: vars.EVENT_BUS === "redis" && eventRedisUrl !== undefined ? { kind: "redis", url: eventRedisUrl } : { kind: "jetstream" },
     shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
     logLevel: vars.LOG_LEVEL,
   };

@@ -1,16 +1,18 @@
 // Runs one service process: database (migrated), NATS, the outbox relay, and a Nest app with
-// the Connect transport (RPCs) and the JetStream transport (saga events). Logs one line with
-// its address when ready and shuts down in order on SIGTERM or SIGINT.
+// the Connect transport (RPCs) and the event transport (saga events on JetStream, or on Redis
+// Streams with EVENT_BUS=redis). Logs one line with its address when ready and shuts down in
+// order on SIGTERM or SIGINT.
 import "reflect-metadata";
 import { type DynamicModule, type INestApplication } from "@nestjs/common";
 import { Transport, type CustomTransportStrategy } from "@nestjs/microservices";
 import { NestFactory } from "@nestjs/core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Redis } from "ioredis";
 import { connectSharedRedis, type SharedRedis } from "protomesh/kit/cache";
 import { ConnectTransport, type ConnectTransportOptions } from "protomesh/kit/connect";
 import { isConfigError, type CommonServiceConfig } from "protomesh/kit/config";
 import { openDatabase, type Database } from "protomesh/kit/data";
-import { createJetStreamBus, createOutboxRelay, outboxStats, type EventBus, type OutboxRelay, type StreamSpec } from "protomesh/kit/messaging";
+import { createJetStreamBus, createRedisStreamsBus, createOutboxRelay, outboxStats, type EventBus, type OutboxRelay, type StreamSpec } from "protomesh/kit/messaging";
 import { startTelemetry, type Telemetry, type TelemetryOptions } from "protomesh/kit/telemetry";
 import type { AllowList } from "protomesh/kit/tls";
 import { createLogger, nestLogger, type Logger } from "./logger.js";
@@ -83,7 +85,14 @@ export async function runService(definition: ServiceDefinition, options: RunServ
     onBackgroundError: (err) => logger.warn({ err }, "database connection problem"),
   });
   const nats = await connect({ servers: config.natsServers, name: definition.name, maxReconnectAttempts: -1 });
-  const bus = telemetry.instrumentBus(await createJetStreamBus(nats));
+  // Redis Streams gets a connection of its own: the cache's fails fast, a bus must wait (ADR 0057).
+  const eventRedis = config.eventBus.kind === "redis" ? new Redis(config.eventBus.url, { maxRetriesPerRequest: 1, connectionName: definition.name }) : undefined;
+  eventRedis?.on("error", (err) => logger.warn({ err }, "event bus redis unavailable; publishing and consuming resume when it is back"));
+  const bus = telemetry.instrumentBus(
+    eventRedis === undefined
+      ? await createJetStreamBus(nats)
+      : createRedisStreamsBus(eventRedis, { onError: (err) => logger.warn({ err }, "redis streams bus: a subscriber failed and retries") }),
+  );
   await bus.ensureStream({ ...definition.stream, replicas: config.streamReplicas });
   const relay: OutboxRelay = createOutboxRelay(
     { database, publisher: bus },
@@ -112,6 +121,7 @@ export async function runService(definition: ServiceDefinition, options: RunServ
   } satisfies ConnectTransportOptions);
   connectTransport.health.addProbe("database", () => database.ready().then(() => true, () => false));
   connectTransport.health.addProbe("nats", () => !nats.isClosed());
+  if (eventRedis !== undefined) connectTransport.health.addProbe("event bus", () => eventRedis.status === "ready");
 
   const app = await NestFactory.create(definition.module(runtime), { logger: nestLogger(logger), abortOnError: false });
   app.connectMicroservice({ strategy: connectTransport }, { inheritAppConfig: true });
@@ -142,6 +152,7 @@ export async function runService(definition: ServiceDefinition, options: RunServ
       await definition.dispose?.();
       await relay.stop();
       await bus.close();
+      await eventRedis?.quit().catch(() => eventRedis.disconnect());
       await nats.drain();
       await redis?.close();
       await database.close();
