@@ -3,7 +3,9 @@ import "reflect-metadata";
 import { join } from "node:path";
 import { Module } from "@nestjs/common";
 import { NestFactory } from "@nestjs/core";
-import { ConnectService, ConnectTransport } from "protomesh/kit/connect";
+import { AggregationTemporality, InMemoryMetricExporter, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
+import { ConnectService, ConnectTransport, type ConnectTransportOptions } from "protomesh/kit/connect";
+import { startTelemetry } from "protomesh/kit/telemetry";
 import { OrdersService, type CreateOrderRequest, type GetOrderRequest } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { ConnectOrders } from "./connect-impl.js";
 
@@ -37,6 +39,18 @@ export async function start(port: number, certDir?: string): Promise<void> {
     certDir === undefined
       ? {}
       : { tls: { certFile: join(certDir, "orders.crt"), keyFile: join(certDir, "orders.key"), caFile: join(certDir, "ca.crt"), reloadIntervalMs: 0 } };
-  const transport = new ConnectTransport({ host: "127.0.0.1", port, ...tls });
+  const transport = new ConnectTransport({ host: "127.0.0.1", port, ...tls, ...(await benchTelemetry()) });
   await (await NestFactory.createMicroservice(OrdersModule, { strategy: transport, logger: false })).listen();
+}
+
+// PROTOMESH_BENCH_TELEMETRY=1 prices telemetry on: a span per call (batched to an exporter that
+// drops them) and the RPC duration histogram. Unset, the server is built as without telemetry.
+async function benchTelemetry(): Promise<{ observe?: NonNullable<ConnectTransportOptions["observe"]> }> {
+  if (process.env.PROTOMESH_BENCH_TELEMETRY !== "1") return {};
+  const telemetry = await startTelemetry({
+    service: "orders",
+    spanExporter: { export: (_spans, done) => done({ code: 0 }), shutdown: () => Promise.resolve() },
+    metricReaders: [new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 60_000 })],
+  });
+  return telemetry.serverInterceptor === undefined ? {} : { observe: telemetry.serverInterceptor };
 }
