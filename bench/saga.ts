@@ -33,8 +33,10 @@ import type { BenchSettings } from "./settings.js";
  */
 export const transactionsPerSaga = 6;
 export const publishesPerSaga = 4;
-/** Offered load when --rate is not given, as a share of the derived limit. */
-const defaultLoadShare = 0.5;
+/** Offered load when --rate is not given: the target's share of the derived limit. */
+const defaultLoadShare = 0.3;
+/** Window of each limit measurement, s (after the full warm-up), to keep the default run short. */
+const limitWindowS = 4;
 const skus = Array.from({ length: 32 }, (_, i) => `BENCH-${String(i).padStart(3, "0")}`);
 
 interface Sample {
@@ -50,7 +52,8 @@ interface Limit {
 }
 
 /** PostgreSQL commits/s (one-event outbox transactions, `writers` in flight) and JetStream publishes/s. */
-async function measureLimit(settings: BenchSettings): Promise<Limit> {
+async function measureLimit(full: BenchSettings): Promise<Limit> {
+  const settings = { ...full, seconds: Math.min(full.seconds, limitWindowS) };
   const bed = await startRelayBed("bench_saga_limit");
   try {
     const node = await startChild("servers/relay-node.ts", [bed.nats.url, bed.database.url]);
@@ -82,26 +85,25 @@ async function startShop(natsUrl: string): Promise<Shop> {
     await Promise.all(databases.map((d) => d.drop()));
   };
   try {
-    const targets: Partial<Record<ServiceName, string>> = {};
-    let ordersDatabaseUrl = "";
-    // Inventory first: orders calls it.
-    for (const service of ["inventory", "payments", "orders"] as const) {
-      const database = await createTestDatabase(`bench_saga_${service}`);
-      databases.push(database);
-      const port = await freePort();
-      const env = {
-        PORT: String(port),
-        NATS_URL: natsUrl,
-        DATABASE_URL: database.url,
-        LOG_LEVEL: "warn",
-        // No order may be cancelled for its deadline while the benchmark measures.
-        ...(service === "orders" ? { INVENTORY_TARGET: targets.inventory ?? "", SAGA_DEADLINE_MS: "300000" } : {}),
-      };
-      servers.push(await startChild("servers/shop-service.ts", [service, JSON.stringify(env)]));
-      targets[service] = `127.0.0.1:${port}`;
-      if (service === "orders") ordersDatabaseUrl = database.url;
-    }
-    return { servers, ordersTarget: targets.orders ?? "", inventoryTarget: targets.inventory ?? "", ordersDatabaseUrl, stop };
+    const ports = { inventory: await freePort(), payments: await freePort(), orders: await freePort() };
+    const target = (service: ServiceName) => `127.0.0.1:${ports[service]}`;
+    for (const service of ["inventory", "payments", "orders"] as const) databases.push(await createTestDatabase(`bench_saga_${service}`));
+    // All three start at once: orders' inventory client connects on its first call.
+    const started = await Promise.all(
+      (["inventory", "payments", "orders"] as const).map((service, i) => {
+        const env = {
+          PORT: String(ports[service]),
+          NATS_URL: natsUrl,
+          DATABASE_URL: (databases[i] as TestDatabase).url,
+          LOG_LEVEL: "warn",
+          // No order may be cancelled for its deadline while the benchmark measures.
+          ...(service === "orders" ? { INVENTORY_TARGET: target("inventory"), SAGA_DEADLINE_MS: "300000" } : {}),
+        };
+        return startChild("servers/shop-service.ts", [service, JSON.stringify(env)]);
+      }),
+    );
+    servers.push(...started);
+    return { servers, ordersTarget: target("orders"), inventoryTarget: target("inventory"), ordersDatabaseUrl: (databases[2] as TestDatabase).url, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -116,6 +118,7 @@ export async function saga(settings: BenchSettings): Promise<void> {
   let shop: Shop | undefined;
   try {
     shop = await startShop(nats.url);
+    console.error(`saga: the three services are up; offering ${ratePerS} orders/s`);
     const inventory = createInventoryClient({ target: shop.inventoryTarget });
     for (const sku of skus) await inventory.setStock({ sku, name: `Bench item ${sku}`, available: 1_000_000, unitPrice: { currencyCode: "EUR", amountMinor: 1250n } });
     closeClient(inventory);

@@ -4,9 +4,10 @@
 //   bare-connect  connect-node's adapter on node:http2, nothing else
 //   nest-grpc     Nest's built-in gRPC transport (grpc-js + proto-loader)
 //   grpc-js       a bare grpc-js server with protobuf-es serializers
-// Sends "ready" over IPC; answers {type: "sample"} with cumulative CPU µs, RSS and calls, and
+// Sends "ready" over IPC; answers {type: "sample"} with cumulative CPU µs, RSS, calls and GC ms, and
 // {type: "mode", delayMs, fail} by delaying every answer or failing it with Unavailable.
 import { serveParent } from "../harness/children.js";
+import { gcTimeMs } from "../harness/gc-time.js";
 import { state } from "./orders-handler.js";
 
 const [kind = "connect", portText = "50051", certDir = ""] = process.argv.slice(2);
@@ -39,6 +40,6 @@ serveParent((message) => {
     return {};
   }
   const usage = process.cpuUsage();
-  return { cpuUs: usage.user + usage.system, rss: process.memoryUsage.rss(), calls: state.calls };
+  return { cpuUs: usage.user + usage.system, rss: process.memoryUsage.rss(), calls: state.calls, gcMs: gcTimeMs() };
 });
 process.send?.({ type: "ready" });
