@@ -27,6 +27,7 @@ const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const REDIS_URL = process.env.PROTOMESH_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const SECRET = `test-secret-${randomUUID()}`;
+const PENDING = "ORDER_STATUS_PENDING";
 const CANCELLED = "ORDER_STATUS_CANCELLED";
 
 /** An order as the gateway pushes it (protobuf JSON of shop.orders.v1.Order, the fields used here). */
@@ -124,14 +125,21 @@ describe("order status pushed to browsers", () => {
     const gatewayA = gatewayOf(shop.replicas.orders[0]);
     const gatewayB = gatewayOf(shop.replicas.orders[1]);
     const ordersB = createClient(OrdersService, createGrpcTransport({ baseUrl: `http://${shop.replicas.orders[1]?.address}` }));
+    const latestOf = (client: NodeClient, orderId: string) => client.pushes.filter((o) => o.orderId === orderId).at(-1)?.status;
 
-    const page = await openPage(gatewayA, await signAccessToken(SECRET, "alice", 300));
-    expect(await page.evaluate("window.connectError")).toBeNull();
     // Alice also has a socket on B and Bob one on A: whichever replica handles a status event,
     // one of Alice's two sockets is on the other replica, so her pushes cross Redis.
     const aliceOnB = await connectAs(gatewayB, await signAccessToken(SECRET, "alice", 300));
     const bobOnA = await connectAs(gatewayA, await signAccessToken(SECRET, "bob", 300));
     nodeClients.push(aliceOnB, bobOnA);
+    // An order whose push is over before the page connects: the page learns of it from the
+    // snapshot a socket gets on connecting.
+    const earlierOrder = await placeOrder(ordersB, "alice");
+    await vi.waitFor(() => expect(latestOf(aliceOnB, earlierOrder)).toBe(PENDING), { timeout: 30_000, interval: 50 });
+
+    const page = await openPage(gatewayA, await signAccessToken(SECRET, "alice", 300));
+    expect(await page.evaluate("window.connectError")).toBeNull();
+    await page.waitForFunction(`window.latest[${JSON.stringify(earlierOrder)}]?.status === ${JSON.stringify(PENDING)}`, undefined, { timeout: 15_000 });
 
     const aliceOrder = await placeOrder(ordersB, "alice");
     const bobOrder = await placeOrder(ordersB, "bob");
@@ -140,7 +148,6 @@ describe("order status pushed to browsers", () => {
 
     await page.waitForFunction(`window.latest[${JSON.stringify(aliceOrder)}]?.status === ${JSON.stringify(CANCELLED)}`, undefined, { timeout: 30_000 });
     expect(await page.locator(`[data-order="${aliceOrder}"]`).textContent()).toBe(CANCELLED);
-    const latestOf = (client: NodeClient, orderId: string) => client.pushes.filter((o) => o.orderId === orderId).at(-1)?.status;
     await vi.waitFor(() => expect(latestOf(aliceOnB, aliceOrder)).toBe(CANCELLED), { timeout: 30_000, interval: 50 });
     // Bob's socket shares replica A with the browser: once his push has arrived there, a
     // misrouted copy for the browser would have arrived too.

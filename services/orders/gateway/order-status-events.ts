@@ -5,8 +5,6 @@
 // to the sockets on every replica (ADR 0060).
 import { Controller, Inject, UseFilters } from "@nestjs/common";
 import { Payload } from "@nestjs/microservices";
-import { eq } from "drizzle-orm";
-import type { Database } from "protomesh/kit/data";
 import { EventErrorFilter, OnEvent } from "protomesh/kit/messaging";
 import {
   OrderCancelledSchema,
@@ -16,9 +14,8 @@ import {
   type OrderConfirmed,
   type OrderPlaced,
 } from "protomesh/gen/shop/orders/v1/events_pb";
-import { loadOrders } from "../orders.js";
-import { ORDERS_DATABASE } from "../orders.tokens.js";
-import { orders } from "../schema.js";
+import type { Orders } from "../orders.js";
+import { ORDERS_FROM_DATABASE } from "../orders.tokens.js";
 import { OrderStatusGateway } from "./order-status-gateway.js";
 
 /** Durable consumers apart from the saga's (no inbox: a repeated push of the current state is harmless). */
@@ -28,7 +25,7 @@ const durable = (event: string) => `orders_status_push_${event}`;
 @UseFilters(new EventErrorFilter())
 export class OrderStatusEvents {
   constructor(
-    @Inject(ORDERS_DATABASE) private readonly database: Database,
+    @Inject(ORDERS_FROM_DATABASE) private readonly orders: Orders,
     @Inject(OrderStatusGateway) private readonly gateway: OrderStatusGateway,
   ) {}
 
@@ -51,8 +48,6 @@ export class OrderStatusEvents {
   // of the change yet). Events of different types may be handled out of order, so a client
   // keeps the push with the newest updatedAt per order.
   private async pushCurrent(orderId: string): Promise<void> {
-    const rows = await this.database.db.select().from(orders).where(eq(orders.orderId, orderId));
-    const [order] = await loadOrders(this.database.db, rows);
-    if (order !== undefined) this.gateway.push(order);
+    this.gateway.push(await this.orders.getOrder(orderId));
   }
 }

@@ -1,7 +1,7 @@
 // The Socket.IO gateway browsers connect to for their orders' status. A client proves who it is
 // with a bearer token at the handshake and joins only its own user's room; nothing a client
-// sends can change that. Pushes go to a room, so with the Redis adapter every replica delivers
-// them to its own members of that room.
+// sends can change that. On connecting it gets its newest orders as they are, then every change:
+// pushes go to a room, so with the Redis adapter every replica delivers them to its own members.
 import { toJson } from "@bufbuild/protobuf";
 import { Inject } from "@nestjs/common";
 import { type OnGatewayConnection, type OnGatewayInit, WebSocketGateway, WebSocketServer } from "@nestjs/websockets";
@@ -9,8 +9,16 @@ import type { Server, Socket } from "socket.io";
 import { OrderSchema, type Order } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { type AccessTokenVerifier, isAccessTokenError } from "./access-token.js";
 
-/** DI token of the `AccessTokenVerifier` the gateway authenticates handshakes with. */
-export const ACCESS_TOKEN_VERIFIER = Symbol("orders.gateway.accessTokenVerifier");
+export interface OrderStatusGatewayOptions {
+  verifyToken: AccessTokenVerifier;
+  /** The user's newest orders, newest first, sent to a socket when it connects. */
+  recentOrders(userId: string): Promise<Order[]>;
+  /** The snapshot could not be read; the socket still gets every change from now on. */
+  onSnapshotError(error: unknown, userId: string): void;
+}
+
+/** DI token of the gateway's `OrderStatusGatewayOptions`. */
+export const ORDER_STATUS_GATEWAY_OPTIONS = Symbol("orders.gateway.options");
 
 /** The event a client receives: the order in the protobuf JSON mapping of shop.orders.v1.Order. */
 export const ORDER_EVENT = "order";
@@ -36,7 +44,7 @@ function tokenOf(socket: Socket): string | undefined {
 export class OrderStatusGateway implements OnGatewayInit<Server>, OnGatewayConnection<Socket> {
   @WebSocketServer() private server: Server | undefined;
 
-  constructor(@Inject(ACCESS_TOKEN_VERIFIER) private readonly verify: AccessTokenVerifier) {}
+  constructor(@Inject(ORDER_STATUS_GATEWAY_OPTIONS) private readonly options: OrderStatusGatewayOptions) {}
 
   afterInit(server: Server): void {
     server.use((socket, next) => {
@@ -45,7 +53,7 @@ export class OrderStatusGateway implements OnGatewayInit<Server>, OnGatewayConne
         next(new Error("unauthorized: no token; connect with io(url, { auth: { token } })"));
         return;
       }
-      this.verify(token).then(
+      this.options.verifyToken(token).then(
         (userId) => {
           (socket.data as AuthenticatedData).userId = userId;
           next();
@@ -55,10 +63,17 @@ export class OrderStatusGateway implements OnGatewayInit<Server>, OnGatewayConne
     });
   }
 
-  // Runs in the same tick as the handshake completes, so the socket is in its room before the
-  // client sees "connect".
+  // Joins in the same tick as the handshake completes, so the socket is in its room before the
+  // client sees "connect"; a change racing the snapshot arrives too, and updatedAt orders them.
   async handleConnection(socket: Socket): Promise<void> {
-    await socket.join(userRoom((socket.data as AuthenticatedData).userId));
+    const { userId } = socket.data as AuthenticatedData;
+    await socket.join(userRoom(userId));
+    try {
+      const recent = await this.options.recentOrders(userId);
+      for (const order of recent.reverse()) socket.emit(ORDER_EVENT, toJson(OrderSchema, order));
+    } catch (error) {
+      this.options.onSnapshotError(error, userId);
+    }
   }
 
   /** Sends `order` to every socket of its user, on every replica sharing the adapter. */

@@ -2,13 +2,18 @@
 // that feed it, and the server it listens on. Absent when WS_PORT is unset.
 import type { INestApplication, Provider, Type } from "@nestjs/common";
 import type { ServiceRuntime } from "../../kit/host/run-service.js";
+import type { Orders } from "../orders.js";
+import { ORDERS_FROM_DATABASE } from "../orders.tokens.js";
 import { createAccessTokenVerifier } from "./access-token.js";
 import { OrderStatusEvents } from "./order-status-events.js";
-import { ACCESS_TOKEN_VERIFIER, OrderStatusGateway } from "./order-status-gateway.js";
+import { ORDER_STATUS_GATEWAY_OPTIONS, OrderStatusGateway, type OrderStatusGatewayOptions } from "./order-status-gateway.js";
 import { startOrderStatusServer, type OrderStatusServer } from "./order-status-server.js";
 
 /** DI token of the running `OrderStatusServer` (its address, for logs and tests). */
 export const ORDER_STATUS_SERVER = Symbol("orders.gateway.server");
+
+/** How many of a user's newest orders a socket gets when it connects. */
+const SNAPSHOT_SIZE = 20;
 
 export interface OrderStatusPushConfig {
   host: string;
@@ -30,7 +35,16 @@ export function orderStatusPush(config: OrderStatusPushConfig): OrderStatusPush 
     controllers: [OrderStatusEvents],
     providers: (runtime) => [
       OrderStatusGateway,
-      { provide: ACCESS_TOKEN_VERIFIER, useValue: createAccessTokenVerifier(config.tokenSecret) },
+      {
+        provide: ORDER_STATUS_GATEWAY_OPTIONS,
+        // From the database: a snapshot must not predate a change whose push it then hides.
+        useFactory: (orders: Orders): OrderStatusGatewayOptions => ({
+          verifyToken: createAccessTokenVerifier(config.tokenSecret),
+          recentOrders: async (userId) => (await orders.listOrders({ userId, pageSize: SNAPSHOT_SIZE, pageToken: "" })).orders,
+          onSnapshotError: (err, userId) => runtime.logger.warn({ err, userId }, "order status push: could not read a connecting user's orders; they get changes only"),
+        }),
+        inject: [ORDERS_FROM_DATABASE],
+      },
       {
         provide: ORDER_STATUS_SERVER,
         useFactory: () =>
