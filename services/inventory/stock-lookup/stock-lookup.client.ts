@@ -35,7 +35,11 @@ export function createStockLookupClient(options: StockLookupClientOptions): Stoc
       } catch (error) {
         throw lookupError(error, timeoutMs);
       }
-      return fromJson(QuoteItemsResponseSchema, reply);
+      try {
+        return fromJson(QuoteItemsResponseSchema, reply);
+      } catch (error) {
+        throw new ConnectError(`the reply on ${STOCK_LOOKUP_SUBJECT} is not a QuoteItemsResponse: ${error instanceof Error ? error.message : String(error)}`, Code.Internal, undefined, undefined, error);
+      }
     },
     close: () => client.close(),
   };

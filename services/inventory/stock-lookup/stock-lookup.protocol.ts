@@ -3,8 +3,12 @@
 // are the contract's messages in protobuf JSON, so int64 prices survive Nest's JSON framing.
 import type { Code } from "@connectrpc/connect";
 
-/** The subject inventory answers QuoteItems on; named after the RPC it mirrors. */
-export const STOCK_LOOKUP_SUBJECT = "shop.inventory.v1.InventoryService.QuoteItems";
+/**
+ * The subject inventory answers QuoteItems on, named after the RPC it mirrors. It must stay
+ * outside every JetStream stream's subjects (SHOP_INVENTORY takes "shop.inventory.v1.>"): a
+ * stream would store each request and answer it with a publish acknowledgement.
+ */
+export const STOCK_LOOKUP_SUBJECT = "rpc.shop.inventory.v1.InventoryService.QuoteItems";
 
 /** Every inventory replica subscribes in this queue group: one of them answers each request. */
 export const INVENTORY_QUEUE_GROUP = "inventory";
