@@ -20,10 +20,12 @@ describe("Redis Streams bus", () => {
     const stream = harness.streamName();
     await bus.ensureStream({ name: stream, subjects: [`${stream}.>`] });
     const ack = await bus.publish(message(`${stream}.a.b`, "m1"));
-    expect(ack).toEqual({ stream, sequence: 1, duplicate: false });
+    expect(ack).toMatchObject({ stream, duplicate: false });
+    expect(Number.isSafeInteger(ack.sequence)).toBe(true);
+    expect(await bus.publish(message(`${stream}.a.b`, "m2"))).toMatchObject({ sequence: ack.sequence + 1 });
     const entries = await redis.xrange(`${harness.keyPrefix}stream:{${stream}}`, "-", "+");
-    expect(entries).toHaveLength(1);
-    expect(entries[0]?.[1]).toEqual(["seq", "1", "subject", `${stream}.a.b`, "headers", '{"a":"b"}', "data", "\u0001\u0002"]);
+    expect(entries).toHaveLength(2);
+    expect(entries[0]?.[1]).toEqual(["seq", String(ack.sequence), "subject", `${stream}.a.b`, "headers", '{"a":"b"}', "data", "\u0001\u0002"]);
     expect(await redis.pttl(`${harness.keyPrefix}stream:{${stream}}:msgid:m1`)).toBeGreaterThan(100_000);
   });
 

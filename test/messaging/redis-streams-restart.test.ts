@@ -47,7 +47,7 @@ describe("Redis Streams bus on a private redis-server", () => {
     const subject = `${stream}.placed`;
     const seen: string[] = [];
     await consumerOn(bus, stream, subject, seen);
-    await bus.publish(message(subject, "before"));
+    const before = await bus.publish(message(subject, "before"));
     await expect.poll(() => seen).toEqual(["before#1"]);
 
     await server.kill();
@@ -56,8 +56,13 @@ describe("Redis Streams bus on a private redis-server", () => {
 
     await server.start();
     // The publisher reconnects on its own; the outbox relay would simply retry its row.
-    await expect.poll(() => bus.publish(message(subject, "after")).then(() => "stored", () => "rejected"), { timeout: 10_000 }).toBe("stored");
+    let after = 0;
+    await expect
+      .poll(() => bus.publish(message(subject, "after")).then((ack) => ((after = ack.sequence), "stored"), () => "rejected"), { timeout: 10_000 })
+      .toBe("stored");
     await expect.poll(() => seen, { timeout: 10_000 }).toEqual(["before#1", "after#1"]);
+    // Redis lost the counter too; sequences still grow, so dead letters (unique per sequence) never collide.
+    expect(after).toBeGreaterThan(before.sequence);
   });
 
   it("loses nothing while Redis is stalled: an ack and a publish made meanwhile land once it resumes", async () => {

@@ -16,6 +16,11 @@ if window > 0 then
   local seen = redis.call('GET', KEYS[3])
   if seen then return {tonumber(seen), 1} end
 end
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  -- A new stream, or a Redis that lost it: start above any sequence handed out before (server
+  -- time in microseconds), so dead letters, unique per stream sequence, never collide.
+  redis.call('SET', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])))
+end
 local sequence = redis.call('INCR', KEYS[2])
 local maxAge = tonumber(ARGV[5])
 if maxAge > 0 then
