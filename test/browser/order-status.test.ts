@@ -111,7 +111,7 @@ describe("order status pushed to browsers", () => {
   async function openPage(gateway: string, token: string): Promise<Page> {
     const page = await browser.newPage();
     await page.goto(`${pages.url}/?gateway=${encodeURIComponent(gateway)}&token=${encodeURIComponent(token)}`);
-    await page.waitForFunction("window.connected || window.connectError !== null", undefined, { timeout: 15_000 });
+    await page.waitForFunction("window.connected || window.connectError !== null", undefined, { timeout: 30_000 });
     return page;
   }
 
@@ -139,7 +139,7 @@ describe("order status pushed to browsers", () => {
 
     const page = await openPage(gatewayA, await signAccessToken(SECRET, "alice", 300));
     expect(await page.evaluate("window.connectError")).toBeNull();
-    await page.waitForFunction(`window.latest[${JSON.stringify(earlierOrder)}]?.status === ${JSON.stringify(PENDING)}`, undefined, { timeout: 15_000 });
+    await page.waitForFunction(`window.latest[${JSON.stringify(earlierOrder)}]?.status === ${JSON.stringify(PENDING)}`, undefined, { timeout: 30_000 });
 
     const aliceOrder = await placeOrder(ordersB, "alice");
     const bobOrder = await placeOrder(ordersB, "bob");
@@ -160,14 +160,14 @@ describe("order status pushed to browsers", () => {
     expect(aliceOnB.pushes.map((o) => o.orderId)).not.toContain(bobOrder);
     expect(bobOnA.pushes.map((o) => o.orderId)).not.toContain(aliceOrder);
     await page.close();
-  }, 90_000);
+  }, 120_000);
 
   it("turns away a browser whose token is not signed with the gateway's secret", async () => {
     const page = await openPage(gatewayOf(shop.replicas.orders[0]), await signAccessToken(`another-secret-${randomUUID()}`, "alice", 300));
     expect(await page.evaluate("window.connectError")).toBe("unauthorized: the token is not a JWT signed for this service");
     expect(await page.evaluate("window.connected")).toBe(false);
     await page.close();
-  }, 30_000);
+  }, 60_000);
 
   it("turns away connections without a token or with an expired one, naming what to fix", async () => {
     const gateway = gatewayOf(shop.replicas.orders[1]);
@@ -180,5 +180,5 @@ describe("order status pushed to browsers", () => {
     await expect(connectAs(gateway, expired)).rejects.toThrow("unauthorized: the token has expired; get a new one");
     const noUser = await new SignJWT().setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(SECRET));
     await expect(connectAs(gateway, noUser)).rejects.toThrow("unauthorized: the token names no user (no sub claim)");
-  }, 30_000);
+  }, 60_000);
 });
