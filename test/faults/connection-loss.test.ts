@@ -1,12 +1,15 @@
 // A pooled PostgreSQL connection that is dropped while checked out and between queries (a
 // transaction awaiting other work, as a handler does around a payment call) must surface as a
-// background error, not as an uncaught 'error' event that ends the process.
+// background error, not as an uncaught 'error' event that ends the process. A connection that
+// dies as its transaction begins must not stay checked out forever (found by the PostgreSQL
+// restart scenario: the pool shrank and closing the service never finished).
 import pg from "pg";
 import { sql } from "drizzle-orm";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "protomesh/kit/data";
 import { createTestDatabase, type TestDatabase } from "../helpers/index.js";
+import { isStatement, startWireTap } from "./wire-tap.js";
 
 describe("a checked-out PostgreSQL connection is terminated", () => {
   let database: TestDatabase;
@@ -41,6 +44,28 @@ describe("a checked-out PostgreSQL connection is terminated", () => {
       expect((await opened.db.execute(sql`select 1 as one`)).rows).toEqual([{ one: 1 }]);
     } finally {
       await opened.close();
+    }
+  });
+
+  it("gives a connection back to the pool when it dies on BEGIN, so closing does not hang", async () => {
+    let cut = 0;
+    const tap = await startWireTap(Number(new URL(database.url).port || 5432), "postgres", (message) => {
+      if (cut > 0 || !isStatement(message, "begin")) return "forward";
+      cut++;
+      return "cut";
+    });
+    const tapped = new URL(database.url);
+    tapped.port = String(tap.port);
+    const opened = await openDatabase({ url: tapped.toString(), poolSize: 1, onBackgroundError: () => undefined });
+    try {
+      await expect(opened.db.transaction(async (tx) => tx.execute(sql`select 1`))).rejects.toThrow();
+      expect(cut).toBe(1);
+      // The only pooled connection died on BEGIN; the next transaction gets a fresh one.
+      expect((await opened.db.transaction(async (tx) => tx.execute(sql`select 2 as two`))).rows).toEqual([{ two: 2 }]);
+      const closed = await Promise.race([opened.close().then(() => "closed"), sleep(5_000).then(() => "still open after 5 s")]);
+      expect(closed).toBe("closed");
+    } finally {
+      await tap.close();
     }
   });
 });

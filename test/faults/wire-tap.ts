@@ -4,7 +4,11 @@
 // relay, a consumer's ack, a COMMIT) without any test-only code in the service.
 import { createServer, type Server, type Socket, connect as connectTcp } from "node:net";
 
-/** What to do with one message: pass it on, drop just it, or cut the connection here (nothing after it is passed on, either way). */
+/**
+ * What to do with one message: pass it on, drop just it, or cut the connection here: neither it
+ * nor anything after it is passed on, either way, and the connection is closed 100 ms later, as
+ * a crashed peer's would be (a scenario that kills the peer has done so by then).
+ */
 export type TapVerdict = "forward" | "drop" | "cut";
 
 export interface TapMessage {
@@ -84,12 +88,15 @@ export function isPubAck(message: TapMessage, stream: string): boolean {
   return text.startsWith("MSG ") && text.includes(`\r\n{"stream":"${stream}",`) && text.includes(`"seq":`);
 }
 
-/** A simple-protocol or parsed statement that commits a transaction. */
-export function isCommit(message: TapMessage): boolean {
+/** A simple-protocol or parsed statement from the client that starts with `keyword` (e.g. "begin", "commit"). */
+export function isStatement(message: TapMessage, keyword: string): boolean {
   if (message.from !== "client") return false;
   const type = String.fromCharCode(message.bytes[0] ?? 0);
-  return (type === "Q" || type === "P") && /(^|\0)\s*commit\b/i.test(message.bytes.toString("latin1", 5));
+  return (type === "Q" || type === "P") && new RegExp(`(^|\\0)\\s*${keyword}\\b`, "i").test(message.bytes.toString("latin1", 5));
 }
+
+/** The statement that commits a transaction. */
+export const isCommit = (message: TapMessage): boolean => isStatement(message, "commit");
 
 /**
  * Starts a proxy to 127.0.0.1:`targetPort` on a free loopback port. `inspect` sees every
@@ -119,6 +126,7 @@ export async function startWireTap(targetPort: number, protocol: "nats" | "postg
           if (verdict !== "forward") intercepted.push(message);
           if (verdict === "cut") {
             cut = true;
+            setTimeout(close, 100);
             break;
           }
           if (verdict === "forward") passed.push(bytes);

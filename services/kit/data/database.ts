@@ -77,8 +77,37 @@ export async function openDatabase<TSchema extends Record<string, unknown> = Rec
 
 type Resolved<TSchema extends Record<string, unknown>> = ReturnType<typeof resolveDatabaseOptions<TSchema>>;
 
+/**
+ * drizzle's node-postgres `transaction()` sends BEGIN before its try/finally, so when BEGIN fails
+ * on a connection that died (a database restart) it never releases the client: the pool keeps a
+ * dead client forever, has one connection fewer, and `end()` never resolves. Clients checked out
+ * with `connect()` (drizzle's transactions, migrations) are therefore released when their
+ * connection ends, and releasing them twice is a no-op.
+ */
+class ReleasingPool extends pg.Pool {
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): void;
+  override connect(callback?: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): Promise<pg.PoolClient> | void {
+    if (callback !== undefined) return super.connect(callback);
+    return super.connect().then((client) => {
+      const release = client.release.bind(client);
+      let released = false;
+      const releaseOnce = (err?: Error | boolean) => {
+        if (released) return;
+        released = true;
+        client.removeListener("end", onEnd);
+        release(err);
+      };
+      const onEnd = () => releaseOnce(new Error("connection ended while checked out"));
+      client.once("end", onEnd);
+      client.release = releaseOnce;
+      return client;
+    });
+  }
+}
+
 function openPostgres<TSchema extends Record<string, unknown>>(options: Resolved<TSchema> & { url: string }): Database<TSchema> {
-  const pool = new pg.Pool({
+  const pool = new ReleasingPool({
     connectionString: options.url,
     max: options.poolSize,
     connectionTimeoutMillis: options.connectTimeoutMs,
