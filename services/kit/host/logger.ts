@@ -6,8 +6,6 @@ import { pino, type DestinationStream, type Logger, type LoggerOptions } from "p
 
 export type { Logger };
 
-const noTrace = Object.freeze({});
-
 /**
  * JSON lines with the service, and the trace and span ids of the call or event being handled
  * (when tracing is on), so a log line leads to its trace. Credentials that end up in a logged
@@ -25,7 +23,8 @@ export function createLogger(service: string, level: string, destination?: Desti
 
 function traceFields(): object {
   const span = trace.getActiveSpan();
-  if (span === undefined) return noTrace;
+  // A fresh object each time: pino merges the logged object's fields into what the mixin returns.
+  if (span === undefined) return {};
   const { traceId, spanId, traceFlags } = span.spanContext();
   return { trace_id: traceId, span_id: spanId, trace_flags: traceFlags };
 }
