@@ -1,7 +1,9 @@
 // The instrumented bus on the in-memory broker: a publish continues the trace stored with its
 // message, every delivery of it is a consumer span under that publish (redeliveries included),
-// and redeliveries and dead letters are counted.
+// and redeliveries and dead letters are counted. Spans reach an OTLP collector when asked.
 import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { create, createRegistry, toBinary } from "@bufbuild/protobuf";
 import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
@@ -73,5 +75,38 @@ describe("bus telemetry", () => {
     expect(sum(metrics, "messaging_process_duration_count", { ...labels, protomesh_outcome: "nak" })).toBe(1);
     expect(sum(metrics, "messaging_process_duration_count", { ...labels, protomesh_outcome: "term" })).toBe(1);
     expect(sum(metrics, "messaging_client_operation_duration_count", { messaging_destination_name: "shop.orders.v1.OrderPlaced" })).toBe(1);
+  });
+});
+
+describe("OTLP export", () => {
+  it("sends spans over OTLP/HTTP protobuf to OTEL_EXPORTER_OTLP_ENDPOINT, with the service's resource", async () => {
+    const received: { path: string | undefined; type: string | undefined; body: Buffer }[] = [];
+    const collector = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        received.push({ path: req.url, type: req.headers["content-type"], body: Buffer.concat(chunks) });
+        res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise((resolve) => collector.close(resolve)));
+    const { port } = collector.address() as AddressInfo;
+
+    const telemetry = await startTelemetry({ service: "payments" }, { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}/` });
+    cleanups.push(() => telemetry.shutdown());
+    expect([telemetry.tracing, telemetry.metrics]).toEqual([true, false]);
+    const bus = telemetry.instrumentBus(createMemoryBus());
+    cleanups.push(() => bus.close());
+    await bus.ensureStream({ name: "SHOP_PAYMENTS", subjects: ["shop.payments.v1.>"] });
+    await bus.publish({ subject: "shop.payments.v1.PaymentCaptured", data: new Uint8Array(), headers: {}, messageId: randomUUID() });
+    await telemetry.forceFlush();
+
+    expect(received.map((r) => [r.path, r.type])).toEqual([["/v1/traces", "application/x-protobuf"]]);
+    // Protobuf keeps strings as they are: the span's name and the resource are in the body.
+    const body = received[0]?.body.toString("latin1") ?? "";
+    expect(body).toContain("publish shop.payments.v1.PaymentCaptured");
+    expect(body).toContain("service.name");
+    expect(body).toContain("payments");
   });
 });

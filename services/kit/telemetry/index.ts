@@ -2,5 +2,5 @@
 // RPCs, the outbox and JetStream as one trace per saga; metrics are served to Prometheus.
 
 export { startTelemetry, disabledTelemetry, type Telemetry } from "./telemetry.js";
-export { type TelemetryOptions, type TelemetryEnvironment, metricsFromEnv, wantsOtlpTraces } from "./telemetry-options.js";
+export { type TelemetryOptions, type TelemetryEnvironment, metricsFromEnv, otlpTracesUrl } from "./telemetry-options.js";
 export { ORIGIN_BAGGAGE_KEY } from "./scope.js";

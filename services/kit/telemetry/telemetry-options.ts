@@ -43,9 +43,15 @@ export interface TelemetryEnvironment {
   METRICS_PORT?: string | undefined;
 }
 
-/** Whether the environment asks for OTLP trace export (the exporter reads the OTEL_* variables itself). */
-export function wantsOtlpTraces(env: TelemetryEnvironment): boolean {
-  return env.OTEL_SDK_DISABLED !== "true" && Boolean(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT);
+/**
+ * Where OTLP traces go, if the environment asks for them: the traces endpoint as given, else
+ * `/v1/traces` under the base endpoint (as the OTLP exporter specification says).
+ */
+export function otlpTracesUrl(env: TelemetryEnvironment): string | undefined {
+  if (env.OTEL_SDK_DISABLED === "true") return undefined;
+  if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (env.OTEL_EXPORTER_OTLP_ENDPOINT) return `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, "")}/v1/traces`;
+  return undefined;
 }
 
 /** METRICS_PORT as an option; throws a message naming the variable on a bad port. */

@@ -17,7 +17,7 @@ import { instrumentBus, relayHooks } from "./messaging.js";
 import { ClientCallTelemetry } from "./rpc-client.js";
 import { serverInterceptor } from "./rpc-server.js";
 import type { TelemetryScope } from "./scope.js";
-import { metricsFromEnv, protomeshVersion, type TelemetryEnvironment, type TelemetryOptions, wantsOtlpTraces } from "./telemetry-options.js";
+import { metricsFromEnv, otlpTracesUrl, protomeshVersion, type TelemetryEnvironment, type TelemetryOptions } from "./telemetry-options.js";
 
 /**
  * One service's OpenTelemetry: its own tracer and meter providers (with service.name, version
@@ -53,7 +53,9 @@ export interface Telemetry {
  */
 export async function startTelemetry(options: TelemetryOptions, env: TelemetryEnvironment = process.env): Promise<Telemetry> {
   const fromEnv = { ...metricsFromEnv(env), ...options };
-  const spanExporter: SpanExporter | undefined = fromEnv.spanExporter ?? (wantsOtlpTraces(env) ? new OTLPTraceExporter() : undefined);
+  const otlpUrl = otlpTracesUrl(env);
+  // The exporter reads the other OTEL_EXPORTER_OTLP_* variables (headers, timeout) itself.
+  const spanExporter: SpanExporter | undefined = fromEnv.spanExporter ?? (otlpUrl === undefined ? undefined : new OTLPTraceExporter({ url: otlpUrl }));
   const readers: MetricReader[] = [...(fromEnv.metricReaders ?? [])];
   let prometheus: PrometheusExporter | undefined;
   if (fromEnv.metricsPort !== undefined) {
