@@ -2,13 +2,15 @@
 // (--max-old-space-size, MiB) on the server side of the rpc benchmark (the Nest ConnectTransport
 // server, one grpc-js client) and of the relay benchmark (relay-live). Each flag set restarts the
 // server process (the rpc server, the relay's process) with those flags; clients and writers keep
-// the defaults. Anchor: no flags. GC time comes from V8's GC performance entries.
+// the defaults. Anchor: no flags. GC pauses and counts come from V8's GC performance entries;
+// the counts are what a loaded host cannot blur.
 import { loadavg } from "node:os";
 import { freePort } from "../test/helpers/free-port.js";
 import { type Child, startChild } from "./harness/children.js";
 import { measure } from "./harness/measure.js";
 import { printWithRatios, round, type Result } from "./harness/stats.js";
-import { measureRelayLive, startRelayBed } from "./relay.js";
+import { gcCountsPer1k, measureRelayLive, startRelayBed } from "./relay.js";
+import type { GcTotals } from "./harness/gc-time.js";
 import type { BenchSettings } from "./settings.js";
 
 export const gcFlagSets: readonly { name: string; nodeArgs: string[] }[] = [
@@ -19,9 +21,8 @@ export const gcFlagSets: readonly { name: string; nodeArgs: string[] }[] = [
 /** Window of each measurement, s, so that six of them stay near a minute. */
 const gcWindowS = 4;
 
-interface Sample {
+interface Sample extends GcTotals {
   calls: number;
-  gcMs: number;
 }
 
 async function rpcRow(name: string, nodeArgs: readonly string[], settings: BenchSettings): Promise<Result> {
@@ -38,7 +39,7 @@ async function rpcRow(name: string, nodeArgs: readonly string[], settings: Bench
     const after = await server.request<Sample>({ type: "sample" });
     const calls = after.calls - before.calls;
     // Over the warm-up and the window: scavenges are too few in a short window to count alone.
-    return { ...row, gcMsPer1kCalls: calls === 0 ? null : round(((after.gcMs - before.gcMs) / calls) * 1000, 2), nodeArgs: nodeArgs.join(" ") };
+    return { ...row, gcMsPer1kCalls: calls === 0 ? null : round(((after.gcMs - before.gcMs) / calls) * 1000, 2), ...gcCountsPer1k(before, after, calls), nodeArgs: nodeArgs.join(" ") };
   } finally {
     await server.stop();
   }
@@ -53,12 +54,12 @@ export async function gc(full: BenchSettings): Promise<void> {
     for (const { name, nodeArgs } of gcFlagSets) {
       const rpc = await rpcRow(name, nodeArgs, settings);
       rpcRows.push(rpc);
-      console.error(`gc rpc ${name}: ${rpc.callsPerS} calls/s, server ${rpc.serverCpuUsPerCall} µs/call, GC ${String(rpc["gcMsPer1kCalls"])} ms per 1k calls`);
+      console.error(`gc rpc ${name}: ${rpc.callsPerS} calls/s, server ${rpc.serverCpuUsPerCall} µs/call, GC ${String(rpc["gcMsPer1kCalls"])} ms and ${String(rpc["minorGcsPer1k"])} scavenges per 1k calls`);
       const node = await startChild("servers/relay-node.ts", [bed.nats.url, bed.database.url], nodeArgs);
       try {
         const relay = await measureRelayLive("gc", node, bed.database.url, settings, `relay ${name}`);
         relayRows.push({ ...relay, nodeArgs: nodeArgs.join(" "), load1: round(loadavg()[0] ?? 0, 2) });
-        console.error(`gc relay ${name}: ${relay.callsPerS} events/s, relay ${relay.serverCpuUsPerCall} µs/event, p99 ${relay.p99Ms} ms, GC ${String(relay["gcMsPerS"])} ms/s`);
+        console.error(`gc relay ${name}: ${relay.callsPerS} events/s, relay ${relay.serverCpuUsPerCall} µs/event, p99 ${relay.p99Ms} ms, GC ${String(relay["gcMsPerS"])} ms/s, ${String(relay["minorGcsPer1k"])} scavenges per 1k events`);
       } finally {
         await node.stop();
       }
@@ -66,6 +67,6 @@ export async function gc(full: BenchSettings): Promise<void> {
   } finally {
     await bed.dispose();
   }
-  printWithRatios(rpcRows, "rpc default", ["callsPerS", "serverCpuUsPerCall", "p99Ms", "serverRssMiB", "gcMsPer1kCalls"]);
-  printWithRatios(relayRows, "relay default", ["callsPerS", "serverCpuUsPerCall", "p99Ms", "serverRssMiB", "gcMsPerS"]);
+  printWithRatios(rpcRows, "rpc default", ["callsPerS", "serverCpuUsPerCall", "p99Ms", "serverRssMiB", "gcMsPer1kCalls", "minorGcsPer1k", "majorGcsPer1k"]);
+  printWithRatios(relayRows, "relay default", ["callsPerS", "serverCpuUsPerCall", "p99Ms", "serverRssMiB", "gcMsPerS", "minorGcsPer1k", "majorGcsPer1k"]);
 }

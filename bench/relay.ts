@@ -12,6 +12,7 @@ import { openDatabase } from "protomesh/kit/data";
 import { resolveRelayOptions } from "protomesh/kit/messaging";
 import { createTestDatabase, startNatsServer, type NatsServer, type TestDatabase } from "../test/helpers/index.js";
 import { type Child, startChild } from "./harness/children.js";
+import type { GcTotals } from "./harness/gc-time.js";
 import type { WriterReport, WriterSpec } from "./harness/outbox-writers.js";
 import { printWithRatios, round, summarize, type Result } from "./harness/stats.js";
 import type { RawReport } from "./servers/relay-node.js";
@@ -23,11 +24,10 @@ export const relayInFlight = resolveRelayOptions({}).batchSize;
 const maxBacklog = 20_000;
 const ordersMigrations = fileURLToPath(new URL("../services/orders/migrations", import.meta.url));
 
-interface Sample {
+interface Sample extends GcTotals {
   cpuUs: number;
   rss: number;
   calls: number;
-  gcMs: number;
 }
 
 /** A private nats-server and a throwaway database with the outbox table, for one benchmark. */
@@ -78,6 +78,12 @@ export async function measureRawPublish(bench: string, node: Child, settings: Be
   };
 }
 
+/** Young and full collections per 1 000 events between two samples. */
+export function gcCountsPer1k(before: GcTotals, after: GcTotals, events: number): { minorGcsPer1k: number | null; majorGcsPer1k: number | null } {
+  if (events === 0) return { minorGcsPer1k: null, majorGcsPer1k: null };
+  return { minorGcsPer1k: round(((after.minorGcs - before.minorGcs) / events) * 1000, 2), majorGcsPer1k: round(((after.majorGcs - before.majorGcs) / events) * 1000, 3) };
+}
+
 /** Waits until the relay has published `count` events since `base`, or `timeoutMs` passed. */
 async function drained(node: Child, base: number, count: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -126,6 +132,7 @@ export async function measureRelayLive(bench: string, node: Child, databaseUrl: 
       writers: settings.writers,
       committedPerS: Math.round(report.ids.length / report.seconds),
       gcMsPerS: round((after.gcMs - before.gcMs) / report.seconds),
+      ...gcCountsPer1k(before, after, ackedInWindow),
       caughtUp,
     };
   } finally {

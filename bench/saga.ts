@@ -12,6 +12,7 @@ import { orders } from "../services/orders/schema.js";
 import type { ServiceName } from "../services/saga/topology.js";
 import { createTestDatabase, freePort, startNatsServer, type TestDatabase } from "../test/helpers/index.js";
 import { type Child, startChild } from "./harness/children.js";
+import type { GcTotals } from "./harness/gc-time.js";
 import type { OrderLoadReport, OrderLoadSpec } from "./harness/order-load.js";
 import type { WriterReport, WriterSpec } from "./harness/outbox-writers.js";
 import { round, summarize } from "./harness/stats.js";
@@ -39,10 +40,9 @@ const defaultLoadShare = 0.3;
 const limitWindowS = 4;
 const skus = Array.from({ length: 32 }, (_, i) => `BENCH-${String(i).padStart(3, "0")}`);
 
-interface Sample {
+interface Sample extends GcTotals {
   cpuUs: number;
   rss: number;
-  gcMs: number;
 }
 
 interface Limit {

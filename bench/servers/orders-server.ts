@@ -7,7 +7,7 @@
 // Sends "ready" over IPC; answers {type: "sample"} with cumulative CPU µs, RSS, calls and GC ms, and
 // {type: "mode", delayMs, fail} by delaying every answer or failing it with Unavailable.
 import { serveParent } from "../harness/children.js";
-import { gcTimeMs } from "../harness/gc-time.js";
+import { gcTotals } from "../harness/gc-time.js";
 import { state } from "./orders-handler.js";
 
 const [kind = "connect", portText = "50051", certDir = ""] = process.argv.slice(2);
@@ -40,6 +40,6 @@ serveParent((message) => {
     return {};
   }
   const usage = process.cpuUsage();
-  return { cpuUs: usage.user + usage.system, rss: process.memoryUsage.rss(), calls: state.calls, gcMs: gcTimeMs() };
+  return { cpuUs: usage.user + usage.system, rss: process.memoryUsage.rss(), calls: state.calls, ...gcTotals() };
 });
 process.send?.({ type: "ready" });

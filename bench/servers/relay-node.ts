@@ -11,7 +11,7 @@ import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { openDatabase } from "protomesh/kit/data";
 import { createJetStreamBus, createOutboxRelay, toOutgoingMessage, type OutboxRelay } from "protomesh/kit/messaging";
 import { serveParent } from "../harness/children.js";
-import { gcTimeMs } from "../harness/gc-time.js";
+import { gcTotals } from "../harness/gc-time.js";
 import { benchStream, benchSubject, orderPlaced, wallClockMs } from "../harness/outbox-event.js";
 import { monotonicNow } from "../harness/stats.js";
 
@@ -103,7 +103,7 @@ serveParent(async (message) => {
     }
     default: {
       const usage = process.cpuUsage();
-      return { cpuUs: usage.user + usage.system, rss: process.memoryUsage.rss(), calls: published, gcMs: gcTimeMs() };
+      return { cpuUs: usage.user + usage.system, rss: process.memoryUsage.rss(), calls: published, ...gcTotals() };
     }
   }
 });

@@ -11,7 +11,7 @@ import { ordersService } from "../../services/orders/service.js";
 import { loadPaymentsConfig } from "../../services/payments/config.js";
 import { paymentsService } from "../../services/payments/service.js";
 import { serveParent } from "../harness/children.js";
-import { gcTimeMs } from "../harness/gc-time.js";
+import { gcTotals } from "../harness/gc-time.js";
 
 const [service, environment = "{}"] = process.argv.slice(2);
 const vars = { ...process.env, ...(JSON.parse(environment) as Record<string, string>) };
@@ -28,6 +28,6 @@ await runService(definition);
 
 serveParent(() => {
   const usage = process.cpuUsage();
-  return { cpuUs: usage.user + usage.system, rss: process.memoryUsage.rss(), calls: 0, gcMs: gcTimeMs() };
+  return { cpuUs: usage.user + usage.system, rss: process.memoryUsage.rss(), calls: 0, ...gcTotals() };
 });
 process.send?.({ type: "ready" });
