@@ -11,6 +11,7 @@ import { Endpoint } from "./endpoint.js";
 import { ActiveHealthChecker, type ActiveHealthOptions } from "./health/active.js";
 import type { Picker } from "./picker/picker.js";
 import type { Resolver } from "./resolver/resolver.js";
+import { SHARD_HEADER } from "./shard-key.js";
 import { SubsetChooser } from "./subset-chooser.js";
 
 export interface OutlierOptions {
@@ -231,13 +232,18 @@ export class Balancer {
     if (ledgerId !== undefined) {
       delete headers[ATTEMPT_HEADER];
     }
+    const shard = headers[SHARD_HEADER];
+    if (shard !== undefined) {
+      delete headers[SHARD_HEADER];
+    }
     if (!this.hasResolved) {
       // Like gRPC core, calls made before the first resolution wait for it (bounded by their deadline).
       await this.resolved;
     }
-    const endpoint = this.pick(record?.tried);
+    const endpoint = this.pick(record?.tried, typeof shard === "string" ? shard : undefined);
     if (endpoint === undefined) {
-      throw new ConnectError(`no endpoint of ${this.options.authority} is available`, Code.Unavailable);
+      const where = typeof shard === "string" ? ` in shard ${shard}` : "";
+      throw new ConnectError(`no endpoint of ${this.options.authority}${where} is available`, Code.Unavailable);
     }
     record?.tried.push(endpoint.key);
     const probe = !endpoint.isAdmitted && endpoint.breaker.acquire() === "probe";
@@ -247,10 +253,14 @@ export class Balancer {
     return stream;
   }
 
-  private pick(avoid: readonly string[] | undefined): Endpoint | undefined {
+  /** With a shard, only that shard's endpoints are candidates; without one, a weighted subset is chosen. */
+  private pick(avoid: readonly string[] | undefined, shard: string | undefined): Endpoint | undefined {
     const candidates = this.candidates;
     candidates.length = 0;
     for (const e of this.list) {
+      if (shard !== undefined && e.subset?.name !== shard) {
+        continue;
+      }
       if (e.isAdmitted || this.canProbe(e)) {
         candidates.push(e);
       }
@@ -265,6 +275,9 @@ export class Balancer {
     if (candidates.length === 0) {
       // Nothing admitted yet (first connections still opening): take anything not known bad.
       for (const e of this.list) {
+        if (shard !== undefined && e.subset?.name !== shard) {
+          continue;
+        }
         if (e.connectivity.kind !== "transient-failure" && e.health !== "not-serving" && e.breaker.state().kind !== "open") {
           candidates.push(e);
         }
@@ -273,7 +286,9 @@ export class Balancer {
     if (candidates.length === 0) {
       return undefined;
     }
-    this.subsets.narrow(candidates);
+    if (shard === undefined) {
+      this.subsets.narrow(candidates);
+    }
     const picked = this.options.picker.pick(candidates, performance.now());
     candidates.length = 0;
     return picked;
