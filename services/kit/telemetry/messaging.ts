@@ -9,20 +9,20 @@ import { originOf, type TelemetryScope } from "./scope.js";
  * continues the producer's trace, whatever the delivery count. A redelivery is a sibling of the
  * first delivery under the same producer, and says which delivery it is.
  */
-export function instrumentBus(bus: EventBus, scope: TelemetryScope): EventBus {
+export function instrumentBus(bus: EventBus, scope: TelemetryScope, system: string): EventBus {
   return {
     ensureStream: (stream) => bus.ensureStream(stream),
     close: () => bus.close(),
-    publish: (message) => publish(bus, scope, message),
+    publish: (message) => publish(bus, scope, system, message),
     subscribe: (spec, concurrency, handler) =>
-      bus.subscribe(spec, concurrency, (delivery) => process(scope, delivery, handler)),
+      bus.subscribe(spec, concurrency, (delivery) => process(scope, system, delivery, handler)),
   };
 }
 
-async function publish(bus: EventBus, scope: TelemetryScope, message: OutgoingMessage): Promise<PublishAck> {
+async function publish(bus: EventBus, scope: TelemetryScope, system: string, message: OutgoingMessage): Promise<PublishAck> {
   const start = performance.now();
   const attributes: Attributes = {
-    "messaging.system": "nats",
+    "messaging.system": system,
     "messaging.operation.type": "send",
     "messaging.operation.name": "publish",
     "messaging.destination.name": message.subject,
@@ -44,7 +44,7 @@ async function publish(bus: EventBus, scope: TelemetryScope, message: OutgoingMe
     throw error;
   } finally {
     scope.instruments?.publishDuration.record((performance.now() - start) / 1000, {
-      "messaging.system": "nats",
+      "messaging.system": system,
       "messaging.operation.name": "publish",
       "messaging.destination.name": message.subject,
     });
@@ -54,10 +54,10 @@ async function publish(bus: EventBus, scope: TelemetryScope, message: OutgoingMe
 
 type Outcome = "ack" | "nak" | "term" | "unsettled";
 
-async function process(scope: TelemetryScope, delivery: Delivery, handler: (delivery: Delivery) => Promise<void>): Promise<void> {
+async function process(scope: TelemetryScope, system: string, delivery: Delivery, handler: (delivery: Delivery) => Promise<void>): Promise<void> {
   const start = performance.now();
   const metricAttributes: Attributes = {
-    "messaging.system": "nats",
+    "messaging.system": system,
     "messaging.destination.name": delivery.subject,
     "messaging.consumer.group.name": delivery.consumer,
   };

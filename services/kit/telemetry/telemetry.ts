@@ -33,8 +33,11 @@ export interface Telemetry {
   readonly metricsUrl: string | undefined;
   /** For ConnectServerOptions.observe; undefined when off. */
   readonly serverInterceptor: Interceptor | undefined;
-  /** The bus with messaging spans and metrics (the same bus when off). */
-  instrumentBus(bus: EventBus): EventBus;
+  /**
+   * The bus with messaging spans and metrics (the same bus when off). `system` is the
+   * `messaging.system` attribute: "nats" (default) for JetStream, "redis" for Redis Streams.
+   */
+  instrumentBus(bus: EventBus, system?: string): EventBus;
   /** Relay options that trace rounds and measure publishing. */
   relayOptions(): Pick<OutboxRelayOptions, "aroundRound" | "onPublished">;
   /** Reports outbox backlog and the age of the oldest unpublished row at each collection. */
@@ -110,7 +113,7 @@ export async function startTelemetry(options: TelemetryOptions, env: TelemetryEn
     metrics: meterProvider !== undefined,
     metricsUrl: prometheus === undefined ? undefined : `http://${fromEnv.metricsHost ?? "127.0.0.1"}:${fromEnv.metricsPort}/metrics`,
     serverInterceptor: serverInterceptor(scope),
-    instrumentBus: (bus) => instrumentBus(bus, scope),
+    instrumentBus: (bus, system = "nats") => instrumentBus(bus, scope, system),
     relayOptions: () => hooks,
     observeOutbox(stats) {
       if (meter === undefined) return;
