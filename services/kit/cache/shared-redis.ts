@@ -72,8 +72,12 @@ function throttled(report: (error: Error, unreported: number) => void, intervalM
       unreported += 1;
       return;
     }
-    report(error, unreported);
     lastReportAt = now;
+    try {
+      report(error, unreported);
+    } catch {
+      // A reporter that throws must not become an uncaught exception inside ioredis's emitter.
+    }
     unreported = 0;
   };
 }
