@@ -1,7 +1,9 @@
 // Client and server telemetry on real HTTP/2: a retried call shows each attempt and the server
 // span each one caused; log lines carry the trace; with telemetry off nothing is added to calls.
 import { Writable } from "node:stream";
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Health } from "protomesh/gen/grpc/health/v1/health_pb";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
@@ -56,7 +58,7 @@ describe("RPC telemetry", () => {
     const clientSpans = new InMemorySpanExporter();
     const lines: Record<string, unknown>[] = [];
     const logger = createLogger("inventory", "info", new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>), done()) }));
-    const server = await started({ service: "inventory", spanExporter: serverSpans });
+    const server = await started({ service: "inventory", spanExporter: serverSpans, metricsPort: await freePort() });
     const inventory = await flakyInventory(server, 1, (message) => logger.info(message));
     const caller = await started({ service: "orders", spanExporter: clientSpans, metricsPort: await freePort() });
     const client = clientOf(inventory.address);
@@ -91,11 +93,21 @@ describe("RPC telemetry", () => {
     // The handler's log lines name the trace and the server span they were written in.
     expect(lines.map((l) => [l.msg, l.service, l.trace_id, l.span_id])).toEqual(served.map((s) => ["stock asked for MUG-1", "inventory", s.spanContext().traceId, s.spanContext().spanId]));
 
+    // Health checks are measured but not traced: probes every few seconds would bury the traces.
+    const health = createClient(Health, createGrpcTransport({ baseUrl: `http://${inventory.address}` }));
+    await health.check({ service: "" });
+    await server.forceFlush();
+    expect(serverSpans.getFinishedSpans().map((s) => s.name)).not.toContain("grpc.health.v1.Health/Check");
+
     const metrics = await scrape(caller.metricsUrl ?? "");
     expect(sum(metrics, "protomesh_client_retries_total", { rpc_method: "shop.inventory.v1.InventoryService/GetStock", rpc_grpc_status_code: String(Code.Unavailable) })).toBe(1);
     expect(sum(metrics, "rpc_client_duration_count", { rpc_method: "GetStock", rpc_grpc_status_code: "0" })).toBe(1);
     expect(sum(metrics, "protomesh_client_endpoint_admitted", { server_address: inventory.address })).toBe(1);
     expect(clientTransport(client).snapshot()).toHaveLength(1);
+    const serverMetrics = await scrape(server.metricsUrl ?? "");
+    expect(sum(serverMetrics, "rpc_server_duration_count", { rpc_method: "GetStock", rpc_grpc_status_code: String(Code.Unavailable) })).toBe(1);
+    expect(sum(serverMetrics, "rpc_server_duration_count", { rpc_method: "GetStock", rpc_grpc_status_code: "0" })).toBe(1);
+    expect(sum(serverMetrics, "rpc_server_duration_count", { rpc_service: "grpc.health.v1.Health", rpc_method: "Check" })).toBe(1);
   });
 
   it("adds nothing to calls and makes no span when telemetry is off", async () => {

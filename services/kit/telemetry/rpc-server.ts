@@ -8,8 +8,12 @@ export const OK = 0;
 // Codes that mean the server failed, as the RPC semantic conventions mark server spans.
 const serverFaults = new Set([Code.Unknown, Code.DeadlineExceeded, Code.Unimplemented, Code.Internal, Code.Unavailable, Code.DataLoss]);
 
+// Health checks (every few seconds from each client and probe) and reflection would bury the
+// traces people look for; they are measured, not traced.
+const untraced = /^grpc\.(health|reflection)\./;
+
 /**
- * One SERVER span per call, continuing the caller's trace (traceparent, baggage), and
+ * One SERVER span per call (health and reflection calls excepted), continuing the caller's trace (traceparent, baggage), and
  * rpc.server.duration by method and code. Handlers run in the span's context with the
  * service's telemetry, so their client calls and outbox writes join the trace. A streamed
  * response is measured until its last message.
@@ -19,7 +23,7 @@ export function serverInterceptor(scope: TelemetryScope): Interceptor {
     const start = performance.now();
     const attributes = { "rpc.system": "grpc", "rpc.service": req.service.typeName, "rpc.method": req.method.name };
     const parent = withOrigin(propagation.extract(ROOT_CONTEXT, req.header, headersGetter), Date.now());
-    const span = scope.tracer?.startSpan(`${req.service.typeName}/${req.method.name}`, { kind: SpanKind.SERVER, attributes }, parent);
+    const span = untraced.test(req.service.typeName) ? undefined : scope.tracer?.startSpan(`${req.service.typeName}/${req.method.name}`, { kind: SpanKind.SERVER, attributes }, parent);
     const finish = (code: number, error?: ConnectError) => {
       scope.instruments?.rpcServerDuration.record(performance.now() - start, { ...attributes, "rpc.grpc.status_code": code });
       if (span !== undefined) endRpcSpan(span, code, error, serverFaults.has(code));
