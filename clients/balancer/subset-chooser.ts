@@ -8,8 +8,8 @@ export interface InSubset {
 /**
  * Narrows a call's candidates to one weighted subset, chosen by smooth weighted round-robin
  * among the subsets that have a candidate now (nginx's algorithm; gRPC's weighted_target picks
- * a child by weight the same way, at random): over any run of calls each subset's share stays
- * within one call of its weight's share, independent of how many endpoints it has and of their
+ * a child by weight too, at random): every run of calls gives each subset its weight's share
+ * within a few calls, evenly interleaved, independent of how many endpoints it has and of their
  * latency. The configured picker then balances within the subset. A subset without candidates
  * (ejected, not serving) drops out, and its share goes to the others in proportion.
  * Runs on every call: allocation-free once every subset has been seen.
