@@ -38,6 +38,8 @@ export const publishesPerSaga = 4;
 const defaultLoadShare = 0.3;
 /** Window of each limit measurement, s (after the full warm-up), to keep the default run short. */
 const limitWindowS = 4;
+/** In start order; `Shop.servers` and the databases follow it. */
+const shopServices = ["inventory", "payments", "orders"] as const;
 const skus = Array.from({ length: 32 }, (_, i) => `BENCH-${String(i).padStart(3, "0")}`);
 
 interface Sample extends GcTotals {
@@ -87,10 +89,10 @@ async function startShop(natsUrl: string): Promise<Shop> {
   try {
     const ports = { inventory: await freePort(), payments: await freePort(), orders: await freePort() };
     const target = (service: ServiceName) => `127.0.0.1:${ports[service]}`;
-    for (const service of ["inventory", "payments", "orders"] as const) databases.push(await createTestDatabase(`bench_saga_${service}`));
+    for (const service of shopServices) databases.push(await createTestDatabase(`bench_saga_${service}`));
     // All three start at once: orders' inventory client connects on its first call.
     const started = await Promise.all(
-      (["inventory", "payments", "orders"] as const).map((service, i) => {
+      shopServices.map((service, i) => {
         const env = {
           PORT: String(ports[service]),
           NATS_URL: natsUrl,
@@ -172,6 +174,9 @@ export async function saga(settings: BenchSettings): Promise<void> {
         ...summarize(endToEnd),
         createOrderP99Ms: summarize(report.callMs).p99Ms,
         serverCpuUsPerCall: completedInWindow === 0 ? null : round(serverCpu / completedInWindow),
+        serverCpuUsPerCallByService: Object.fromEntries(
+          shopServices.map((service, i) => [service, completedInWindow === 0 ? null : round(((after[i] as Sample).cpuUs - (before[i] as Sample).cpuUs) / completedInWindow)]),
+        ),
         clientCpuUsPerCall: report.orderIds.length === 0 ? 0 : round(report.cpuUs / report.orderIds.length),
         serverRssMiB: round(after.reduce((sum, a) => sum + a.rss, 0) / after.length / 2 ** 20),
         gcMsPerS: round(after.reduce((sum, a, i) => sum + a.gcMs - (before[i] as Sample).gcMs, 0) / report.seconds),
