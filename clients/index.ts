@@ -33,6 +33,7 @@ export type { Resolver, ResolverListener } from "./balancer/resolver/resolver.js
 export { StaticResolver } from "./balancer/resolver/static.js";
 export { DnsResolver, type DnsResolverOptions, type LookupFn } from "./balancer/resolver/dns.js";
 export { WeightedResolver, type WeightedSubset } from "./balancer/resolver/weighted.js";
+export { watchWeightsFile, type WeightsFileOptions } from "./balancer/resolver/weights-file.js";
 export { shardKeyInterceptor, type ShardRouting } from "./balancer/shard-key.js";
 export { shardOf } from "./balancer/shard-hash.js";
 export type { Picker, Pickable, PickerName } from "./balancer/picker/picker.js";
