@@ -110,6 +110,21 @@ describe("RPC telemetry", () => {
     expect(sum(serverMetrics, "rpc_server_duration_count", { rpc_service: "grpc.health.v1.Health", rpc_method: "Check" })).toBe(1);
   });
 
+  it("reports a circuit that opened and its calls' codes", async () => {
+    const inventory = await flakyInventory(disabledTelemetry("inventory"), Number.POSITIVE_INFINITY, () => undefined);
+    const caller = await started({ service: "orders", metricsPort: await freePort() });
+    const client = createInventoryClient({ target: inventory.address, healthCheck: false, retry: false, circuitBreaker: { failureThreshold: 2, openMs: 60_000 } });
+    cleanups.push(() => closeClient(client));
+    for (let i = 0; i < 3; i++) await expect(caller.run(() => client.getStock({ sku: "MUG-1" }))).rejects.toMatchObject({ code: Code.Unavailable });
+    expect(inventory.seen).toHaveLength(2);
+
+    const metrics = await scrape(caller.metricsUrl ?? "");
+    const circuit = { protomesh_circuit: "shop.inventory.v1.InventoryService/GetStock" };
+    expect(sum(metrics, "protomesh_client_circuit_state", circuit)).toBe(2);
+    expect(sum(metrics, "protomesh_client_circuit_transitions_total", { ...circuit, protomesh_circuit_state: "open" })).toBe(1);
+    expect(sum(metrics, "rpc_client_duration_count", { rpc_method: "GetStock", rpc_grpc_status_code: String(Code.Unavailable) })).toBe(3);
+  });
+
   it("adds nothing to calls and makes no span when telemetry is off", async () => {
     const off = await startTelemetry({ service: "orders" }, {});
     expect(off).toMatchObject({ tracing: false, metrics: false, metricsUrl: undefined, serverInterceptor: undefined });
