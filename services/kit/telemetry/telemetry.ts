@@ -161,20 +161,24 @@ export function disabledTelemetry(service: string): Telemetry {
 // The context manager and the propagator are process-wide in OpenTelemetry's API. They are
 // installed while at least one service in the process has telemetry on (tests and the demo run
 // several), and removed with the last, so a process without telemetry keeps the no-op API.
+// One the application registered itself (its own SDK setup) is used and never removed.
 let globalUsers = 0;
+let installed = { context: false, propagation: false };
 
 function useGlobals(): () => void {
   if (globalUsers++ === 0) {
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+    installed = {
+      context: context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()),
+      propagation: propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] })),
+    };
   }
   let released = false;
   return () => {
     if (released) return;
     released = true;
     if (--globalUsers === 0) {
-      context.disable();
-      propagation.disable();
+      if (installed.context) context.disable();
+      if (installed.propagation) propagation.disable();
     }
   };
 }
