@@ -31,15 +31,17 @@ export class OrdersModule {}
 export function ordersService(config: OrdersConfig = loadOrdersConfig()): ServiceDefinition {
   const { certFile, keyFile, caFile } = config.inventory.tls;
   const [first, ...rest] = config.inventory.target;
-  const inventory = createInventoryClient({
-    target: rest.length === 0 && first !== undefined ? first : config.inventory.target,
-    ...(rest.length === 0 ? {} : { authority: "localhost:443" }),
-    ...(certFile !== undefined && keyFile !== undefined && caFile !== undefined ? { tls: { certFile, keyFile, caFile, serverName: "localhost" } } : {}),
-    deadlines: { defaultTimeoutMs: 2_000 },
-  });
-  // INVENTORY_TRANSPORT=nats: any inventory replica answers through its NATS queue group (ADR 0052).
-  const stockLookup = config.inventoryTransport === "nats" ? createStockLookupClient({ servers: config.natsServers }) : undefined;
-  const fetchQuote: Parameters<typeof quoteWithFallback>[0] = (request) => (stockLookup === undefined ? inventory.quoteItems(request) : stockLookup.quoteItems(request));
+  // INVENTORY_TRANSPORT: the balanced gRPC client, or NATS request/reply to any inventory replica (ADR 0052).
+  const inventory =
+    config.inventoryTransport === "grpc"
+      ? createInventoryClient({
+          target: rest.length === 0 && first !== undefined ? first : config.inventory.target,
+          ...(rest.length === 0 ? {} : { authority: "localhost:443" }),
+          ...(certFile !== undefined && keyFile !== undefined && caFile !== undefined ? { tls: { certFile, keyFile, caFile, serverName: "localhost" } } : {}),
+          deadlines: { defaultTimeoutMs: 2_000 },
+        })
+      : createStockLookupClient({ servers: config.natsServers });
+  const fetchQuote: Parameters<typeof quoteWithFallback>[0] = (request) => inventory.quoteItems(request);
   // The caches and the CreateOrder limit use the host's Redis; without it they load and count locally (ADR 0050, 0051).
   const ordersOf = (runtime: ServiceRuntime) => {
     const lastQuotes =
@@ -82,8 +84,8 @@ export function ordersService(config: OrdersConfig = loadOrdersConfig()): Servic
     }),
     ...(statusPush === undefined ? {} : { configureApp: statusPush.configureApp }),
     dispose: async () => {
-      closeClient(inventory);
-      await stockLookup?.close();
+      if ("close" in inventory) await inventory.close();
+      else closeClient(inventory);
     },
     eventTransport: (runtime) =>
       new JetStreamTransport({
