@@ -78,7 +78,7 @@ describe("stock lookups over NATS request/reply", () => {
   });
 
   it("prices CreateOrder through any replica when orders uses INVENTORY_TRANSPORT=nats", async () => {
-    const orders = await startService("orders", { NATS_URL: nats.url, DATABASE_URL: await database("rr_orders"), INVENTORY_TRANSPORT: "nats", INVENTORY_TARGET: "127.0.0.1:1" });
+    const orders = await startService("orders", { NATS_URL: nats.url, DATABASE_URL: await database("rr_orders"), INVENTORY_TRANSPORT: "nats" });
     try {
       const client: Client<typeof OrdersService> = grpcClient(OrdersService, orders);
       const { order, created } = await client.createOrder({ ...basket, userId: "nats-buyer", idempotencyKey: `rr-${randomUUID()}` });
