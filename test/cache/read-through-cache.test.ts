@@ -149,6 +149,25 @@ describe("read-through cache on the shared redis-server", () => {
   });
 });
 
+describe("without Redis configured", () => {
+  it("reads through every time, still one load per key at a time", async () => {
+    const cache = createReadThroughCache(undefined, { namespace: "none", ttlMs: 60_000, codec: text });
+    const table = source({ a: "1" });
+    const together = await Promise.all([cache.get("a", table.load), cache.get("a", table.load)]);
+    expect(together).toEqual(["1", "1"]);
+    expect(await cache.get("a", table.load)).toBe("1");
+    expect(table.reads).toEqual(["a", "a"]);
+    expect(cache.stats()).toMatchObject({ hits: 0, bypassed: 2, loads: 2 });
+  });
+
+  it("limits each process on its own", async () => {
+    const limiter = createRateLimiter(undefined, { name: "local", limit: 2, windowMs: 1_000 });
+    const decisions = [await limiter.consume("u"), await limiter.consume("u"), await limiter.consume("u")];
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, false]);
+    expect(decisions[2]).toMatchObject({ allowed: false, retryAfterMs: expect.any(Number) });
+  });
+});
+
 describe("read-through cache when its private redis-server dies or hangs", () => {
   let server: RedisServer;
   let redis: SharedRedis;
