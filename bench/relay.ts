@@ -4,7 +4,8 @@
 //                relay claims per round; latency = publish to PubAck (the anchor);
 //   relay-live   a writer process commits one-event transactions from `writers` loops while the
 //                relay publishes them; latency = the writer's commit to the broker's PubAck;
-//   relay-drain  a backlog committed before the relay starts: how fast the relay alone goes.
+//   relay-drain  a backlog committed before the relay starts: how fast the relay alone goes;
+//                relay-drain-batch-1000 the same with ten times the relay's default batch.
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -141,13 +142,14 @@ export async function measureRelayLive(bench: string, node: Child, databaseUrl: 
   }
 }
 
-async function measureRelayDrain(bench: string, node: Child, databaseUrl: string, settings: BenchSettings, backlog: number): Promise<Result> {
+async function measureRelayDrain(bench: string, node: Child, databaseUrl: string, settings: BenchSettings, backlog: number, batchSize?: number): Promise<Result> {
+  const variant = batchSize === undefined ? "relay-drain" : `relay-drain-batch-${batchSize}`;
   const spec: WriterSpec = { mode: "prefill", databaseUrl, count: backlog };
   const writer = await startChild("harness/outbox-writers.ts", [JSON.stringify(spec)]);
   const filled = await writer.request<WriterReport>({ type: "run" }).finally(() => writer.stop());
-  console.error(`${bench} relay-drain: ${backlog} events committed in ${round(filled.seconds)} s`);
+  console.error(`${bench} ${variant}: ${backlog} events committed in ${round(filled.seconds)} s`);
   const base = (await node.request<Sample>({ type: "sample" })).calls;
-  await node.request({ type: "relay-start" });
+  await node.request({ type: "relay-start", ...(batchSize === undefined ? {} : { batchSize }) });
   try {
     await sleep(settings.warmupS * 1000);
     const before = await node.request<Sample>({ type: "sample" });
@@ -164,7 +166,7 @@ async function measureRelayDrain(bench: string, node: Child, databaseUrl: string
     await node.request({ type: "acks" });
     return {
       bench,
-      variant: "relay-drain",
+      variant,
       callsPerS: Math.round(published / seconds),
       errors: 0,
       // Every event waited in the backlog: its latency says nothing about the relay.
@@ -176,20 +178,22 @@ async function measureRelayDrain(bench: string, node: Child, databaseUrl: string
       serverRssMiB: round(after.rss / 2 ** 20),
       load1: round(loadavg()[0] ?? 0, 2),
       backlog,
+      batchSize: batchSize ?? relayInFlight,
       backlogLeft: backlog - (after.calls - base),
       gcMsPerS: round((after.gcMs - before.gcMs) / seconds),
     };
   } finally {
     await node.request({ type: "relay-stop" });
+    await node.request({ type: "discard-pending" });
   }
 }
 
-/** Runs the three variants with `nodeArgs` on the relay's process; returns the rows. */
-export async function runRelay(settings: BenchSettings, nodeArgs: readonly string[] = [], bench = "relay"): Promise<Result[]> {
+async function runRelay(settings: BenchSettings): Promise<Result[]> {
+  const bench = "relay";
   const bed = await startRelayBed("bench_relay");
   let node: Child | undefined;
   try {
-    node = await startChild("servers/relay-node.ts", [bed.nats.url, bed.database.url], nodeArgs);
+    node = await startChild("servers/relay-node.ts", [bed.nats.url, bed.database.url]);
     const raw = await measureRawPublish(bench, node, settings);
     console.error(`${bench} raw-publish: ${raw.callsPerS} msg/s, p99 ${raw.p99Ms} ms`);
     const live = await measureRelayLive(bench, node, bed.database.url, settings);
@@ -199,7 +203,11 @@ export async function runRelay(settings: BenchSettings, nodeArgs: readonly strin
     const backlog = Math.min(maxBacklog, Math.ceil(raw.callsPerS * (settings.warmupS + settings.seconds) * 1.2));
     const drain = await measureRelayDrain(bench, node, bed.database.url, settings, backlog);
     console.error(`${bench} relay-drain: ${drain.callsPerS} events/s`);
-    return [raw, live, drain];
+    // Each claim costs about the same whatever its size on a backlog (ADR 91): ten times the
+    // batch shows how much of the drain rate is that per-round cost.
+    const bigBatch = await measureRelayDrain(bench, node, bed.database.url, settings, backlog, relayInFlight * 10);
+    console.error(`${bench} ${bigBatch.variant}: ${bigBatch.callsPerS} events/s`);
+    return [raw, live, drain, bigBatch];
   } finally {
     await node?.stop();
     await bed.dispose();
@@ -209,7 +217,7 @@ export async function runRelay(settings: BenchSettings, nodeArgs: readonly strin
 export async function relay(settings: BenchSettings): Promise<void> {
   const rows = await runRelay(settings);
   printWithRatios(rows, "raw-publish", ["callsPerS", "p99Ms", "serverCpuUsPerCall"]);
-  const [raw, live, drain] = rows as [Result, Result, Result];
+  const [raw, live, drain] = rows as [Result, Result, Result, Result];
   console.log(JSON.stringify({ bench: "relay", ratio: "relay-drain/raw-publish callsPerS", value: round(drain.callsPerS / raw.callsPerS, 3), target: ">= 0.5" }));
   console.log(JSON.stringify({ bench: "relay", ratio: "relay-live commit-to-ack p99 / raw-publish p99", value: round(live.p99Ms / raw.p99Ms, 3), target: "<= 5" }));
 }

@@ -1,15 +1,17 @@
 // The relay benchmark's publishing process: one NATS connection and one database, and either
 //   {type: "raw", concurrency, warmupS, seconds}  JetStream publishes of the outbox's event,
 //       `concurrency` in flight, straight from this process (the ceiling), or
-//   {type: "relay-start"}                          the kit's outbox relay on the database,
+//   {type: "relay-start", batchSize?}              the kit's outbox relay on the database,
 //       recording when the broker acknowledged each event (the relay's onPublished hook).
-// Also answers {type: "sample"} (CPU, RSS, GC time, events published) and {type: "acks"}.
+// Also answers {type: "sample"} (CPU, RSS, GC, events published), {type: "acks"} and
+// {type: "discard-pending"} (deletes unpublished outbox rows).
 //   relay-node.ts <natsUrl> <databaseUrl>
 import { connect } from "@nats-io/transport-node";
 import { toBinary } from "@bufbuild/protobuf";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { openDatabase } from "protomesh/kit/data";
-import { createJetStreamBus, createOutboxRelay, toOutgoingMessage, type OutboxRelay } from "protomesh/kit/messaging";
+import { isNull } from "drizzle-orm";
+import { createJetStreamBus, createOutboxRelay, outbox, toOutgoingMessage, type OutboxRelay } from "protomesh/kit/messaging";
 import { serveParent } from "../harness/children.js";
 import { gcTotals } from "../harness/gc-time.js";
 import { benchStream, benchSubject, orderPlaced, wallClockMs } from "../harness/outbox-event.js";
@@ -82,6 +84,7 @@ serveParent(async (message) => {
       relay = createOutboxRelay(
         { database, publisher: bus },
         {
+          ...(message["batchSize"] === undefined ? {} : { batchSize: Number(message["batchSize"]) }),
           onPublished: (envelope) => {
             published++;
             ackedIds.push(envelope.eventId);
@@ -95,6 +98,10 @@ serveParent(async (message) => {
     case "relay-stop":
       await relay?.stop();
       relay = undefined;
+      return {};
+    case "discard-pending":
+      // A drain that ended with events left must not hand them to the next variant.
+      await database.db.delete(outbox).where(isNull(outbox.publishedAt));
       return {};
     case "acks": {
       // Hands over what was recorded and forgets it, so each variant gets its own.
