@@ -28,6 +28,8 @@ export interface WriterReport {
   cpuUs: number;
   ids: string[];
   committedAtMs: number[];
+  /** How long each of those transactions took, begin to commit returned, ms. */
+  transactionMs: number[];
 }
 
 const spec = JSON.parse(process.argv[2] ?? "{}") as WriterSpec;
@@ -42,9 +44,11 @@ async function live(s: Extract<WriterSpec, { mode: "live" }>): Promise<WriterRep
   let committed = 0;
   const ids: string[] = [];
   const committedAtMs: number[] = [];
+  const transactionMs: number[] = [];
   const loops = Array.from({ length: s.writers }, async () => {
     while (running) {
       const eventId = nextId();
+      const began = monotonicNow();
       await database.db.transaction(async (tx) => {
         await writeEvent(tx, { aggregateType: "order", aggregateId: eventId, schema: OrderPlacedSchema, event: orderPlaced(eventId, eventId), eventId, subject: benchSubject });
       });
@@ -52,6 +56,7 @@ async function live(s: Extract<WriterSpec, { mode: "live" }>): Promise<WriterRep
       if (recording) {
         ids.push(eventId);
         committedAtMs.push(wallClockMs());
+        transactionMs.push(monotonicNow() - began);
       }
     }
   });
@@ -68,7 +73,7 @@ async function live(s: Extract<WriterSpec, { mode: "live" }>): Promise<WriterRep
   const seconds = (monotonicNow() - started) / 1000;
   running = false;
   await Promise.all(loops);
-  return { committed, windowStartMs, windowEndMs, seconds, cpuUs: used.user + used.system, ids, committedAtMs };
+  return { committed, windowStartMs, windowEndMs, seconds, cpuUs: used.user + used.system, ids, committedAtMs, transactionMs };
 }
 
 async function prefill(count: number): Promise<WriterReport> {
@@ -91,7 +96,7 @@ async function prefill(count: number): Promise<WriterReport> {
   }
   const used = process.cpuUsage(cpu);
   const now = wallClockMs();
-  return { committed: count, windowStartMs: now, windowEndMs: now, seconds: (monotonicNow() - started) / 1000, cpuUs: used.user + used.system, ids: [], committedAtMs: [] };
+  return { committed: count, windowStartMs: now, windowEndMs: now, seconds: (monotonicNow() - started) / 1000, cpuUs: used.user + used.system, ids: [], committedAtMs: [], transactionMs: [] };
 }
 
 serveParent(async () => {
