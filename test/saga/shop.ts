@@ -6,7 +6,8 @@
 // service share its database.
 import { randomUUID } from "node:crypto";
 import { Socket } from "node:net";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -99,7 +100,16 @@ export interface Shop {
   stop(): Promise<void>;
 }
 
-const repoRoot = join(import.meta.dirname, "..", "..");
+/** The repository root, from the sources (test/saga) or from dist/test/saga alike: the nearest folder with package.json. */
+function repoRoot(): string {
+  let dir = import.meta.dirname;
+  while (!existsSync(join(dir, "package.json"))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${import.meta.dirname}`);
+    dir = parent;
+  }
+  return dir;
+}
 
 /** True once something accepts TCP connections on 127.0.0.1:`port`. */
 export function portOpen(port: number): Promise<boolean> {
@@ -147,7 +157,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
     const port = child.port ?? (await freePort());
     const entry = options.childCode === "dist" ? [join("dist", "services", "serve.js")] : ["--conditions=source", "--import", "tsx", join("services", "serve.ts")];
     const proc = spawnServer(process.execPath, [...entry, service], {
-      cwd: repoRoot,
+      cwd: repoRoot(),
       env: {
         ...process.env,
         ...env(service),
