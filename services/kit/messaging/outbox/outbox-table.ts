@@ -31,6 +31,9 @@ export const outbox = pgTable(
   },
   (t) => [
     index("outbox_pending_idx").on(t.aggregateType, t.aggregateId, t.id).where(sql`published_at is null`),
+    // The relay's claim reads pending rows in id order and stops after a batch of claimable heads;
+    // without this index it scans published rows or sorts the whole backlog (ADR 91).
+    index("outbox_pending_id_idx").on(t.id).where(sql`published_at is null`),
     index("outbox_published_idx").on(t.publishedAt).where(sql`published_at is not null`),
   ],
 );
