@@ -9,7 +9,7 @@ import { createDeadLetterStore, JetStreamTransport } from "protomesh/kit/messagi
 import { file_shop_inventory_v1_events } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { QuotedLineSchema } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { OrderSchema } from "protomesh/gen/shop/orders/v1/orders_pb";
-import { file_shop_orders_v1_events } from "protomesh/gen/shop/orders/v1/events_pb";
+import { file_shop_orders_v1_events, OrderCancelledSchema, OrderConfirmedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { file_shop_payments_v1_events } from "protomesh/gen/shop/payments/v1/events_pb";
 import type { ServiceDefinition, ServiceRuntime } from "../kit/host/run-service.js";
 import { consumerDefaults, streams } from "../saga/topology.js";
@@ -64,6 +64,7 @@ export function ordersService(config: OrdersConfig = loadOrdersConfig()): Servic
     migrationsFolder: fileURLToPath(new URL("./migrations", import.meta.url)),
     stream: streams.orders,
     allow: { "shop.orders.v1.OrdersService": ["spiffe://shop/gateway"] },
+    sagaOutcomes: { [OrderConfirmedSchema.typeName]: "confirmed", [OrderCancelledSchema.typeName]: "cancelled" },
     module: (runtime) => ({
       module: OrdersModule,
       controllers: [OrdersController, OrdersEvents, ...(statusPush?.controllers ?? [])],
