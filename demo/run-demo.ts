@@ -19,6 +19,7 @@ import type { DemoDatabases } from "./databases.js";
 import type { DemoNats } from "./nats.js";
 import { freePort } from "./network.js";
 import { Supervisor, type Replica } from "./supervisor.js";
+import { scrapeEventCounters, type EventCounters } from "./event-counters.js";
 
 export interface DemoOptions {
   orders: number;
@@ -35,11 +36,15 @@ export interface DemoResult {
   replicasPerService: number;
   databaseKind: DemoDatabases["kind"];
   natsOrigin: DemoNats["origin"];
+  /** Whether the replicas share a Redis cache (REDIS_URL, which they inherit from the demo's environment). */
+  cache: "redis" | "off";
   outcomes: Record<string, number>;
   latenciesMs: number[];
   unfinished: number;
   chaosKills: string[];
   createRetries: number;
+  /** The replicas' own counters, scraped before shutdown; undefined when none answered. */
+  eventCounters: EventCounters | undefined;
   /** Share of the driver's calls each orders replica served, by address. */
   ordersShare: { address: string; calls: number }[];
   wallMs: number;
@@ -107,6 +112,7 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
   let unfinished = 0;
   const clients: object[] = [];
   let ordersShare: DemoResult["ordersShare"] = [];
+  let eventCounters: EventCounters | undefined;
 
   try {
     await refuseSharedConsumers(infra.nats.url);
@@ -121,7 +127,9 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
     };
     for (const service of ["inventory", "payments", "orders"] as const) {
       const replicas = await Promise.all(
-        (ports.get(service) ?? []).map((port, index) => supervisor.start({ service, index, port, env: { ...commonEnv(service), ...extraEnv[service] } })),
+        (ports.get(service) ?? []).map(async (port, index) =>
+          supervisor.start({ service, index, port, metricsPort: await freePort(), env: { ...commonEnv(service), ...extraEnv[service] } }),
+        ),
       );
       process.stderr.write(`  ${replicas.map((r) => `${r.name} on :${r.port}`).join(", ")}\n`);
     }
@@ -195,6 +203,9 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
     // A killed replica's relay may hold published-but-unmarked outbox rows until its lease ends;
     // another relay then republishes them (deduplicated by the broker) and marks them.
     await settle(infra.nats.url, () => outboxesDrained(infra.databases), options.chaos ? DEFAULT_OUTBOX_LEASE_MS + 2_000 : 0);
+    const scraped = await scrapeEventCounters(supervisor.replicas);
+    for (const failure of scraped.unreachable) process.stderr.write(`  metrics not scraped from ${failure}\n`);
+    eventCounters = scraped.scraped > 0 ? scraped : undefined;
   } finally {
     for (const client of clients) closeClient(client);
     await supervisor.stopAll();
@@ -215,6 +226,8 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
       replicasPerService,
       databaseKind: infra.databases.kind,
       natsOrigin: infra.nats.origin,
+      cache: process.env.REDIS_URL === undefined || process.env.REDIS_URL === "" ? "off" : "redis",
+      eventCounters,
       outcomes,
       latenciesMs,
       unfinished,
@@ -243,6 +256,9 @@ function startChaos(supervisor: Supervisor, kills: string[]) {
       await supervisor.restart(victim);
     }
   })();
+  // A replica that fails to start again ends the loop; stop() reports it. Until then the
+  // rejection must not count as unhandled, which would end the demo with a stack trace.
+  loop.catch(() => {});
   return {
     stop: async () => {
       running = false;

@@ -9,6 +9,8 @@ export interface ReplicaSpec {
   service: ServiceName;
   index: number;
   port: number;
+  /** Where it serves Prometheus metrics (METRICS_PORT); the same port again after a restart. */
+  metricsPort: number;
   env: Record<string, string>;
 }
 
@@ -40,7 +42,7 @@ export class Supervisor {
   private async launch(replica: Replica): Promise<void> {
     const [executable, ...args] = this.command;
     const child = spawn(executable, [...args, replica.service], {
-      env: { ...process.env, ...replica.env, PORT: String(replica.port) },
+      env: { ...process.env, ...replica.env, PORT: String(replica.port), METRICS_PORT: String(replica.metricsPort) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     replica.child = child;
@@ -53,6 +55,8 @@ export class Supervisor {
     const deadline = Date.now() + this.startTimeoutMs;
     while (!(await listening("127.0.0.1", replica.port, 300))) {
       if (child.exitCode !== null || child.signalCode !== null) {
+        // Stopped on purpose (Ctrl-C while chaos was restarting it): not a failure to start.
+        if (this.stopping) return;
         throw new Error(`${replica.name} exited during start-up (${child.exitCode ?? child.signalCode}):\n  ${replica.output.slice(-15).join("\n  ")}`);
       }
       if (Date.now() > deadline) throw new Error(`${replica.name} did not listen on port ${replica.port} within ${this.startTimeoutMs} ms`);

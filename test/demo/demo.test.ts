@@ -1,10 +1,13 @@
-// Runs the README's main job, `npm run demo`, as a user would: a short run on embedded PGlite
-// with nothing configured, and a run with replicas on PostgreSQL while replicas are killed.
+// Runs the README's main job, `npm run demo`, as a user would: short runs on embedded PGlite
+// with nothing configured (also while its replicas are killed), and a run with replicas on
+// PostgreSQL and Redis while replicas are killed. NATS comes from NATS_URL when set.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { requireBuild, SHARED_POSTGRES_URL } from "../helpers/index.js";
+
+const SHARED_REDIS_URL = process.env.PROTOMESH_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 const root = resolve(import.meta.dirname, "../..");
 const run = promisify(execFile);
@@ -22,7 +25,8 @@ afterEach(async () => {
 
 function demo(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((resolvePromise) => {
-    const { DATABASE_URL: _ignored, ...inherited } = process.env;
+    // "Nothing configured" means no database and no cache, whatever the test runner's environment says.
+    const { DATABASE_URL: _database, REDIS_URL: _redis, ...inherited } = process.env;
     const child = spawn(process.execPath, ["dist/demo/main.js", ...args], { cwd: root, env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     running.add(child);
     child.once("exit", () => running.delete(child));
@@ -49,15 +53,20 @@ describe("npm run demo", () => {
   it("runs on embedded PGlite with nothing configured: every order terminal, no invariant broken", async () => {
     const { code, output } = await demo(["--orders", "12", "--concurrency", "4"], {});
     expect(output).toContain("database: pglite");
+    expect(output).toContain("cache: off (no REDIS_URL)");
+    // No process was lost, so the replicas' counters are complete.
+    expect(output).toMatch(/deduplication +\d+ publishes for \d+ events \(\d+ repeated, deduplicated by event id\), \d+ redeliveries/);
     expect(output).toContain("result: every order terminal, no invariant broken");
     expect(code).toBe(0);
     expect(await leftoverServices()).toBe("");
   }, 600_000);
 
   it("runs two replicas per service on PostgreSQL while killing replicas, and loses nothing", async () => {
-    const { code, output } = await demo(["--orders", "120", "--chaos", "--replicas", "2"], { DATABASE_URL: SHARED_POSTGRES_URL });
+    const { code, output } = await demo(["--orders", "120", "--chaos", "--replicas", "2"], { DATABASE_URL: SHARED_POSTGRES_URL, REDIS_URL: SHARED_REDIS_URL });
     expect(output).toContain("2 replica(s) per service, postgres");
+    expect(output).toContain("cache: redis");
     expect(output).toMatch(/chaos +\d+ replicas killed/);
+    expect(output).toMatch(/deduplication +\d+ publishes, \d+ redeliveries .*, from the 6 replicas alive at the end; the \d+ killed processes took their counts with them/);
     expect(output).toContain("result: every order terminal, no invariant broken");
     expect(code).toBe(0);
     expect(await leftoverServices()).toBe("");
