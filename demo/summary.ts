@@ -1,6 +1,7 @@
 // The demo's closing report: what happened to the orders, how fast, what the saga did to make
 // up for failures, and whether every invariant held.
 import type { DemoResult } from "./run-demo.js";
+import type { EventCounters } from "./event-counters.js";
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
@@ -32,7 +33,7 @@ export function printSummary(result: DemoResult): void {
   lines.push(
     ` events        ${report.events.published} published, ${report.events.unpublished} unpublished, ${report.events.consumed} applied by consumers, ${report.events.deadLettered} dead letters, ${report.events.reorderedDeliveries} applied out of order`,
   );
-  if (result.eventCounters !== undefined) lines.push(` deduplication ${deduplication(result)}`);
+  if (result.eventCounters !== undefined) lines.push(` deduplication ${deduplication(result, result.eventCounters)}`);
   if (options.chaos) lines.push(` chaos         ${result.chaosKills.length} replicas killed (kill -9) and restarted: ${result.chaosKills.join(", ") || "none"}`);
   lines.push(` retries       ${result.createRetries} CreateOrder calls repeated by the driver with the same idempotency key`);
   const totalCalls = result.ordersShare.reduce((sum, endpoint) => sum + endpoint.calls, 0);
@@ -52,9 +53,7 @@ export function printSummary(result: DemoResult): void {
  * The replicas' counters next to the stored events. Only when no process was lost are the
  * counts complete, and only then is "publishes minus events" the number of repeated publishes.
  */
-function deduplication(result: DemoResult): string {
-  const counters = result.eventCounters;
-  if (counters === undefined) return "";
+function deduplication(result: DemoResult, counters: EventCounters): string {
   const events = result.report.events.published;
   const counts = `${counters.redeliveries} redeliveries (the inboxes apply each event once per consumer: I3), ${counters.deadLetters} dead letters`;
   const complete = result.chaosKills.length === 0 && counters.unreachable.length === 0;
