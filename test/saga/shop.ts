@@ -140,6 +140,9 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
     SAGA_SWEEP_INTERVAL_MS: "200",
     NATS_URL: natsServers.join(","),
     DATABASE_URL: databaseUrl(service),
+    // Test files run two at a time against one PostgreSQL (max_connections 100): a shop of nine
+    // replicas at the default pool of 10 would hold most of it.
+    DATABASE_POOL_SIZE: "4",
     ...(service === "orders" ? { INVENTORY_TARGET: inventoryTargets(), SAGA_DEADLINE_MS: String(sagaDeadlineMs) } : {}),
     ...options.env?.[service],
   });

@@ -32,6 +32,7 @@ describe("service configuration", () => {
     const config = loadOrdersConfig({
       PORT: "6000",
       DATABASE_URL: "postgres://postgres@127.0.0.1:5432/orders",
+      DATABASE_POOL_SIZE: "4",
       NATS_URL: "nats://a:4222, nats://b:4222",
       TLS_CERT_FILE: "/certs/orders.pem",
       TLS_KEY_FILE: "/certs/orders.key",
@@ -41,7 +42,7 @@ describe("service configuration", () => {
     });
     expect(config).toMatchObject({
       port: 6000,
-      database: { url: "postgres://postgres@127.0.0.1:5432/orders" },
+      database: { url: "postgres://postgres@127.0.0.1:5432/orders", poolSize: 4 },
       natsServers: ["nats://a:4222", "nats://b:4222"],
       tls: { certFile: "/certs/orders.pem", keyFile: "/certs/orders.key", caFile: "/certs/ca.pem" },
       inventory: { target: ["inventory-0:50052", "inventory-1:50052"], tls: { certFile: "/certs/orders.pem", caFile: "/certs/ca.pem" } },
@@ -54,6 +55,7 @@ describe("service configuration", () => {
       'PORT: must be a port number (got "http")',
       'DATABASE_URL: must be a URL starting with postgres:// or postgresql:// (got "mysql://x")',
     ]);
+    expect(problemsOf(() => loadInventoryConfig({ DATABASE_POOL_SIZE: "0" }))).toEqual([expect.stringMatching(/^DATABASE_POOL_SIZE: /)]);
     expect(problemsOf(() => loadInventoryConfig({ PORT: "70000" }))).toEqual(['PORT: must be an integer between 0 and 65535 (got "70000")']);
     expect(problemsOf(() => loadInventoryConfig({ TLS_CERT_FILE: "/c.pem" }))).toEqual(['TLS_KEY_FILE: TLS_CERT_FILE and TLS_KEY_FILE must be set together']);
     expect(problemsOf(() => loadPaymentsConfig({ PAYMENT_DECLINE_RATE: "20%" }))).toEqual(['PAYMENT_DECLINE_RATE: must be a number (got "20%")']);

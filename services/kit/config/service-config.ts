@@ -23,6 +23,8 @@ export function commonVariables(defaultPort: number) {
     TLS_CA_FILE: z.string().optional(),
     /** PostgreSQL URL. Unset: embedded PGlite under DATA_DIR (or in memory when DATA_DIR=memory). */
     DATABASE_URL: env.url(["postgres", "postgresql"]).optional(),
+    /** Connections each replica may open to PostgreSQL; size replicas × this within max_connections. Default 10. */
+    DATABASE_POOL_SIZE: env.positiveInt(10),
     /** PGlite data directory when DATABASE_URL is unset. Default .data/<service>. */
     DATA_DIR: z.string().optional(),
     /** NATS server(s), comma-separated. Default nats://127.0.0.1:4222. */
@@ -48,7 +50,7 @@ export interface CommonServiceConfig {
   port: number;
   tls: TlsFiles | undefined;
   /** PostgreSQL by URL, or PGlite in a directory ("memory" keeps it in memory). */
-  database: { url: string } | { dataDir: string };
+  database: { url: string; poolSize: number } | { dataDir: string };
   natsServers: string[];
   streamReplicas: number;
   redisUrl: string | undefined;
@@ -75,7 +77,7 @@ export function commonConfig(service: string, vars: Common, addIssue: (variable:
       vars.TLS_CERT_FILE !== undefined && vars.TLS_KEY_FILE !== undefined
         ? { certFile: vars.TLS_CERT_FILE, keyFile: vars.TLS_KEY_FILE, caFile: vars.TLS_CA_FILE }
         : undefined,
-    database: vars.DATABASE_URL !== undefined ? { url: vars.DATABASE_URL } : { dataDir: vars.DATA_DIR ?? `.data/${service}` },
+    database: vars.DATABASE_URL !== undefined ? { url: vars.DATABASE_URL, poolSize: vars.DATABASE_POOL_SIZE } : { dataDir: vars.DATA_DIR ?? `.data/${service}` },
     natsServers: vars.NATS_URL,
     streamReplicas: vars.NATS_STREAM_REPLICAS,
     redisUrl: vars.REDIS_URL,

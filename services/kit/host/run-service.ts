@@ -79,7 +79,7 @@ export async function runService(definition: ServiceDefinition, options: RunServ
   // Started first, so everything below reports to it; off unless the environment or options ask.
   const telemetry = await startTelemetry({ service: definition.name, metricsHost: config.host, sagaOutcomes: definition.sagaOutcomes, ...options.telemetry });
   const database = await openDatabase({
-    ...("url" in config.database ? { url: config.database.url } : config.database.dataDir === "memory" ? {} : { dataDir: config.database.dataDir }),
+    ...("url" in config.database ? { url: config.database.url, poolSize: config.database.poolSize } : config.database.dataDir === "memory" ? {} : { dataDir: config.database.dataDir }),
     migrationsFolder: definition.migrationsFolder,
     applicationName: definition.name,
     onBackgroundError: (err) => logger.warn({ err }, "database connection problem"),
