@@ -28,7 +28,7 @@ describe("consumer and relay options", () => {
     expect(resolveRelayOptions({})).toMatchObject({
       batchSize: 100,
       pollIntervalMs: 1_000,
-      leaseMs: 30_000,
+      leaseMs: 10_000,
       retentionMs: 7 * 24 * 3600_000,
       cleanupIntervalMs: 60_000,
     });
