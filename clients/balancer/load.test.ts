@@ -12,6 +12,14 @@ describe("EndpointLoad", () => {
     expect(load.cost(1_110)).toBeCloseTo(100 * Math.exp(-1), 5);
   });
 
+  it("forgets a spike while nothing samples it, so an endpoint avoided after a stall is tried again", () => {
+    const load = new EndpointLoad(10_000);
+    load.end(load.begin(0), 2_000);
+    expect(load.cost(2_000)).toBe(2_000);
+    expect(load.cost(12_000)).toBeCloseTo(2_000 * Math.exp(-1), 5);
+    expect(load.cost(52_000)).toBeLessThan(15);
+  });
+
   it("counts the age of the oldest call in flight, so a stall shows before any reply", () => {
     const load = new EndpointLoad();
     load.end(load.begin(0), 2);

@@ -47,9 +47,14 @@ export class EndpointLoad {
     this.lastSampleAt = now;
   }
 
-  /** Lower is better: expected latency (at least the oldest call's age) times (outstanding + 1). */
+  /**
+   * Lower is better: expected latency (at least the oldest call's age) times (outstanding + 1).
+   * The peak decays with the time since the last sample too, as if idle time were fast samples:
+   * otherwise an endpoint that stalled once, and so is never picked again, would never be
+   * sampled again, and would stay avoided long after it recovered.
+   */
   cost(now: number): number {
-    let latency = this.ewmaMs;
+    let latency = this.ewmaMs * Math.exp(-Math.max(0, now - this.lastSampleAt) / this.decayMs);
     for (const startedAt of this.inFlight.values()) {
       latency = Math.max(latency, now - startedAt);
       break;

@@ -79,7 +79,8 @@ describe("a JetStream cluster node dies under load", () => {
 
   it("loses nothing when the leader of the orders stream is killed", async () => {
     const nc = await connect({ servers: cluster.servers });
-    const jsm = await jetstreamManager(nc);
+    // Moving three streams to R3 is a cluster-wide change; the default 5 s API timeout is short under load.
+    const jsm = await jetstreamManager(nc, { timeout: 30_000 });
     await replicateThreeTimes(jsm);
     const leader = (await jsm.streams.info(streams.orders.name)).cluster?.leader ?? "";
     const victim = cluster.nodes[Number(leader.slice(1)) - 1];

@@ -106,7 +106,9 @@ describe("stock lookups over NATS request/reply", () => {
         await slow.close();
       }
     } finally {
-      await silent.close();
+      // Drain, not close: drain returns once the server has dropped the subscription, while after
+      // a close its interest may linger a moment and take the next test's request.
+      await silent.drain();
     }
   });
 
