@@ -52,6 +52,7 @@ export function inventoryService(config: InventoryConfig = loadInventoryConfig()
         service: "inventory",
         consumerDefaults,
         streams: [streams.orders],
+        streamReplicas: config.streamReplicas,
       }),
   };
 }

@@ -96,6 +96,7 @@ export function ordersService(config: OrdersConfig = loadOrdersConfig()): Servic
         service: "orders",
         consumerDefaults,
         streams: [streams.inventory, streams.payments, ...(statusPush === undefined ? [] : [streams.orders])],
+        streamReplicas: config.streamReplicas,
       }),
   };
 }

@@ -41,6 +41,7 @@ export function paymentsService(config: PaymentsConfig = loadPaymentsConfig()): 
         service: "payments",
         consumerDefaults,
         streams: [streams.orders, streams.inventory],
+        streamReplicas: config.streamReplicas,
       }),
   };
 }

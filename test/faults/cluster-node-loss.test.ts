@@ -27,12 +27,12 @@ async function eventually<T>(what: string, action: () => Promise<T>, timeoutMs =
   }
 }
 
-/** Replicates each saga stream on three nodes, and waits until the followers are current. */
-async function replicateThreeTimes(jsm: JetStreamManager): Promise<void> {
+/** Checks that the services created each saga stream with three replicas, and waits until the followers are current. */
+async function replicatedThreeTimes(jsm: JetStreamManager): Promise<void> {
   for (const spec of Object.values(streams)) {
-    await jsm.streams.update(spec.name, { subjects: spec.subjects, num_replicas: 3 });
     await eventually(`${spec.name} R3`, async () => {
-      const { cluster } = await jsm.streams.info(spec.name);
+      const { config, cluster } = await jsm.streams.info(spec.name);
+      if (config.num_replicas !== 3) throw new Error(`${spec.name} has ${config.num_replicas} replica(s); NATS_STREAM_REPLICAS=3 asked for 3`);
       if ((cluster?.replicas ?? []).filter((replica) => replica.current).length < 2) throw new Error("followers not current yet");
     });
   }
@@ -79,9 +79,8 @@ describe("a JetStream cluster node dies under load", () => {
 
   it("loses nothing when the leader of the orders stream is killed", async () => {
     const nc = await connect({ servers: cluster.servers });
-    // Moving three streams to R3 is a cluster-wide change; the default 5 s API timeout is short under load.
-    const jsm = await jetstreamManager(nc, { timeout: 30_000 });
-    await replicateThreeTimes(jsm);
+    const jsm = await jetstreamManager(nc);
+    await replicatedThreeTimes(jsm);
     const leader = (await jsm.streams.info(streams.orders.name)).cluster?.leader ?? "";
     const victim = cluster.nodes[Number(leader.slice(1)) - 1];
     if (victim === undefined) throw new Error(`no node named ${leader}`);

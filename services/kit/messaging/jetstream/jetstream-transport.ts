@@ -20,6 +20,12 @@ export interface JetStreamTransportOptions {
   service: string;
   /** Streams this service consumes; created or updated at start-up. */
   streams: StreamSpec[];
+  /**
+   * Copies a cluster keeps of those streams, where a spec does not say: give the value their
+   * owners use (NATS_STREAM_REPLICAS), or this service would scale an owner's R3 stream down to
+   * R1 at start-up. Default 1.
+   */
+  streamReplicas?: number | undefined;
   /** Defaults for every handler's consumer (see `EventConsumerOptions`). Default: its defaults. */
   consumerDefaults?: Partial<Omit<EventConsumerOptions, "stream" | "durable" | "filterSubject">> | undefined;
 }
@@ -58,7 +64,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
   }
 
   private async start(): Promise<void> {
-    for (const stream of this.options.streams) await this.options.bus.ensureStream(stream);
+    for (const stream of this.options.streams) await this.options.bus.ensureStream({ ...stream, replicas: stream.replicas ?? this.options.streamReplicas });
     const specs = [...this.messageHandlers.entries()].filter(([, h]) => h.isEventHandler === true).map(([subject, h]) => this.consumerFor(subject, h));
     for (const { options, handler } of specs) {
       const consumer = createEventConsumer(
