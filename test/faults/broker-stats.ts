@@ -1,5 +1,6 @@
 // Reads from the broker how often a service's durable consumers redelivered: every delivery
 // beyond the first of a message. Read after the run has settled (nothing left unacked).
+import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { subscriptions, type ServiceName } from "../../services/saga/topology.js";
@@ -16,6 +17,22 @@ export async function ackPending(natsUrls: string[], service: ServiceName): Prom
     return total;
   } finally {
     await nc.close();
+  }
+}
+
+/**
+ * Waits until the broker holds no unacked delivery for `service`. A delivery stranded in a killed
+ * replica is redelivered only after the ack wait, which can be long after every saga has ended
+ * (the outbox relay of another replica published what the dead one committed), so a count of
+ * redeliveries is read after this, not after the sagas settle.
+ */
+export async function untilAllAcked(natsUrls: string[], service: ServiceName, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pending = await ackPending(natsUrls, service);
+    if (pending === 0) return;
+    if (Date.now() > deadline) throw new Error(`${service} still had ${pending} deliveries unacked after ${timeoutMs} ms`);
+    await sleep(250);
   }
 }
 

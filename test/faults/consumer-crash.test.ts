@@ -12,7 +12,7 @@ import { EventHeaders } from "protomesh/kit/messaging";
 import { durableName, streams } from "../../services/saga/topology.js";
 import { startNatsServer, type NatsServer } from "../helpers/index.js";
 import { startShop, type ChildReplica, type Shop } from "../saga/shop.js";
-import { redeliveries } from "./broker-stats.js";
+import { redeliveries, untilAllAcked } from "./broker-stats.js";
 import { isCommit, isNatsAck, startWireTap, type TapMessage, type WireTap } from "./wire-tap.js";
 
 const SAGA_DEADLINE_MS = 60_000;
@@ -58,6 +58,7 @@ describe("a payments replica is killed at its commit", () => {
     const killedAt = Date.now();
     const placed = await load;
     const report = await shop.settle(90_000);
+    await untilAllAcked(shop.nats.servers, "payments", 60_000);
     const redelivered = (await redeliveries(shop.nats.servers, "payments")) - redeliveredBefore;
 
     // The held ack names the delivery: $JS.ACK.<stream>.<durable>.<delivered>.<stream seq>.…
@@ -109,6 +110,7 @@ describe("a payments replica is killed at its commit", () => {
     const killedAt = Date.now();
     const placed = await load;
     const report = await shop.settle(90_000);
+    await untilAllAcked(shop.nats.servers, "payments", 60_000);
     const redelivered = (await redeliveries(shop.nats.servers, "payments")) - redeliveredBefore;
     console.info(`kill before commit: ${JSON.stringify({ placed, cutCommits, redelivered, recoveryMs: Date.now() - killedAt, orders: report.orders, events: report.events })}`);
 
