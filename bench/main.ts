@@ -1,4 +1,4 @@
-// npm run bench [-- <name>...] [-- --warmup 5 --seconds 8 --concurrency 64 --writers 16 --rate 0]
+// npm run bench [-- <name>...] [-- --warmup 5 --seconds 8 --concurrency 64 --tail-concurrency 16 --writers 16 --rate 0]
 // Runs the named benchmarks (all by default) and prints one JSON line per variant on stdout;
 // progress goes to stderr.
 import { cpus, loadavg } from "node:os";
@@ -20,11 +20,16 @@ const { values, positionals } = parseArgs({
     warmup: { type: "string", default: "5" },
     seconds: { type: "string", default: "8" },
     concurrency: { type: "string", default: "64" },
+    "tail-concurrency": { type: "string", default: "16" },
     writers: { type: "string", default: "16" },
     rate: { type: "string", default: "0" },
   },
 });
-const settings: BenchSettings = { warmupS: Number(values.warmup), seconds: Number(values.seconds), concurrency: Number(values.concurrency),
+const settings: BenchSettings = {
+  warmupS: Number(values.warmup),
+  seconds: Number(values.seconds),
+  concurrency: Number(values.concurrency),
+  tailConcurrency: Number(values["tail-concurrency"]),
   writers: Number(values.writers),
   rate: Number(values.rate),
 };

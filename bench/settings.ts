@@ -6,6 +6,13 @@ export interface BenchSettings {
   seconds: number;
   /** Calls in flight from the load generator. */
   concurrency: number;
+  /**
+   * Calls in flight in the tail benchmark. Below the load generator's saturation: at 64 on two
+   * cores the generator's own queueing puts every healthy replica's p99 at about 4× its p50, and
+   * a tail benchmark would then measure the generator, not how well a balancer avoids a slow
+   * replica (docs/benchmarks.md has both).
+   */
+  tailConcurrency: number;
   /** Transactions in flight from the outbox writers (relay) and the pool they use. */
   writers: number;
   /** Offered load of the saga benchmark, orders/s; 0 derives it from the measured limit. */

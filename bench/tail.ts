@@ -28,9 +28,9 @@ export async function tail(settings: BenchSettings): Promise<void> {
         timers.push(setTimeout(() => void replicas.mode({ delayMs: slowDelayMs }, 0), (seconds * 1000) / 4));
         timers.push(setTimeout(() => void replicas.mode({ delayMs: 0 }, 0), (seconds * 3000) / 4));
       };
-      const row = await measure("tail", variant, replicas.servers, { caller, concurrency: settings.concurrency, warmupS: settings.warmupS, seconds }, { onWindow });
+      const row = await measure("tail", variant, replicas.servers, { caller, concurrency: settings.tailConcurrency, warmupS: settings.warmupS, seconds }, { onWindow });
       await replicas.mode({ delayMs: 0 });
-      rows.push({ ...row, slowForS: slow ? seconds / 2 : 0 });
+      rows.push({ ...row, concurrency: settings.tailConcurrency, slowForS: slow ? seconds / 2 : 0 });
       console.error(`tail ${variant}: p99 ${row.p99Ms} ms, p99.9 ${row.p999Ms} ms`);
     }
     printWithRatios(rows, "round-robin", ["p99Ms", "p999Ms", "callsPerS"]);
