@@ -12,6 +12,8 @@ export interface DemoNats {
   url: string;
   /** Where it came from, for the summary. */
   origin: "NATS_URL" | "local" | "started";
+  /** Copies of each stream the replicas keep (NATS_STREAM_REPLICAS); unset, they read it from the environment. */
+  streamReplicas?: number;
   stop(): Promise<void>;
 }
 

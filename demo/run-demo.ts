@@ -88,9 +88,15 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
   const gatewayTls: ClientOptions["tls"] = { caFile: join(CERT_DIR, "ca.crt"), certFile: join(CERT_DIR, "gateway.crt"), keyFile: join(CERT_DIR, "gateway.key"), serverName: "localhost" };
 
   const supervisor = new Supervisor([process.execPath, join(import.meta.dirname, "..", "services", "serve.js")]);
+  // The process exits here, so the caller's own clean-up never runs: release its NATS and
+  // databases too, once no replica uses them.
   const stopOnSignal = () => {
     console.error("\ninterrupted: stopping every replica");
-    void supervisor.stopAll(5_000).then(() => process.exit(130));
+    void supervisor
+      .stopAll(5_000)
+      .then(() => infra.databases.dispose())
+      .then(() => infra.nats.stop())
+      .finally(() => process.exit(130));
   };
   process.once("SIGINT", stopOnSignal);
   process.once("SIGTERM", stopOnSignal);
@@ -103,6 +109,7 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
     ...infra.databases.envFor(service),
     ...tlsEnv(service),
     NATS_URL: infra.nats.url,
+    ...(infra.nats.streamReplicas === undefined ? {} : { NATS_STREAM_REPLICAS: String(infra.nats.streamReplicas) }),
     LOG_LEVEL: "warn",
   });
   const chaosKills: string[] = [];
@@ -288,7 +295,7 @@ async function outboxesDrained(databases: DemoDatabases): Promise<boolean> {
  * replicas are pulling from them.
  */
 async function refuseSharedConsumers(natsUrl: string): Promise<void> {
-  const nc = await connect({ servers: natsUrl });
+  const nc = await connect({ servers: natsUrl.split(",") });
   try {
     const jsm = await jetstreamManager(nc);
     for (const subscription of subscriptions) {
@@ -309,7 +316,7 @@ async function refuseSharedConsumers(natsUrl: string): Promise<void> {
  * row, so the compensations triggered by the last orders are applied before shutdown.
  */
 async function settle(natsUrl: string, drained: () => Promise<boolean>, leaseWaitMs: number, timeoutMs = 90_000): Promise<void> {
-  const nc = await connect({ servers: natsUrl });
+  const nc = await connect({ servers: natsUrl.split(",") });
   try {
     const jsm = await jetstreamManager(nc);
     const deadline = Date.now() + timeoutMs;
