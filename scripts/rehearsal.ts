@@ -1,0 +1,165 @@
+// npm run rehearsal: the cluster deployment rehearsed on this machine. A three-node JetStream
+// cluster with every saga stream at R3, throwaway databases on a PostgreSQL server (one per
+// service), several replicas of every service, the demo's orders driven through them and the
+// invariant checker's report. It stops everything it started and drops its databases, also on
+// failure and Ctrl-C, and exits 1 when an invariant is broken, an order is not terminal or a
+// stream is not replicated three times. Needs nats-server on the PATH and a PostgreSQL server.
+import { dirname } from "node:path";
+import { parseArgs } from "node:util";
+import { setTimeout as sleep } from "node:timers/promises";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { prepareDatabases } from "../demo/databases.js";
+import { runDemo, type DemoOptions } from "../demo/run-demo.js";
+import { printSummary } from "../demo/summary.js";
+import { streams } from "../services/saga/topology.js";
+import { startNatsCluster } from "../test/helpers/nats-server.js";
+
+const CLUSTER_NODES = 3;
+const STREAM_REPLICAS = 3;
+const DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432/postgres";
+
+const usage = "usage: npm run rehearsal -- [--orders N] [--replicas N] [--concurrency N] [--decline-rate R] [--deadline-ms MS]";
+
+function parseOptions(argv: string[]): DemoOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      orders: { type: "string", default: "200" },
+      replicas: { type: "string", default: "2" },
+      concurrency: { type: "string", default: "24" },
+      "decline-rate": { type: "string", default: "0.2" },
+      "deadline-ms": { type: "string", default: "20000" },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const number = (name: string, value: string, min: number, max: number) => {
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed < min || parsed > max) throw new Error(`--${name} must be a number from ${min} to ${max}, got ${value}`);
+    return parsed;
+  };
+  return {
+    // Bounded: a rehearsal shows the deployment works, the soak and the benchmarks load it.
+    orders: number("orders", values.orders, 1, 500),
+    replicas: number("replicas", values.replicas, 1, 4),
+    chaos: false,
+    declineRate: number("decline-rate", values["decline-rate"], 0, 1),
+    concurrency: number("concurrency", values.concurrency, 1, 128),
+    sagaDeadlineMs: number("deadline-ms", values["deadline-ms"], 1000, 600_000),
+  };
+}
+
+/** What was started, released in reverse order; each release runs once. */
+const releases: (() => Promise<void>)[] = [];
+
+async function releaseAll(): Promise<void> {
+  for (let release = releases.pop(); release !== undefined; release = releases.pop()) {
+    await release().catch((error: unknown) => console.error(`clean-up failed: ${error instanceof Error ? error.message : String(error)}`));
+  }
+}
+
+/** The start-up step under way: a signal during it waits for it, so what it started is released too. */
+let starting: Promise<unknown> = Promise.resolve();
+
+/** A fresh cluster answers JetStream calls only once it has elected a meta leader. */
+async function jetStreamReady(servers: string[], timeoutMs = 30_000): Promise<void> {
+  const nc = await connect({ servers });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await (await jetstreamManager(nc)).getAccountInfo();
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`the NATS cluster has no JetStream after ${timeoutMs} ms`, { cause: error });
+        await sleep(250);
+      }
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Each saga stream's replica count as the cluster reports it. */
+async function streamReplicas(servers: string[]): Promise<{ stream: string; replicas: number }[]> {
+  const nc = await connect({ servers });
+  try {
+    const jsm = await jetstreamManager(nc);
+    return await Promise.all(
+      Object.values(streams).map(async ({ name }) => ({ stream: name, replicas: (await jsm.streams.info(name)).config.num_replicas })),
+    );
+  } finally {
+    await nc.close();
+  }
+}
+
+async function rehearse(options: DemoOptions, serverUrl: string): Promise<number> {
+  const clusterStarting = startNatsCluster(CLUSTER_NODES);
+  starting = clusterStarting;
+  const cluster = await clusterStarting;
+  releases.push(() => cluster.dispose());
+  await jetStreamReady(cluster.servers);
+  const databasesCreated = prepareDatabases(serverUrl);
+  starting = databasesCreated;
+  const databases = await databasesCreated;
+  releases.push(() => databases.dispose());
+
+  const databaseNames = (["orders", "inventory", "payments"] as const).map((service) => new URL(databases.envFor(service).DATABASE_URL ?? "").pathname.slice(1));
+  const server = new URL(serverUrl);
+  console.error(`rehearsal: NATS cluster of ${CLUSTER_NODES} nodes at ${cluster.servers.join(", ")}, stores under ${cluster.nodes.map((node) => dirname(node.storeDir)).join(", ")}`);
+  console.error(`rehearsal: databases ${databaseNames.join(", ")} on ${server.host}`);
+
+  const result = await runDemo(options, {
+    nats: { url: cluster.servers.join(","), origin: "started", streamReplicas: STREAM_REPLICAS, stop: () => cluster.dispose() },
+    databases,
+  });
+  const replication = await streamReplicas(cluster.servers);
+  printSummary(result);
+
+  const problems: string[] = [];
+  if (result.report.violations.length > 0) problems.push(`${result.report.violations.length} invariant violation(s)`);
+  if (result.unfinished > 0 || result.report.orders.pending > 0) problems.push(`${Math.max(result.unfinished, result.report.orders.pending)} order(s) not terminal`);
+  const underReplicated = replication.filter(({ replicas }) => replicas !== STREAM_REPLICAS);
+  if (underReplicated.length > 0) problems.push(`streams not at R${STREAM_REPLICAS}: ${underReplicated.map(({ stream, replicas }) => `${stream} R${replicas}`).join(", ")}`);
+  console.log(` rehearsal: ${CLUSTER_NODES}-node NATS cluster, streams ${replication.map(({ stream, replicas }) => `${stream} R${replicas}`).join(", ")}; ${databaseNames.length} PostgreSQL databases on ${server.host}`);
+  console.log(problems.length === 0 ? " rehearsal passed" : ` rehearsal FAILED: ${problems.join("; ")}`);
+  return problems.length === 0 ? 0 : 1;
+}
+
+// While the demo runs, its own handler stops the replicas, then releases the databases and the
+// cluster (they are its infra) and exits. Before and after, this one releases what was started.
+function onSignal(): void {
+  if (process.listeners("SIGINT").length > 1) return;
+  console.error("\ninterrupted: stopping the NATS cluster and dropping the databases");
+  void starting
+    .catch(() => undefined)
+    .then(releaseAll)
+    .finally(() => process.exit(130));
+}
+
+async function main(): Promise<number> {
+  let options: DemoOptions;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${usage}`);
+    return 2;
+  }
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    return await rehearse(options, process.env.DATABASE_URL || DEFAULT_SERVER_URL);
+  } catch (error) {
+    console.error(`rehearsal failed: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  } finally {
+    await releaseAll();
+  }
+}
+
+process.exitCode = await main();
