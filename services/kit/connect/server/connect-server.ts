@@ -5,6 +5,7 @@ import type { TLSSocket } from "node:tls";
 import { Code, ConnectError, createContextValues, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createValidateInterceptor } from "@connectrpc/validate";
+import { createValidator } from "@bufbuild/protovalidate";
 import {
   createAllowListInterceptor,
   loadServerTls,
@@ -27,6 +28,7 @@ import { resolveConnectServerOptions, type ConnectServerOptions } from "./connec
 import { createDeadlineInterceptor } from "./interceptors/deadline.js";
 import { createErrorMappingInterceptor } from "./interceptors/error-mapping.js";
 import { createGrpcUnaryFastPath } from "./grpc-unary-fast-path.js";
+import { createRegexMatch } from "./regex-match.js";
 import { bindService, type ServiceBinding } from "./service-binding.js";
 
 /** Connect routers on one HTTP/2 port, speaking gRPC, gRPC-Web and Connect. */
@@ -71,7 +73,7 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
   const observe = opts.observe === undefined ? [] : [opts.observe];
   const enforcement: Interceptor[] = [
     ...(opts.allow === undefined ? [] : [createAllowListInterceptor(opts.allow)]),
-    createValidateInterceptor(),
+    createValidateInterceptor({ validator: createValidator({ regexMatch: createRegexMatch() }) }),
     ...opts.interceptors,
   ];
   const served: ServiceBinding[] = [
