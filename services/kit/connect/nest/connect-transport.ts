@@ -105,18 +105,17 @@ type AnyImpl = ServiceImpl<DescService>[string];
 // Nest's pipeline returns the handler's value, or an Observable when interceptors or filters
 // took part; both become what Connect expects for the method's kind.
 function toMethodImpl(method: DescMethod, handler: MessageHandler): AnyImpl {
-  const run = (request: unknown, context: HandlerContext): Promise<unknown> => handler(request, context) as Promise<unknown>;
   switch (method.methodKind) {
     case "unary":
     case "client_streaming":
       return (async (request: unknown, context: HandlerContext) => {
-        const result = await run(request, context);
+        const result: unknown = await handler(request, context);
         return isObservable(result) ? lastValueFrom(result) : result;
       }) as AnyImpl;
     case "server_streaming":
     case "bidi_streaming":
       return async function* (request: unknown, context: HandlerContext) {
-        yield* toAsyncIterable(await run(request, context));
+        yield* toAsyncIterable(await handler(request, context));
       } as AnyImpl;
   }
 }

@@ -27,8 +27,9 @@ import {
 import { resolveConnectServerOptions, type ConnectServerOptions } from "./connect-server-options.js";
 import { createDeadlineInterceptor } from "./interceptors/deadline.js";
 import { createErrorMappingInterceptor } from "./interceptors/error-mapping.js";
-import { createGrpcUnaryFastPath } from "./grpc-unary-fast-path.js";
+import { createGrpcUnaryFastPath, type InFlightCall } from "./grpc-unary-fast-path.js";
 import { createRegexMatch } from "./regex-match.js";
+import { useFastUtf8Encoding } from "./utf8-encoding.js";
 import { bindService, type ServiceBinding } from "./service-binding.js";
 
 /** Connect routers on one HTTP/2 port, speaking gRPC, gRPC-Web and Connect. */
@@ -51,6 +52,7 @@ const abortFlushMs = 250;
 
 export function createConnectServer(bindings: readonly ServiceBinding[], options: ConnectServerOptions = {}): ConnectServer {
   const opts = resolveConnectServerOptions(options);
+  useFastUtf8Encoding();
   const builtIn = [Health, ...(opts.reflection ? [ServerReflectionV1, ServerReflectionV1Alpha] : [])];
   const procedures = new Set(
     [...bindings.map((b) => b.service), ...builtIn].flatMap((s) => [s.typeName, ...s.methods.map((m) => `${s.typeName}/${m.name}`)]),
@@ -96,7 +98,7 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
     interceptors: [...observe, errorMapping, createDeadlineInterceptor(), ...enforcement],
     ...(peerValues === undefined ? {} : { contextValues: (req) => peerValues(req.socket as TLSSocket) }),
   });
-  const inFlight = new Set<(reason: ConnectError) => void>();
+  const inFlight = new Set<InFlightCall>();
   const fastPath = createGrpcUnaryFastPath(served, {
     interceptors: [...observe, errorMapping, ...enforcement],
     readMaxBytes: opts.readMaxBytes,
@@ -149,7 +151,7 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
         const abortTimer = setTimeout(() => {
           const reason = new ConnectError("the server is shutting down", Code.Unavailable);
           shutdown.abort(reason);
-          inFlight.forEach((abort) => abort(reason));
+          inFlight.forEach((call) => call.fail(reason));
           destroyTimer = setTimeout(() => sessions.forEach((session) => session.destroy()), abortFlushMs);
         }, opts.shutdownTimeoutMs);
         httpServer.close(() => {

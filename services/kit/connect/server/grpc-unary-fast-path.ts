@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescMethodUnary } from "@bufbuild/protobuf";
+import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethodUnary, type DescService, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { toConnectError } from "../errors/to-connect-error.js";
@@ -18,8 +18,18 @@ export interface GrpcUnaryFastPathOptions {
   writeMaxBytes: number;
   /** Context values for a call (the peer identity), from its HTTP/2 stream. */
   contextValues?: (stream: ServerHttp2Stream) => ContextValues;
-  /** Every call in flight registers here; shutdown calls each with its reason. */
-  inFlight: Set<(reason: ConnectError) => void>;
+  /** Every call in flight registers here; shutdown fails each with its reason. */
+  inFlight: Set<InFlightCall>;
+}
+
+/** A call the server can end at shutdown. */
+export interface InFlightCall {
+  fail(reason: ConnectError): void;
+}
+
+interface Route {
+  readonly method: DescMethodUnary;
+  readonly impl: UnaryFn;
 }
 
 // Node timers overflow past this; a longer deadline is no deadline.
@@ -38,7 +48,7 @@ export function createGrpcUnaryFastPath(
   bindings: readonly ServiceBinding[],
   options: GrpcUnaryFastPathOptions,
 ): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean {
-  const routes = new Map<string, { method: DescMethodUnary; impl: UnaryFn }>();
+  const routes = new Map<string, Route>();
   for (const { service, impl } of bindings) {
     for (const method of service.methods) {
       const fn = impl[method.localName];
@@ -59,98 +69,137 @@ export function createGrpcUnaryFastPath(
     ) {
       return false;
     }
-    serve(stream, headers, route.method, route.impl, options);
+    new UnaryCall(stream, headers, route, options).start();
     return true;
   };
 }
 
-function serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: DescMethodUnary, impl: UnaryFn, options: GrpcUnaryFastPathOptions): void {
+// The stream's listeners are shared functions that find their call here, so a call costs one
+// object instead of a closure per listener.
+const callOf = Symbol("grpcUnaryCall");
+type CallStream = ServerHttp2Stream & { [callOf]?: UnaryCall };
+
+// A peer resetting the stream must not become an uncaught 'error'.
+function ignoreError(): void {}
+
+function onData(this: CallStream, chunk: Buffer): void {
+  this[callOf]?.receive(chunk);
+}
+
+function onEnd(this: CallStream): void {
+  void this[callOf]?.run();
+}
+
+function onClose(this: CallStream): void {
+  this[callOf]?.cancel();
+}
+
+function onWantTrailers(this: CallStream): void {
+  const trailer = this[callOf]?.responseTrailer;
+  this.sendTrailers(trailer === undefined ? { "grpc-status": "0" } : toNodeHeaders(trailer, { "grpc-status": "0" }));
+}
+
+class UnaryCall implements InFlightCall {
   // The signal is made only when someone reads it: most handlers never do, and an
   // AbortController plus its abort event per call is a large share of a small call's cost.
-  let controller: AbortController | undefined;
-  let finished = false;
-  let timer: NodeJS.Timeout | undefined;
-  const signal = (): AbortSignal => {
-    if (controller === undefined) {
-      controller = new AbortController();
-      if (finished) controller.abort(completed);
-    }
-    return controller.signal;
-  };
-  const finish = (): void => {
-    finished = true;
-    clearTimeout(timer);
-    options.inFlight.delete(fail);
-    controller?.abort(completed);
-  };
-  // Deadline, shutdown: answer now, whatever the handler is doing; its result is dropped.
-  function fail(reason: ConnectError): void {
-    if (finished) return;
-    controller?.abort(reason);
-    sendError(stream, reason);
-    finish();
-  }
-  options.inFlight.add(fail);
-  // A peer resetting the stream must not become an uncaught 'error'.
-  stream.on("error", () => {});
-  stream.once("close", () => {
-    if (!finished) {
-      controller?.abort(new ConnectError("the client cancelled the call", Code.Canceled));
-      finish();
-    }
-  });
+  private controller: AbortController | undefined;
+  private finished = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  deadline: number | undefined;
+  // Built only when read: most calls never touch them.
+  requestHeader: Headers | undefined;
+  responseHeader: Headers | undefined;
+  responseTrailer: Headers | undefined;
 
-  const timeout = parseTimeout(typeof headers["grpc-timeout"] === "string" ? headers["grpc-timeout"] : null, Number.MAX_SAFE_INTEGER);
-  if (timeout.error !== undefined) {
-    fail(timeout.error);
-    return;
-  }
-  const timeoutMs = timeout.timeoutMs !== undefined && timeout.timeoutMs <= maxTimerMs ? timeout.timeoutMs : undefined;
-  const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
-  if (timeoutMs !== undefined) {
-    timer = setTimeout(() => fail(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeoutMs);
-  }
+  constructor(
+    readonly stream: CallStream,
+    readonly headers: IncomingHttpHeaders,
+    readonly route: Route,
+    readonly options: GrpcUnaryFastPathOptions,
+  ) {}
 
-  const chunks: Buffer[] = [];
-  let size = 0;
-  stream.on("data", (chunk: Buffer) => {
-    size += chunk.length;
-    if (size > options.readMaxBytes + 5) {
-      fail(new ConnectError(`message larger than ${options.readMaxBytes} bytes`, Code.ResourceExhausted));
+  start(): void {
+    const { stream, headers, options } = this;
+    stream[callOf] = this;
+    options.inFlight.add(this);
+    stream.on("error", ignoreError);
+    stream.once("close", onClose);
+    const timeout = parseTimeout(typeof headers["grpc-timeout"] === "string" ? headers["grpc-timeout"] : null, Number.MAX_SAFE_INTEGER);
+    if (timeout.error !== undefined) {
+      this.fail(timeout.error);
       return;
     }
-    chunks.push(chunk);
-  });
-  stream.once("end", () => {
-    if (finished) return;
-    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    let request: unknown;
+    if (timeout.timeoutMs !== undefined && timeout.timeoutMs <= maxTimerMs) {
+      this.deadline = Date.now() + timeout.timeoutMs;
+      this.timer = setTimeout(() => this.fail(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeout.timeoutMs);
+    }
+    stream.on("data", onData);
+    stream.once("end", onEnd);
+  }
+
+  signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.finished) this.controller.abort(completed);
+    }
+    return this.controller.signal;
+  }
+
+  receive(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > this.options.readMaxBytes + 5) {
+      this.fail(new ConnectError(`message larger than ${this.options.readMaxBytes} bytes`, Code.ResourceExhausted));
+      return;
+    }
+    this.chunks.push(chunk);
+  }
+
+  async run(): Promise<void> {
+    if (this.finished) return;
+    const { method, impl } = this.route;
+    const { chunks, options } = this;
+    let bytes: Uint8Array;
     try {
-      request = decodeUnaryRequest(body, method.input, options.readMaxBytes);
+      const request = decodeUnaryRequest(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), method.input, options.readMaxBytes);
+      const message = await call(request, new FastHandlerContext(this), method, impl, options.interceptors);
+      if (this.finished) return;
+      bytes = toBinary(method.output, message);
     } catch (error) {
-      fail(toConnectError(error));
+      if (this.finished) return;
+      sendError(this.stream, toConnectError(error), this.responseHeader);
+      this.finish();
       return;
     }
-    const { context, written } = createContext(stream, headers, method, signal, deadline, options);
-    call(request, context, method, impl, options.interceptors).then(
-      (message) => {
-        if (finished) return;
-        const bytes = toBinary(method.output, message);
-        if (bytes.length > options.writeMaxBytes) {
-          fail(new ConnectError(`response larger than ${options.writeMaxBytes} bytes`, Code.ResourceExhausted));
-          return;
-        }
-        const { header, trailer } = written();
-        sendMessage(stream, bytes, header, trailer);
-        finish();
-      },
-      (error: unknown) => {
-        if (finished) return;
-        sendError(stream, toConnectError(error), written().header);
-        finish();
-      },
-    );
-  });
+    if (bytes.length > options.writeMaxBytes) {
+      this.fail(new ConnectError(`response larger than ${options.writeMaxBytes} bytes`, Code.ResourceExhausted));
+      return;
+    }
+    sendMessage(this.stream, bytes, this.responseHeader);
+    this.finish();
+  }
+
+  // Deadline, shutdown: answer now, whatever the handler is doing; its result is dropped.
+  fail(reason: ConnectError): void {
+    if (this.finished) return;
+    this.controller?.abort(reason);
+    sendError(this.stream, reason);
+    this.finish();
+  }
+
+  cancel(): void {
+    if (this.finished) return;
+    this.controller?.abort(new ConnectError("the client cancelled the call", Code.Canceled));
+    this.finish();
+  }
+
+  private finish(): void {
+    this.finished = true;
+    clearTimeout(this.timer);
+    this.options.inFlight.delete(this);
+    this.controller?.abort(completed);
+  }
 }
 
 function decodeUnaryRequest(body: Buffer, schema: DescMessage, readMaxBytes: number): unknown {
@@ -175,13 +224,7 @@ function decodeUnaryRequest(body: Buffer, schema: DescMessage, readMaxBytes: num
   }
 }
 
-function call(
-  message: unknown,
-  context: HandlerContext,
-  method: DescMethodUnary,
-  impl: UnaryFn,
-  interceptors: readonly Interceptor[],
-): Promise<UnaryResponse["message"]> {
+function call(message: unknown, context: FastHandlerContext, method: DescMethodUnary, impl: UnaryFn, interceptors: readonly Interceptor[]): Promise<Message> {
   const next: Next = async (req) => {
     const output = await impl(req.message, context);
     return {
@@ -198,13 +241,16 @@ function call(
       message: isMessage(output, method.output) ? output : create(method.output, output as never),
     };
   };
-  const chain = interceptors.reduceRight<Next>((inner, interceptor) => interceptor(inner as never) as Next, next);
+  let chain = next;
+  for (let i = interceptors.length - 1; i >= 0; i--) chain = (interceptors[i] as Interceptor)(chain as never) as Next;
   return chain({
     stream: false,
     service: method.parent,
     method,
     requestMethod: "POST",
-    url: context.url,
+    get url() {
+      return context.url;
+    },
     get signal() {
       return context.signal;
     },
@@ -213,44 +259,56 @@ function call(
     },
     contextValues: context.values,
     message,
-  } as UnaryRequest).then((response) => response.message);
+  } as UnaryRequest).then(messageOf);
 }
 
-// A HandlerContext whose Headers objects are built only when someone reads them.
-function createContext(
-  stream: ServerHttp2Stream,
-  headers: IncomingHttpHeaders,
-  method: DescMethod,
-  signal: () => AbortSignal,
-  deadline: number | undefined,
-  options: GrpcUnaryFastPathOptions,
-): { context: HandlerContext; written: () => { header: Headers | undefined; trailer: Headers | undefined } } {
-  let requestHeader: Headers | undefined;
-  let responseHeader: Headers | undefined;
-  let responseTrailer: Headers | undefined;
-  const context: HandlerContext = {
-    method,
-    service: method.parent,
-    get signal() {
-      return signal();
-    },
-    requestMethod: "POST",
-    protocolName: "grpc",
-    url: `http://${headers[":authority"] ?? "localhost"}${headers[":path"] ?? ""}`,
-    values: options.contextValues?.(stream) ?? createContextValues(),
-    timeoutMs: () => (deadline === undefined ? undefined : deadline - Date.now()),
-    get requestHeader() {
-      return (requestHeader ??= toWebHeaders(headers));
-    },
-    get responseHeader() {
-      return (responseHeader ??= new Headers());
-    },
-    get responseTrailer() {
-      return (responseTrailer ??= new Headers());
-    },
-  };
-  // What the handler or an interceptor set, without creating empty Headers to find out.
-  return { context, written: () => ({ header: responseHeader, trailer: responseTrailer }) };
+function messageOf(response: UnaryResponse): Message {
+  return response.message;
+}
+
+// The HandlerContext of a call: Headers, the signal and the URL are made only when read.
+class FastHandlerContext implements HandlerContext {
+  readonly method: DescMethodUnary;
+  readonly service: DescService;
+  readonly requestMethod = "POST";
+  readonly protocolName = "grpc";
+  readonly values: ContextValues;
+  readonly timeoutMs: () => number | undefined;
+  readonly #call: UnaryCall;
+
+  constructor(call: UnaryCall) {
+    this.#call = call;
+    this.method = call.route.method;
+    this.service = call.route.method.parent;
+    this.values = call.options.contextValues?.(call.stream) ?? createContextValues();
+    const deadline = call.deadline;
+    this.timeoutMs = deadline === undefined ? noDeadline : () => deadline - Date.now();
+  }
+
+  get url(): string {
+    const headers = this.#call.headers;
+    return `http://${headers[":authority"] ?? "localhost"}${headers[":path"] ?? ""}`;
+  }
+
+  get signal(): AbortSignal {
+    return this.#call.signal();
+  }
+
+  get requestHeader(): Headers {
+    return (this.#call.requestHeader ??= toWebHeaders(this.#call.headers));
+  }
+
+  get responseHeader(): Headers {
+    return (this.#call.responseHeader ??= new Headers());
+  }
+
+  get responseTrailer(): Headers {
+    return (this.#call.responseTrailer ??= new Headers());
+  }
+}
+
+function noDeadline(): undefined {
+  return undefined;
 }
 
 function toWebHeaders(headers: IncomingHttpHeaders): Headers {
@@ -269,14 +327,14 @@ function toNodeHeaders(headers: Headers | undefined, into: Record<string, string
   return into;
 }
 
-function sendMessage(stream: ServerHttp2Stream, bytes: Uint8Array, header: Headers | undefined, trailer: Headers | undefined): void {
+function sendMessage(stream: CallStream, bytes: Uint8Array, header: Headers | undefined): void {
   if (stream.destroyed || stream.closed) return;
   const frame = Buffer.allocUnsafe(5 + bytes.length);
   frame.writeUInt8(0, 0);
   frame.writeUInt32BE(bytes.length, 1);
   frame.set(bytes, 5);
   stream.respond(toNodeHeaders(header, { ":status": "200", "content-type": "application/grpc" }), { waitForTrailers: true });
-  stream.once("wantTrailers", () => stream.sendTrailers(toNodeHeaders(trailer, { "grpc-status": "0" })));
+  stream.once("wantTrailers", onWantTrailers);
   stream.end(frame);
 }
 
