@@ -7,7 +7,9 @@ export type EjectionReason =
   /** Passive outlier detection saw consecutive failures (its circuit opened). */
   | "consecutive-failures"
   /** Its grpc.health.v1 check reported NOT_SERVING or SERVICE_UNKNOWN. */
-  | "not-serving";
+  | "not-serving"
+  /** Its grpc.health.v1 check got no answer within the check's timeout (a frozen process). */
+  | "unresponsive";
 
 /**
  * Every state change of a client, for telemetry to hook into. `address` is an endpoint's

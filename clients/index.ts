@@ -26,6 +26,7 @@ export { clientTelemetryKey, type ClientTelemetry, type ObservedClient } from ".
 
 // Errors
 export { CircuitOpenError, isCircuitOpenError, type Fallback } from "./interceptors/circuit-breaker.js";
+export { CallNotSentError, isCallNotSentError, type NotSentReason } from "./balancer/call-not-sent-error.js";
 
 // Extension points: resolvers and pickers
 export type { Address, Subset } from "./balancer/address.js";

@@ -1,11 +1,11 @@
 import type * as http2 from "node:http2";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { Http2SessionManager } from "@connectrpc/connect-node";
 import type { IBackoffFactory } from "cockatiel";
 import type { ClientEvents } from "../events.js";
 import { CircuitBreaker } from "../resilience/circuit-breaker.js";
 import { type Address, addressKey } from "./address.js";
 import { ATTEMPT_HEADER, AttemptLedger } from "./attempt-ledger.js";
+import { CallNotSentError } from "./call-not-sent-error.js";
 import { openSocket, type TlsSource } from "./connection.js";
 import { Endpoint } from "./endpoint.js";
 import { ActiveHealthChecker, type ActiveHealthOptions } from "./health/active.js";
@@ -83,7 +83,7 @@ export class Balancer {
 
   constructor(private readonly options: BalancerOptions) {
     this.origin = `${options.tls ? "https" : "http"}://${options.authority}`;
-    this.health = options.health && new ActiveHealthChecker(options.health, this.origin, options.authority);
+    this.health = options.health && new ActiveHealthChecker(options.health, this.origin, options.authority, () => this.canEject());
     this.resolved = new Promise((resolve) => (this.markResolved = resolve));
     this.sessionManager = {
       authority: new URL(this.origin).origin,
@@ -213,10 +213,13 @@ export class Balancer {
     });
   }
 
-  /** Outlier ejection never takes the last admitted endpoint, nor more than maxEjectionPercent (but always allows one). */
+  /**
+   * Outlier ejection (consecutive failures, unanswered health checks) never takes the last
+   * admitted endpoint, nor more than maxEjectionPercent (but always allows one).
+   */
   private canEject(): boolean {
     const total = this.list.length;
-    const ejected = this.list.filter((e) => e.breaker.state().kind !== "closed").length;
+    const ejected = this.list.filter((e) => e.breaker.state().kind !== "closed" || e.health === "unresponsive").length;
     const admitted = this.list.filter((e) => e.isAdmitted).length;
     return admitted > 1 && (ejected === 0 || ejected + 1 <= (total * this.options.outlier.maxEjectionPercent) / 100);
   }
@@ -243,7 +246,7 @@ export class Balancer {
     const endpoint = this.pick(record?.tried, typeof shard === "string" ? shard : undefined);
     if (endpoint === undefined) {
       const where = typeof shard === "string" ? ` in shard ${shard}` : "";
-      throw new ConnectError(`no endpoint of ${this.options.authority}${where} is available`, Code.Unavailable);
+      throw new CallNotSentError(`no endpoint of ${this.options.authority}${where} is available`, "no-endpoint");
     }
     record?.tried.push(endpoint.key);
     const probe = !endpoint.isAdmitted && endpoint.breaker.acquire() === "probe";
@@ -278,7 +281,7 @@ export class Balancer {
         if (shard !== undefined && e.subset?.name !== shard) {
           continue;
         }
-        if (e.connectivity.kind !== "transient-failure" && e.health !== "not-serving" && e.breaker.state().kind !== "open") {
+        if (e.connectivity.kind !== "transient-failure" && !e.failsHealthChecks && e.breaker.state().kind !== "open") {
           candidates.push(e);
         }
       }
@@ -296,7 +299,7 @@ export class Balancer {
 
   /** A half-open endpoint that is connected and serving may take one probe call. */
   private canProbe(e: Endpoint): boolean {
-    if (e.connectivity.kind !== "ready" || e.health === "not-serving") {
+    if (e.connectivity.kind !== "ready" || e.failsHealthChecks) {
       return false;
     }
     const state = e.breaker.state();

@@ -1,8 +1,9 @@
 import * as http2 from "node:http2";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import type { Http2SessionManager } from "@connectrpc/connect-node";
 import type { IBackoff, IBackoffFactory } from "cockatiel";
 import type { CircuitBreaker } from "../resilience/circuit-breaker.js";
+import { CallNotSentError } from "./call-not-sent-error.js";
 import type { EjectionReason } from "../events.js";
 import { type Address, addressKey, type Subset } from "./address.js";
 import { EndpointLoad } from "./load.js";
@@ -20,8 +21,11 @@ export type Connectivity =
   /** The last attempt failed; a reconnect is scheduled after a backoff. */
   | { readonly kind: "transient-failure"; readonly error: unknown };
 
-/** Result of a grpc.health.v1 check; "unknown" until the first answer. */
-export type Health = "unknown" | "serving" | "not-serving";
+/**
+ * Result of the grpc.health.v1 checks: "unknown" until the first answer; "unresponsive" when the
+ * last check got no answer in time (until one does).
+ */
+export type Health = "unknown" | "serving" | "not-serving" | "unresponsive";
 
 export interface EndpointDeps {
   /** Creates the session manager; `onSocketClose` must be wired to the connection's socket. */
@@ -82,6 +86,11 @@ export class Endpoint {
 
   get health(): Health {
     return this.healthState;
+  }
+
+  /** Its health checks say it should get no calls (whether or not they are required). */
+  get failsHealthChecks(): boolean {
+    return this.healthState === "not-serving" || this.healthState === "unresponsive";
   }
 
   get isAdmitted(): boolean {
@@ -147,8 +156,7 @@ export class Endpoint {
       this.breaker.onFailure();
       this.connectionFailed(error);
       // gRPC reports every failure to reach a server, TLS handshake included, as Unavailable.
-      const reason = ConnectError.from(error);
-      throw new ConnectError(`cannot reach ${this.key}: ${reason.rawMessage}`, Code.Unavailable, undefined, undefined, error);
+      throw new CallNotSentError(`cannot reach ${this.key}: ${ConnectError.from(error).rawMessage}`, "connection-failed", error);
     }
     const session = stream.session;
     let status: unknown;
@@ -217,6 +225,9 @@ export class Endpoint {
     }
     if (this.healthState === "not-serving" || (this.deps.healthRequired && this.healthState === "unknown")) {
       return "not-serving";
+    }
+    if (this.healthState === "unresponsive") {
+      return "unresponsive";
     }
     return this.breaker.state().kind === "closed" ? undefined : "consecutive-failures";
   }

@@ -1,5 +1,6 @@
 import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
+import { isCallNotSentError } from "../balancer/call-not-sent-error.js";
 import type { ClientEvents } from "../events.js";
 import { CircuitBreaker, type BreakerState } from "../resilience/circuit-breaker.js";
 
@@ -33,7 +34,10 @@ export function isCircuitOpenError(error: unknown): error is CircuitOpenError {
 /**
  * One circuit per method. An open circuit fails calls at once with Unavailable (or answers them
  * with the method's fallback) and sends nothing; after the open time one probe goes through and
- * its outcome closes or reopens the circuit. A call cancelled by its caller counts for nothing.
+ * its outcome closes or reopens the circuit. A call cancelled by its caller, and a call no server
+ * received (`isCallNotSentError`: every endpoint down or ejected), count for nothing: a probe that
+ * ends so is released, not failed. An endpoint readmitted by the balancer ends every open time at
+ * once, so calls resume with the service rather than when the open time runs out.
  */
 export function circuitBreakerInterceptor(options: CircuitBreakerOptions, events: ClientEvents): Interceptor {
   const circuits = new Map<string, CircuitBreaker>();
@@ -50,6 +54,13 @@ export function circuitBreakerInterceptor(options: CircuitBreakerOptions, events
     }
     return breaker;
   };
+  events.on((event) => {
+    if (event.type === "endpoint-readmitted") {
+      for (const breaker of circuits.values()) {
+        breaker.probeNow();
+      }
+    }
+  });
   return (next) => async (req) => {
     const key = `${req.service.typeName}/${req.method.name}`;
     const breaker = circuitFor(key);
@@ -68,17 +79,18 @@ export function circuitBreakerInterceptor(options: CircuitBreakerOptions, events
       return res;
     } catch (e) {
       const error = ConnectError.from(e);
-      if (options.failureCodes.includes(error.code)) {
-        breaker.onFailure();
-        if (fallback !== undefined && !req.stream) {
-          return answer(req, await fallback(error, req));
-        }
-      } else if (error.code === Code.Canceled) {
+      const failed = options.failureCodes.includes(error.code);
+      if (isCallNotSentError(error) || (!failed && error.code === Code.Canceled)) {
         if (permit === "probe") {
           breaker.onNeutral();
         }
+      } else if (failed) {
+        breaker.onFailure();
       } else {
         breaker.onSuccess();
+      }
+      if (failed && fallback !== undefined && !req.stream) {
+        return answer(req, await fallback(error, req));
       }
       throw error;
     }

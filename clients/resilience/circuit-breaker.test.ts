@@ -50,4 +50,18 @@ describe("CircuitBreaker", () => {
     b.onFailure(0);
     expect(b.state(0).kind).toBe("closed");
   });
+
+  it("turns half-open at once on probeNow, keeping the count of openings; a closed circuit ignores it", () => {
+    const { b, transitions } = breaker();
+    b.probeNow();
+    expect(b.state(0)).toEqual({ kind: "closed", failures: 0 });
+    b.onFailure(0);
+    b.onFailure(0);
+    b.probeNow();
+    expect(b.state(10)).toEqual({ kind: "half-open", probing: false, openings: 1 });
+    expect(b.acquire(10)).toBe("probe");
+    b.onFailure(10);
+    expect(b.state(10)).toMatchObject({ kind: "open", until: 210, openings: 2 });
+    expect(transitions).toEqual(["open", "half-open", "open"]);
+  });
 });

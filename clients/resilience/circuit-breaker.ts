@@ -1,6 +1,6 @@
 /**
  * The state of one circuit. Transitions: closed -(threshold consecutive failures)-> open
- * -(open time elapsed, checked lazily)-> half-open -(probe succeeds)-> closed, or -(probe
+ * -(open time elapsed, checked lazily, or `probeNow`)-> half-open -(probe succeeds)-> closed, or -(probe
  * fails)-> open again with a longer open time.
  */
 export type BreakerState =
@@ -83,6 +83,13 @@ export class CircuitBreaker {
   onNeutral(): void {
     if (this.current.kind === "half-open" && this.current.probing) {
       this.set({ ...this.current, probing: false });
+    }
+  }
+
+  /** Ends the open time now, when something says the target may be back: the next call is a probe. */
+  probeNow(): void {
+    if (this.current.kind === "open") {
+      this.set({ kind: "half-open", probing: false, openings: this.current.openings });
     }
   }
 

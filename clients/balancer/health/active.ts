@@ -19,9 +19,11 @@ interface Watch {
 
 /**
  * Polls grpc.health.v1 Check on every connected endpoint. SERVING admits it (and, as a probe,
- * closes a half-open circuit); NOT_SERVING and SERVICE_UNKNOWN eject it; Unimplemented means the
- * server has no health service, so the endpoint is taken as serving and no longer polled (as
- * gRPC core does). Other errors change nothing: connection failures are handled elsewhere.
+ * closes a half-open circuit); NOT_SERVING and SERVICE_UNKNOWN eject it; no answer within
+ * `timeoutMs` (a frozen or wedged process) ejects it as unresponsive, within the outlier limits
+ * (`mayEject`: never the last endpoint), until a check passes; Unimplemented means the server has
+ * no health service, so the endpoint is taken as serving and no longer polled (as gRPC core
+ * does). Other errors change nothing: connection failures are handled elsewhere.
  */
 export class ActiveHealthChecker {
   private readonly watches = new Map<Endpoint, Watch>();
@@ -30,6 +32,8 @@ export class ActiveHealthChecker {
     private readonly options: ActiveHealthOptions,
     private readonly origin: string,
     private readonly authority: string,
+    /** Whether one more endpoint may be taken out for not answering (the balancer's outlier limits). */
+    private readonly mayEject: () => boolean,
   ) {}
 
   watch(endpoint: Endpoint): void {
@@ -98,9 +102,13 @@ export class ActiveHealthChecker {
       }
       return true;
     } catch (error) {
-      if (ConnectError.from(error).code === Code.Unimplemented) {
+      const code = ConnectError.from(error).code;
+      if (code === Code.Unimplemented) {
         endpoint.setHealth("serving");
         return false;
+      }
+      if (code === Code.DeadlineExceeded && !watch.stopped && endpoint.health !== "unresponsive" && this.mayEject()) {
+        endpoint.setHealth("unresponsive");
       }
       return true;
     }
