@@ -5,9 +5,15 @@ import { EventErrorFilter, JetStreamContext, OnEvent, type InboxOutcome } from "
 import { OrderCancelledSchema, OrderConfirmedSchema, OrderPlacedSchema, type OrderCancelled, type OrderConfirmed, type OrderPlaced } from "protomesh/gen/shop/orders/v1/events_pb";
 import { applyEventOnce } from "../saga/apply-once.js";
 import type { ReservationDecision } from "./domain/reservation.js";
-import { INVENTORY_DATABASE, STOCK_CACHE } from "./inventory.tokens.js";
-import { reservationHandlers } from "./reservations.js";
+import { INVENTORY_DATABASE, INVENTORY_SAGA, STOCK_CACHE } from "./inventory.tokens.js";
+import type { ReservationHandlers } from "./reservations.js";
 import type { StockCache } from "./stock.js";
+
+/** The handlers of this inventory (all SKUs or one shard's) and the consumer they run as: "inventory" or the shard's name. */
+export interface InventorySaga {
+  consumer: string;
+  handlers: ReservationHandlers;
+}
 
 /**
  * Inventory's saga handlers: reserve on OrderPlaced, release on OrderCancelled, sell on
@@ -19,21 +25,22 @@ export class InventoryEvents {
   constructor(
     @Inject(INVENTORY_DATABASE) private readonly database: Database,
     @Inject(STOCK_CACHE) private readonly stockCache: StockCache,
+    @Inject(INVENTORY_SAGA) private readonly saga: InventorySaga,
   ) {}
 
   @OnEvent(OrderPlacedSchema)
   async orderPlaced(@Payload() event: OrderPlaced, @Ctx() context: JetStreamContext) {
-    await this.invalidate(await applyEventOnce(this.database.db, "inventory", context, (tx) => reservationHandlers.orderPlaced(tx, event)));
+    await this.invalidate(await applyEventOnce(this.database.db, this.saga.consumer, context, (tx) => this.saga.handlers.orderPlaced(tx, event)));
   }
 
   @OnEvent(OrderCancelledSchema)
   async orderCancelled(@Payload() event: OrderCancelled, @Ctx() context: JetStreamContext) {
-    await this.invalidate(await applyEventOnce(this.database.db, "inventory", context, (tx) => reservationHandlers.orderCancelled(tx, event)));
+    await this.invalidate(await applyEventOnce(this.database.db, this.saga.consumer, context, (tx) => this.saga.handlers.orderCancelled(tx, event)));
   }
 
   @OnEvent(OrderConfirmedSchema)
   async orderConfirmed(@Payload() event: OrderConfirmed, @Ctx() context: JetStreamContext) {
-    await this.invalidate(await applyEventOnce(this.database.db, "inventory", context, (tx) => reservationHandlers.orderConfirmed(tx, event)));
+    await this.invalidate(await applyEventOnce(this.database.db, this.saga.consumer, context, (tx) => this.saga.handlers.orderConfirmed(tx, event)));
   }
 
   private async invalidate(outcome: InboxOutcome<ReservationDecision>) {

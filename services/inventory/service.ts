@@ -11,7 +11,9 @@ import { consumerDefaults, streams } from "../saga/topology.js";
 import { loadInventoryConfig, type InventoryConfig } from "./config.js";
 import { InventoryController } from "./inventory.controller.js";
 import { InventoryEvents } from "./inventory.events.js";
-import { INVENTORY_DATABASE, STOCK_CACHE, STOCK_STORE } from "./inventory.tokens.js";
+import { INVENTORY_DATABASE, INVENTORY_SAGA, STOCK_CACHE, STOCK_STORE } from "./inventory.tokens.js";
+import { createReservationHandlers } from "./reservations.js";
+import { ownsSku, shardStockStore } from "./shard.js";
 import { createStockStore, STOCK_CACHE_NAMESPACE } from "./stock.js";
 import { INVENTORY_QUEUE_GROUP } from "./stock-lookup/stock-lookup.protocol.js";
 import { StockLookupResponder } from "./stock-lookup/stock-lookup.responder.js";
@@ -20,6 +22,9 @@ import { StockLookupResponder } from "./stock-lookup/stock-lookup.responder.js";
 export class InventoryModule {}
 
 export function inventoryService(config: InventoryConfig = loadInventoryConfig()): ServiceDefinition {
+  // A shard (INVENTORY_SHARD) consumes the order events under its own durables and touches only its SKUs (ADR 0105).
+  const shard = config.shard;
+  const consumer = shard?.name ?? "inventory";
   return {
     name: "inventory",
     config,
@@ -35,21 +40,23 @@ export function inventoryService(config: InventoryConfig = loadInventoryConfig()
       const stockCache = createReadThroughCache(runtime.redis, { namespace: STOCK_CACHE_NAMESPACE, ttlMs: config.stockCacheTtlMs, codec: protobufCodec(StockItemSchema) });
       return {
         module: InventoryModule,
-        controllers: [InventoryController, InventoryEvents, StockLookupResponder],
+        // The NATS stock lookup asks any replica of any shard, so a shard does not answer it.
+        controllers: [InventoryController, InventoryEvents, ...(shard === undefined ? [StockLookupResponder] : [])],
         providers: [
           { provide: INVENTORY_DATABASE, useValue: runtime.database },
           { provide: STOCK_CACHE, useValue: stockCache },
-          { provide: STOCK_STORE, useValue: createStockStore(runtime.database.db, stockCache) },
+          { provide: STOCK_STORE, useValue: shardStockStore(createStockStore(runtime.database.db, stockCache), shard) },
+          { provide: INVENTORY_SAGA, useValue: { consumer, handlers: createReservationHandlers((sku) => ownsSku(shard, sku)) } },
         ],
       };
     },
-    requestReply: { queue: INVENTORY_QUEUE_GROUP },
+    ...(shard === undefined ? { requestReply: { queue: INVENTORY_QUEUE_GROUP } } : {}),
     eventTransport: (runtime) =>
       new JetStreamTransport({
         bus: runtime.bus,
         registry: createRegistry(file_shop_orders_v1_events),
         deadLetters: createDeadLetterStore(runtime.database.db),
-        service: "inventory",
+        service: consumer,
         consumerDefaults,
         streams: [streams.orders],
         streamReplicas: config.streamReplicas,

@@ -2,6 +2,34 @@ import { z } from "zod";
 import { ConfigError, env, parseEnv, serviceConfigSchema } from "../kit/config/index.js";
 import { MIN_SECRET_BYTES } from "./gateway/access-token.js";
 
+const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^:/\s]+):\d{1,5}$/;
+
+/** An inventory shard and where its replicas are (INVENTORY_SHARD_TARGETS). */
+export interface InventoryShardTarget {
+  name: string;
+  target: string[];
+}
+
+function inventoryShards(names: string[] | undefined, targets: string | undefined, addIssue: (variable: string, message: string) => void): InventoryShardTarget[] | undefined {
+  if (names === undefined && targets === undefined) return undefined;
+  if (names === undefined || targets === undefined) {
+    addIssue(names === undefined ? "INVENTORY_SHARDS" : "INVENTORY_SHARD_TARGETS", "set INVENTORY_SHARDS and INVENTORY_SHARD_TARGETS together, or neither");
+    return undefined;
+  }
+  if (names.length === 0 || new Set(names).size !== names.length) addIssue("INVENTORY_SHARDS", "must list unique shard names");
+  const byName = new Map<string, string[]>();
+  for (const entry of targets.split(";").map((e) => e.trim()).filter((e) => e.length > 0)) {
+    const [name = "", list = ""] = entry.split("=", 2).map((part) => part.trim());
+    const target = list.split(",").map((t) => t.trim()).filter((t) => t.length > 0);
+    if (!names.includes(name)) addIssue("INVENTORY_SHARD_TARGETS", `${JSON.stringify(name)} is not one of INVENTORY_SHARDS (${names.join(",")})`);
+    else if (byName.has(name)) addIssue("INVENTORY_SHARD_TARGETS", `shard ${name} is listed twice`);
+    if (target.length === 0 || target.some((t) => !HOST_PORT.test(t))) addIssue("INVENTORY_SHARD_TARGETS", `shard ${name}: the target must be host:port entries, comma-separated; ${JSON.stringify(list)} is not`);
+    byName.set(name, target);
+  }
+  for (const name of names) if (!byName.has(name)) addIssue("INVENTORY_SHARD_TARGETS", `no target for shard ${name}`);
+  return names.map((name) => ({ name, target: byName.get(name) ?? [] }));
+}
+
 const schema = serviceConfigSchema(
   "orders",
   50051,
@@ -20,6 +48,16 @@ const schema = serviceConfigSchema(
     SAGA_DEADLINE_MS: env.milliseconds(30_000),
     /** How often the tracker looks for orders past their deadline. Default 1 s. */
     SAGA_SWEEP_INTERVAL_MS: env.milliseconds(1_000),
+    /**
+     * Every inventory shard, comma-separated, the same list as inventory's (ADR 0105). Unset
+     * (default): inventory is not sharded and INVENTORY_TARGET says where it runs.
+     */
+    INVENTORY_SHARDS: env.list().optional(),
+    /**
+     * Where each shard runs, with INVENTORY_SHARDS: ";"-separated "<shard>=<target>" entries, a
+     * target in INVENTORY_TARGET's form ("inventory-0=10.0.0.1:50052,10.0.0.2:50052;inventory-1=inventory-1:50052").
+     */
+    INVENTORY_SHARD_TARGETS: z.string().optional(),
     /** "grpc" (default): QuoteItems through the balanced client; "nats": request/reply to any inventory replica. */
     INVENTORY_TRANSPORT: z.enum(["grpc", "nats"], { error: 'must be "grpc" or "nats"' }).default("grpc"),
     /**
@@ -48,8 +86,10 @@ const schema = serviceConfigSchema(
   },
   (common, vars, addIssue) => {
     for (const target of vars.INVENTORY_TARGET) {
-      if (!/^(\[[0-9a-fA-F:]+\]|[^:/\s]+):\d{1,5}$/.test(target)) addIssue("INVENTORY_TARGET", `each entry must be host:port; ${JSON.stringify(target)} is not`);
+      if (!HOST_PORT.test(target)) addIssue("INVENTORY_TARGET", `each entry must be host:port; ${JSON.stringify(target)} is not`);
     }
+    const shards = inventoryShards(vars.INVENTORY_SHARDS, vars.INVENTORY_SHARD_TARGETS, addIssue);
+    if (shards !== undefined && vars.INVENTORY_TRANSPORT !== "grpc") addIssue("INVENTORY_TRANSPORT", "must be grpc with INVENTORY_SHARDS: the NATS stock lookup cannot route by shard");
     if (vars.SAGA_DEADLINE_MS < 100) addIssue("SAGA_DEADLINE_MS", "must be at least 100 ms");
     if (vars.ORDER_CACHE_TTL_MS < 1) addIssue("ORDER_CACHE_TTL_MS", "must be at least 1 ms");
     if (vars.CREATE_ORDER_LIMIT_WINDOW_MS < 1000 || vars.CREATE_ORDER_LIMIT_WINDOW_MS % 1000 !== 0) addIssue("CREATE_ORDER_LIMIT_WINDOW_MS", "must be whole seconds in ms (1000, 60000, ...)");
@@ -58,6 +98,7 @@ const schema = serviceConfigSchema(
       ...common,
       inventory: {
         target: vars.INVENTORY_TARGET,
+        shards,
         tls: {
           certFile: vars.CLIENT_CERT_FILE ?? common.tls?.certFile,
           keyFile: vars.CLIENT_KEY_FILE ?? common.tls?.keyFile,

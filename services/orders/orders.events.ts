@@ -7,8 +7,8 @@ import { PaymentCapturedSchema, PaymentDeclinedSchema, type PaymentCaptured, typ
 import { applyEventOnce } from "../saga/apply-once.js";
 import type { OrderSagaDecision } from "./domain/order-saga.js";
 import type { OrderCache } from "./order-cache.js";
-import { ORDER_CACHE, ORDERS_DATABASE } from "./orders.tokens.js";
-import { sagaHandlers } from "./saga.js";
+import { ORDER_CACHE, ORDERS_DATABASE, SAGA_HANDLERS } from "./orders.tokens.js";
+import type { SagaHandlers } from "./saga.js";
 
 /**
  * Orders' saga handlers: confirm on PaymentCaptured, cancel on StockRejected or PaymentDeclined.
@@ -20,26 +20,27 @@ export class OrdersEvents {
   constructor(
     @Inject(ORDERS_DATABASE) private readonly database: Database,
     @Inject(ORDER_CACHE) private readonly orderCache: OrderCache,
+    @Inject(SAGA_HANDLERS) private readonly sagaHandlers: SagaHandlers,
   ) {}
 
   @OnEvent(StockReservedSchema)
   async stockReserved(@Payload() event: StockReserved, @Ctx() context: JetStreamContext) {
-    await this.invalidate(event.orderId, await applyEventOnce(this.database.db, "orders", context, (tx) => sagaHandlers.stockReserved(tx, event)));
+    await this.invalidate(event.orderId, await applyEventOnce(this.database.db, "orders", context, (tx) => this.sagaHandlers.stockReserved(tx, event)));
   }
 
   @OnEvent(StockRejectedSchema)
   async stockRejected(@Payload() event: StockRejected, @Ctx() context: JetStreamContext) {
-    await this.invalidate(event.orderId, await applyEventOnce(this.database.db, "orders", context, (tx) => sagaHandlers.stockRejected(tx, event)));
+    await this.invalidate(event.orderId, await applyEventOnce(this.database.db, "orders", context, (tx) => this.sagaHandlers.stockRejected(tx, event)));
   }
 
   @OnEvent(PaymentCapturedSchema)
   async paymentCaptured(@Payload() event: PaymentCaptured, @Ctx() context: JetStreamContext) {
-    await this.invalidate(event.orderId, await applyEventOnce(this.database.db, "orders", context, (tx) => sagaHandlers.paymentCaptured(tx, event)));
+    await this.invalidate(event.orderId, await applyEventOnce(this.database.db, "orders", context, (tx) => this.sagaHandlers.paymentCaptured(tx, event)));
   }
 
   @OnEvent(PaymentDeclinedSchema)
   async paymentDeclined(@Payload() event: PaymentDeclined, @Ctx() context: JetStreamContext) {
-    await this.invalidate(event.orderId, await applyEventOnce(this.database.db, "orders", context, (tx) => sagaHandlers.paymentDeclined(tx, event)));
+    await this.invalidate(event.orderId, await applyEventOnce(this.database.db, "orders", context, (tx) => this.sagaHandlers.paymentDeclined(tx, event)));
   }
 
   private async invalidate(orderId: string, outcome: InboxOutcome<OrderSagaDecision>) {

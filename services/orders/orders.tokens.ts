@@ -5,3 +5,5 @@ export const ORDER_WATCH = Symbol("orders.watch");
 export const ORDER_CACHE = Symbol("orders.order-cache");
 /** The use cases reading the database directly (the order watch needs them uncached). */
 export const ORDERS_FROM_DATABASE = Symbol("orders.orders-from-database");
+/** The saga's event handlers (saga.ts), aware of inventory's shards when it has them. */
+export const SAGA_HANDLERS = Symbol("orders.saga-handlers");

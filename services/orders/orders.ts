@@ -4,6 +4,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { createHash, randomUUID } from "node:crypto";
 import { and, asc, desc, eq, inArray, or, lt, type SQL } from "drizzle-orm";
+import { shardOf } from "protomesh/clients";
 import { rateLimitedError, type RateLimiter } from "protomesh/kit/cache";
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "protomesh/kit/connect";
 import { runTransaction, type Db, type Tx } from "protomesh/kit/data";
@@ -28,6 +29,8 @@ export type QuoteItems = (request: MessageInitShape<typeof QuoteItemsRequestSche
 export interface OrdersOptions {
   /** How long the saga may run before the tracker cancels the order. */
   sagaDeadlineMs: number;
+  /** Inventory's shards (INVENTORY_SHARDS): each order then waits for every shard of its SKUs. Unset: not sharded. */
+  inventoryShards?: readonly string[] | undefined;
   /** Orders per user and window (ADR 0051); unset: no limit. */
   createOrderLimit?: { limiter: RateLimiter; limit: number; windowMs: number } | undefined;
 }
@@ -88,6 +91,7 @@ function groupLines(lines: LineRow[]): Map<string, LineRow[]> {
 }
 
 export function createOrders(db: Db, quoteItems: QuoteItems, options: OrdersOptions) {
+  const shards = options.inventoryShards;
   async function findByKey(executor: Pick<Db, "select">, userId: string, idempotencyKey: string) {
     const [row] = await executor.select().from(orders).where(and(eq(orders.userId, userId), eq(orders.idempotencyKey, idempotencyKey)));
     return row;
@@ -136,6 +140,7 @@ export function createOrders(db: Db, quoteItems: QuoteItems, options: OrdersOpti
             idempotencyKey: request.idempotencyKey,
             requestHash: requestHash(request),
             deadline,
+            ...(shards === undefined ? {} : { stockAwaiting: [...new Set(request.items.map((item) => shardOf(item.sku, shards) as string))].sort() }),
             createdAt: now,
             updatedAt: now,
           })

@@ -6,6 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { randomUUID } from "node:crypto";
 import { and, asc, eq, lte, sql } from "drizzle-orm";
+import { shardOf } from "protomesh/clients";
 import { runTransaction, type Db, type Tx } from "protomesh/kit/data";
 import { writeEvent } from "protomesh/kit/messaging";
 import type { StockRejected, StockReserved } from "protomesh/gen/shop/inventory/v1/events_pb";
@@ -52,7 +53,13 @@ export function toOrderMessage(row: OrderRow, lines: readonly LineRow[]): Order 
 function stateOf(row: OrderRow): OrderSagaState {
   switch (row.status) {
     case "pending":
-      return { status: "pending", stockReserved: row.stockReserved, deadline: row.deadline };
+      return {
+        status: "pending",
+        stockReserved: row.stockReserved,
+        deadline: row.deadline,
+        ...(row.stockAwaiting === null ? {} : { awaitingShards: row.stockAwaiting }),
+        ...(row.paymentId === null ? {} : { paymentId: row.paymentId }),
+      };
     case "confirmed":
       return { status: "confirmed", paymentId: row.paymentId ?? "" };
     case "cancelled":
@@ -86,7 +93,9 @@ export async function applySagaInput(tx: Tx, orderId: string, input: OrderSagaIn
     .set({
       status: next.status,
       stockReserved: next.status === "pending" ? next.stockReserved : row.stockReserved,
-      paymentId: next.status === "confirmed" ? next.paymentId : row.paymentId,
+      stockAwaiting: next.status === "pending" && next.awaitingShards !== undefined ? [...next.awaitingShards] : row.stockAwaiting,
+      // A capture that a sharded order received while shards were still awaited is kept, also if it is cancelled (and refunded).
+      paymentId: next.status === "confirmed" || (next.status === "pending" && next.paymentId !== undefined) ? next.paymentId : row.paymentId,
       cancellationCause: next.status === "cancelled" ? next.cause : null,
       updatedAt: new Date(),
     })
@@ -106,12 +115,31 @@ async function applyEvent(tx: Tx, orderId: string, input: OrderSagaInput) {
   return result?.decision ?? { kind: "ignore" as const, why: `unknown order ${orderId}` };
 }
 
-export const sagaHandlers = {
-  stockReserved: (tx: Tx, event: StockReserved) => applyEvent(tx, event.orderId, { kind: "stock-reserved" }),
-  stockRejected: (tx: Tx, event: StockRejected) => applyEvent(tx, event.orderId, { kind: "stock-rejected" }),
-  paymentCaptured: (tx: Tx, event: PaymentCaptured) => applyEvent(tx, event.orderId, { kind: "payment-captured", paymentId: event.paymentId }),
-  paymentDeclined: (tx: Tx, event: PaymentDeclined) => applyEvent(tx, event.orderId, { kind: "payment-declined" }),
-};
+/**
+ * Orders' saga handlers. With `inventoryShards` (sharded inventory, ADR 0105) a reservation counts
+ * for the shard that owns its SKUs, as `shardOf` names it.
+ */
+export function createSagaHandlers(inventoryShards?: readonly string[]) {
+  const shardOfReservation = (event: StockReserved) => {
+    if (inventoryShards === undefined) return {};
+    const [shard, ...others] = new Set(event.lines.map((line) => shardOf(line.sku, inventoryShards) as string));
+    if (shard === undefined || others.length > 0) {
+      throw new Error(`StockReserved of order ${event.orderId} names SKUs of ${others.length + (shard === undefined ? 0 : 1)} shards; each shard reserves its own, so it must name one`);
+    }
+    return { shard };
+  };
+  return {
+    stockReserved: (tx: Tx, event: StockReserved) => applyEvent(tx, event.orderId, { kind: "stock-reserved", ...shardOfReservation(event) }),
+    stockRejected: (tx: Tx, event: StockRejected) => applyEvent(tx, event.orderId, { kind: "stock-rejected" }),
+    paymentCaptured: (tx: Tx, event: PaymentCaptured) => applyEvent(tx, event.orderId, { kind: "payment-captured", paymentId: event.paymentId }),
+    paymentDeclined: (tx: Tx, event: PaymentDeclined) => applyEvent(tx, event.orderId, { kind: "payment-declined" }),
+  };
+}
+
+export type SagaHandlers = ReturnType<typeof createSagaHandlers>;
+
+/** The handlers over unsharded inventory. */
+export const sagaHandlers = createSagaHandlers();
 
 /** Cancels pending orders past their deadline (see `cancelExpiredSagas`); returns how many. */
 export async function sweepExpiredSagas(db: Db, now = new Date(), batchSize = 100): Promise<number> {

@@ -1,7 +1,7 @@
 // The orders service's tables. The saga tracker lives on the order row itself (deadline,
 // stock_reserved), so an order and its saga progress change in one row lock.
 import { sql } from "drizzle-orm";
-import { bigint, boolean, check, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { bigint, boolean, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 
 export const orders = pgTable(
   "orders",
@@ -19,6 +19,8 @@ export const orders = pgTable(
     requestHash: text("request_hash").notNull(),
     paymentId: text("payment_id"),
     stockReserved: boolean("stock_reserved").notNull().default(false),
+    /** Over sharded inventory, the shards of the order's SKUs that have not reserved yet; null when inventory is not sharded. */
+    stockAwaiting: jsonb("stock_awaiting").$type<string[]>(),
     /** When the saga tracker cancels the order if it is still pending. */
     deadline: timestamp("deadline", { withTimezone: true, mode: "date" }).notNull(),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),

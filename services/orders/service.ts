@@ -21,26 +21,37 @@ import { orderStatusPush } from "./gateway/order-status-push.js";
 import { startOrderWatch } from "./order-watch.js";
 import { OrdersController } from "./orders.controller.js";
 import { OrdersEvents } from "./orders.events.js";
-import { ORDER_CACHE, ORDER_WATCH, ORDERS, ORDERS_DATABASE, ORDERS_FROM_DATABASE } from "./orders.tokens.js";
+import { ORDER_CACHE, ORDER_WATCH, ORDERS, ORDERS_DATABASE, ORDERS_FROM_DATABASE, SAGA_HANDLERS } from "./orders.tokens.js";
 import { createOrders, type Orders } from "./orders.js";
+import { createSagaHandlers } from "./saga.js";
 import { SagaTracker } from "./saga-tracker.js";
+import { quoteAcrossShards } from "./sharded-quotes.js";
 
 @Module({})
 export class OrdersModule {}
 
 export function ordersService(config: OrdersConfig = loadOrdersConfig()): ServiceDefinition {
   const { certFile, keyFile, caFile } = config.inventory.tls;
-  const [first, ...rest] = config.inventory.target;
+  const inventoryClient = (target: readonly string[]) => {
+    const [first, ...rest] = target;
+    return createInventoryClient({
+      target: rest.length === 0 && first !== undefined ? first : target,
+      ...(rest.length === 0 ? {} : { authority: "localhost:443" }),
+      ...(certFile !== undefined && keyFile !== undefined && caFile !== undefined ? { tls: { certFile, keyFile, caFile, serverName: "localhost" } } : {}),
+      deadlines: { defaultTimeoutMs: 2_000 },
+    });
+  };
+  const shards = config.inventory.shards;
+  // Sharded inventory (ADR 0105): a balanced client per shard, so each shard has its own breaker
+  // and retry budget, and a quote split over the shards of its SKUs.
+  const shardClients = new Map((shards ?? []).map((shard) => [shard.name, inventoryClient(shard.target)]));
   // INVENTORY_TRANSPORT: the balanced gRPC client, or NATS request/reply to any inventory replica (ADR 0052).
   const inventory =
-    config.inventoryTransport === "grpc"
-      ? createInventoryClient({
-          target: rest.length === 0 && first !== undefined ? first : config.inventory.target,
-          ...(rest.length === 0 ? {} : { authority: "localhost:443" }),
-          ...(certFile !== undefined && keyFile !== undefined && caFile !== undefined ? { tls: { certFile, keyFile, caFile, serverName: "localhost" } } : {}),
-          deadlines: { defaultTimeoutMs: 2_000 },
-        })
-      : createStockLookupClient({ servers: config.natsServers });
+    shards !== undefined
+      ? { quoteItems: quoteAcrossShards(new Map([...shardClients].map(([name, client]) => [name, (request) => client.quoteItems(request)]))) }
+      : config.inventoryTransport === "grpc"
+        ? inventoryClient(config.inventory.target)
+        : createStockLookupClient({ servers: config.natsServers });
   const fetchQuote: Parameters<typeof quoteWithFallback>[0] = (request) => inventory.quoteItems(request);
   // The caches and the CreateOrder limit use the host's Redis; without it they load and count locally (ADR 0050, 0051).
   const ordersOf = (runtime: ServiceRuntime) => {
@@ -51,6 +62,7 @@ export function ordersService(config: OrdersConfig = loadOrdersConfig()): Servic
     const limit = config.createOrderLimit;
     return createOrders(runtime.database.db, quoteWithFallback(fetchQuote, lastQuotes), {
       sagaDeadlineMs: config.saga.deadlineMs,
+      inventoryShards: shards?.map((shard) => shard.name),
       createOrderLimit: limit === undefined ? undefined : { ...limit, limiter: createRateLimiter(runtime.redis, { name: "orders:create-order", ...limit }) },
     });
   };
@@ -70,6 +82,7 @@ export function ordersService(config: OrdersConfig = loadOrdersConfig()): Servic
       controllers: [OrdersController, OrdersEvents, ...(statusPush?.controllers ?? [])],
       providers: [
         { provide: ORDERS_DATABASE, useValue: runtime.database },
+        { provide: SAGA_HANDLERS, useValue: createSagaHandlers(shards?.map((shard) => shard.name)) },
         { provide: ORDER_CACHE, useValue: createReadThroughCache(runtime.redis, { namespace: ORDER_CACHE_NAMESPACE, ttlMs: config.orderCacheTtlMs, codec: protobufCodec(OrderSchema) }) },
         { provide: ORDERS_FROM_DATABASE, useValue: ordersOf(runtime) },
         { provide: ORDERS, useFactory: (orders: Orders, cache: OrderCache) => withOrderCache(orders, cache), inject: [ORDERS_FROM_DATABASE, ORDER_CACHE] },
@@ -85,8 +98,9 @@ export function ordersService(config: OrdersConfig = loadOrdersConfig()): Servic
     }),
     ...(statusPush === undefined ? {} : { configureApp: statusPush.configureApp }),
     dispose: async () => {
+      for (const client of shardClients.values()) closeClient(client);
       if ("close" in inventory) await inventory.close();
-      else closeClient(inventory);
+      else if (shards === undefined) closeClient(inventory);
     },
     eventTransport: (runtime) =>
       new JetStreamTransport({

@@ -31,9 +31,13 @@ export const consumes: Record<ServiceName, readonly { producer: ServiceName; eve
   ],
 };
 
-/** The durable consumer (shared by all replicas) and inbox name of one service's handler of one event type. */
-export function durableName(service: ServiceName, eventType: string): string {
-  return `${service}_${eventType.replace(/[.*>]/g, "_")}`;
+/**
+ * The durable consumer (shared by all replicas) and inbox name of one consumer's handler of one
+ * event type. The consumer is the service, or for sharded inventory the shard (`inventory-1`):
+ * every shard sees every order event through its own durables (ADR 0105).
+ */
+export function durableName(consumer: ServiceName | (string & {}), eventType: string): string {
+  return `${consumer}_${eventType.replace(/[.*>]/g, "_")}`;
 }
 
 export interface Subscription {

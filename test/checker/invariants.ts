@@ -3,11 +3,12 @@
 // run by the same rules.
 import { sql } from "drizzle-orm";
 import type { Executor } from "protomesh/kit/data";
-import { subscriptions, type ServiceName } from "../../services/saga/topology.js";
+import { durableName, subscriptions, type ServiceName } from "../../services/saga/topology.js";
 
 export interface CheckerDatabases {
   orders: Executor;
-  inventory: Executor;
+  /** Inventory's database, or each shard's by shard name when inventory is sharded (ADR 0105). */
+  inventory: Executor | { shards: Readonly<Record<string, Executor>> };
   payments: Executor;
 }
 
@@ -50,19 +51,25 @@ export async function checkInvariants(dbs: CheckerDatabases, options: CheckerOpt
   };
   const graceMs = options.graceMs ?? 10_000;
 
-  // Outboxes and inboxes of every service.
+  // Outboxes and inboxes of every service; a sharded inventory is one consumer per shard, each
+  // with its own durables and database, and its outbox is the union of the shards'.
   type OutboxRow = { id: string; event_id: string; event_type: string; aggregate_id: string; published: boolean };
   type InboxRow = { consumer: string; event_id: string; processed_at: Date };
   type DeadRow = { consumer: string; event_id: string | null };
-  const services: ServiceName[] = ["orders", "inventory", "payments"];
+  const inventoryShards = "shards" in dbs.inventory ? Object.entries(dbs.inventory.shards) : undefined;
+  const consumers: { service: ServiceName; name: string; db: Executor }[] = [
+    { service: "orders", name: "orders", db: dbs.orders },
+    ...(inventoryShards ?? [["inventory", dbs.inventory as Executor] as const]).map(([name, db]) => ({ service: "inventory" as const, name, db })),
+    { service: "payments", name: "payments", db: dbs.payments },
+  ];
   const outboxes = new Map<ServiceName, OutboxRow[]>();
-  const inboxes = new Map<ServiceName, InboxRow[]>();
-  const deadLetters = new Map<ServiceName, DeadRow[]>();
-  for (const service of services) {
-    const db = dbs[service];
-    outboxes.set(service, await rows<OutboxRow>(db, sql`select id::text, event_id, event_type, aggregate_id, published_at is not null as published from outbox order by id`));
-    inboxes.set(service, await rows<InboxRow>(db, sql`select consumer, event_id, processed_at from inbox`));
-    deadLetters.set(service, await rows<DeadRow>(db, sql`select consumer, event_id from dead_letters`));
+  const inboxes = new Map<string, InboxRow[]>();
+  const deadLetters = new Map<string, DeadRow[]>();
+  for (const { service, name, db } of consumers) {
+    const outbox = await rows<OutboxRow>(db, sql`select id::text, event_id, event_type, aggregate_id, published_at is not null as published from outbox order by id`);
+    outboxes.set(service, [...(outboxes.get(service) ?? []), ...outbox]);
+    inboxes.set(name, await rows<InboxRow>(db, sql`select consumer, event_id, processed_at from inbox`));
+    deadLetters.set(name, await rows<DeadRow>(db, sql`select consumer, event_id from dead_letters`));
   }
 
   const allOutbox = [...outboxes.values()].flat();
@@ -72,28 +79,29 @@ export async function checkInvariants(dbs: CheckerDatabases, options: CheckerOpt
 
   let consumed = 0;
   let reorderedDeliveries = 0;
-  for (const consumerService of services) {
-    const inbox = inboxes.get(consumerService) ?? [];
-    const dead = deadLetters.get(consumerService) ?? [];
-    for (const subscription of subscriptions.filter((s) => s.consumer === consumerService)) {
+  for (const consumer of consumers) {
+    const inbox = inboxes.get(consumer.name) ?? [];
+    const dead = deadLetters.get(consumer.name) ?? [];
+    for (const subscription of subscriptions.filter((s) => s.consumer === consumer.service)) {
+      const durable = durableName(consumer.name, subscription.eventType);
       const expected = (outboxes.get(subscription.producer) ?? []).filter((row) => row.event_type === subscription.eventType);
       const expectedIds = new Map(expected.map((row) => [row.event_id, row]));
-      const applied = inbox.filter((row) => row.consumer === subscription.durable);
+      const applied = inbox.filter((row) => row.consumer === durable);
       const appliedIds = new Set(applied.map((row) => row.event_id));
-      const deadIds = new Set(dead.filter((row) => row.consumer === subscription.durable).map((row) => row.event_id));
+      const deadIds = new Set(dead.filter((row) => row.consumer === durable).map((row) => row.event_id));
       consumed += applied.filter((row) => expectedIds.has(row.event_id)).length;
 
       for (const row of expected) {
         if (!appliedIds.has(row.event_id) && !deadIds.has(row.event_id)) {
-          violate("I1", `${subscription.durable} never applied ${row.event_type} ${row.event_id} (order ${row.aggregate_id}) and it is not a dead letter`);
+          violate("I1", `${durable} never applied ${row.event_type} ${row.event_id} (order ${row.aggregate_id}) and it is not a dead letter`);
         }
         if (appliedIds.has(row.event_id) && deadIds.has(row.event_id)) {
-          violate("I8", `${subscription.durable} both applied and dead-lettered ${row.event_type} ${row.event_id}`);
+          violate("I8", `${durable} both applied and dead-lettered ${row.event_type} ${row.event_id}`);
         }
       }
       for (const row of applied) {
         if (!expectedIds.has(row.event_id) && !committedIds.has(row.event_id)) {
-          violate("I2", `${subscription.durable} applied event ${row.event_id}, which no outbox ever committed`);
+          violate("I2", `${durable} applied event ${row.event_id}, which no outbox ever committed`);
         }
       }
 
@@ -121,26 +129,33 @@ export async function checkInvariants(dbs: CheckerDatabases, options: CheckerOpt
     violate("I3", `order ${dup.order_id} has ${dup.n} ${dup.kind} ledger entries`);
   }
 
-  // I5: stock conserved and consistent with the reservations that hold it.
-  for (const bad of await rows<{ sku: string; available: number; reserved: number; sold: number; total: number }>(
-    dbs.inventory,
-    sql`select s.sku, s.available, s.reserved, s.sold, coalesce(l.total, 0)::int as total
-        from stock_items s left join (select sku, sum(delta) as total from stock_ledger group by sku) l on l.sku = s.sku
-        where s.available + s.reserved + s.sold <> coalesce(l.total, 0) or s.available < 0 or s.reserved < 0 or s.sold < 0`,
-  )) {
-    violate("I5", `SKU ${bad.sku}: available ${bad.available} + reserved ${bad.reserved} + sold ${bad.sold} != stocked ${bad.total}`);
+  // I5: stock conserved and consistent with the reservations that hold it, in every shard; and
+  // a SKU's stock lives in one shard only.
+  const inventoryDbs = consumers.filter((consumer) => consumer.service === "inventory").map(({ name, db }) => [name, db] as const);
+  const stockedIn = new Map<string, string[]>();
+  for (const [shard, inventory] of inventoryDbs) {
+    for (const { sku } of await rows<{ sku: string }>(inventory, sql`select sku from stock_items`)) stockedIn.set(sku, [...(stockedIn.get(sku) ?? []), shard]);
+    for (const bad of await rows<{ sku: string; available: number; reserved: number; sold: number; total: number }>(
+      inventory,
+      sql`select s.sku, s.available, s.reserved, s.sold, coalesce(l.total, 0)::int as total
+          from stock_items s left join (select sku, sum(delta) as total from stock_ledger group by sku) l on l.sku = s.sku
+          where s.available + s.reserved + s.sold <> coalesce(l.total, 0) or s.available < 0 or s.reserved < 0 or s.sold < 0`,
+    )) {
+      violate("I5", `SKU ${bad.sku}: available ${bad.available} + reserved ${bad.reserved} + sold ${bad.sold} != stocked ${bad.total}`);
+    }
+    for (const bad of await rows<{ sku: string; status: string; counter: number; held: number }>(
+      inventory,
+      sql`select s.sku, h.status, case h.status when 'reserved' then s.reserved else s.sold end as counter, h.held::int as held
+          from stock_items s
+          join (select line->>'sku' as sku, r.status, sum((line->>'quantity')::int) as held
+                from reservations r, jsonb_array_elements(r.lines) as line
+                where r.status in ('reserved', 'sold') group by 1, 2) h on h.sku = s.sku
+          where (h.status = 'reserved' and s.reserved <> h.held) or (h.status = 'sold' and s.sold <> h.held)`,
+    )) {
+      violate("I5", `SKU ${bad.sku}: ${bad.status} counter ${bad.counter} but reservations hold ${bad.held}`);
+    }
   }
-  for (const bad of await rows<{ sku: string; status: string; counter: number; held: number }>(
-    dbs.inventory,
-    sql`select s.sku, h.status, case h.status when 'reserved' then s.reserved else s.sold end as counter, h.held::int as held
-        from stock_items s
-        join (select line->>'sku' as sku, r.status, sum((line->>'quantity')::int) as held
-              from reservations r, jsonb_array_elements(r.lines) as line
-              where r.status in ('reserved', 'sold') group by 1, 2) h on h.sku = s.sku
-        where (h.status = 'reserved' and s.reserved <> h.held) or (h.status = 'sold' and s.sold <> h.held)`,
-  )) {
-    violate("I5", `SKU ${bad.sku}: ${bad.status} counter ${bad.counter} but reservations hold ${bad.held}`);
-  }
+  for (const [sku, shards] of stockedIn) if (shards.length > 1) violate("I5", `SKU ${sku} has stock in ${shards.length} shards (${shards.join(", ")})`);
 
   // I6 and I7 per order.
   type OrderRow = { order_id: string; status: string; cause: string | null; total_minor: string; created_at: Date; updated_at: Date };

@@ -14,6 +14,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { InventoryService } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { OrdersService } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { PaymentsService } from "protomesh/gen/shop/payments/v1/payments_pb";
+import { closeClient, createInventoryClient, shardKeyInterceptor, StaticResolver, WeightedResolver } from "protomesh/clients";
 import { openDatabase, type Database } from "protomesh/kit/data";
 import { runService, type RunningService } from "../../services/kit/host/run-service.js";
 import { loadInventoryConfig } from "../../services/inventory/config.js";
@@ -36,6 +37,12 @@ export interface ShopOptions {
   natsUrls?: string[];
   /** Server that holds the three databases. Default: the shared PostgreSQL. */
   postgresUrl?: string;
+  /**
+   * Splits inventory into these shards (ADR 0105): each gets its own database and `replicas`
+   * inventory replicas, orders routes by shard, and `inventory` is a client that sends each SKU's
+   * calls to its shard. Child replicas are unsharded only. Default: one unsharded inventory.
+   */
+  inventoryShards?: readonly string[];
   /** In-process replicas per service (0 leaves a service to child replicas). Default 1 each. */
   replicas?: number | Partial<Record<ServiceName, number>>;
   /** Default 20 000 ms. */
@@ -86,10 +93,12 @@ export interface Shop {
   orders: Client<typeof OrdersService>;
   inventory: Client<typeof InventoryService>;
   payments: Client<typeof PaymentsService>;
-  /** Database URL of a service. */
-  databaseUrl(service: ServiceName): string;
-  /** Starts one more in-process replica of a service. */
-  startReplica(service: ServiceName): Promise<RunningService>;
+  /** The in-process replicas of an inventory shard. */
+  shardReplicas(shard: string): RunningService[];
+  /** Database URL of a service, or of an inventory shard. */
+  databaseUrl(service: ServiceName, shard?: string): string;
+  /** Starts one more in-process replica of a service (of an inventory shard, when inventory is sharded). */
+  startReplica(service: ServiceName, shard?: string): Promise<RunningService>;
   /** Starts a replica in a child process; orders replicas call every inventory replica running then. */
   startChild(service: ServiceName, options?: ChildOptions): Promise<ChildReplica>;
   check(): Promise<InvariantReport>;
@@ -128,14 +137,25 @@ export function portOpen(port: number): Promise<boolean> {
 export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   const ownNats: NatsServer | undefined = options.natsUrls === undefined ? await startNatsServer() : undefined;
   const natsServers = options.natsUrls ?? [ownNats?.url ?? ""];
-  const databases = new Map<ServiceName, TestDatabase>();
-  for (const service of SERVICES) databases.set(service, await createTestDatabase(`${options.name ?? "saga"}_${service}`, options.postgresUrl ?? SHARED_POSTGRES_URL));
+  const shards = options.inventoryShards;
+  const databases = new Map<string, TestDatabase>();
+  for (const name of shards === undefined ? SERVICES : [...SERVICES.filter((service) => service !== "inventory"), ...shards]) {
+    databases.set(name, await createTestDatabase(`${options.name ?? "saga"}_${name.replace(/-/g, "_")}`, options.postgresUrl ?? SHARED_POSTGRES_URL));
+  }
   const sagaDeadlineMs = options.sagaDeadlineMs ?? 20_000;
   const replicas: Record<ServiceName, RunningService[]> = { orders: [], inventory: [], payments: [] };
   const children: ChildReplica[] = [];
-  const databaseUrl = (service: ServiceName) => databases.get(service)?.url ?? "";
+  const databaseUrl = (service: ServiceName, shard?: string) => databases.get(shard ?? service)?.url ?? "";
   const inventoryTargets = () => [...replicas.inventory.map((r) => r.address), ...children.filter((c) => c.service === "inventory").map((c) => c.address)].join(",");
-  const env = (service: ServiceName): Record<string, string> => ({
+  const shardOfReplica = new Map<RunningService, string>();
+  const shardReplicas = (shard: string) => replicas.inventory.filter((r) => shardOfReplica.get(r) === shard);
+  const shardEnv = (service: ServiceName, shard: string | undefined): Record<string, string> => {
+    if (shards === undefined) return {};
+    if (service === "inventory") return { INVENTORY_SHARD: shard ?? "", INVENTORY_SHARDS: shards.join(","), DATABASE_URL: databaseUrl(service, shard) };
+    if (service === "orders") return { INVENTORY_SHARDS: shards.join(","), INVENTORY_SHARD_TARGETS: shards.map((name) => `${name}=${shardReplicas(name).map((r) => r.address).join(",")}`).join(";") };
+    return {};
+  };
+  const env = (service: ServiceName, shard?: string): Record<string, string> => ({
     LOG_LEVEL: options.logLevel ?? "warn",
     SAGA_SWEEP_INTERVAL_MS: "200",
     NATS_URL: natsServers.join(","),
@@ -144,19 +164,25 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
     // replicas at the default pool of 10 would hold most of it.
     DATABASE_POOL_SIZE: "4",
     ...(service === "orders" ? { INVENTORY_TARGET: inventoryTargets(), SAGA_DEADLINE_MS: String(sagaDeadlineMs) } : {}),
+    ...shardEnv(service, shard),
     ...options.env?.[service],
   });
 
-  const startReplica = async (service: ServiceName): Promise<RunningService> => {
-    const vars = { ...env(service), PORT: "0" };
+  const startReplica = async (service: ServiceName, shard?: string): Promise<RunningService> => {
+    if (service === "inventory" && (shards === undefined) !== (shard === undefined)) {
+      throw new Error(shard === undefined ? `name the inventory shard to start (${shards?.join(", ")})` : "inventory is not sharded in this shop");
+    }
+    const vars = { ...env(service, shard), PORT: "0" };
     const definition =
       service === "inventory" ? inventoryService(loadInventoryConfig(vars)) : service === "payments" ? paymentsService(loadPaymentsConfig(vars)) : ordersService(loadOrdersConfig(vars));
     const running = await runService(definition);
     replicas[service].push(running);
+    if (shard !== undefined) shardOfReplica.set(running, shard);
     return running;
   };
 
   const startChild = async (service: ServiceName, child: ChildOptions = {}): Promise<ChildReplica> => {
+    if (shards !== undefined) throw new Error("child replicas are unsharded only");
     const port = child.port ?? (await freePort());
     const entry = options.childCode === "dist" ? [join("dist", "services", "serve.js")] : ["--conditions=source", "--import", "tsx", join("services", "serve.ts")];
     const proc = spawnServer(process.execPath, [...entry, service], {
@@ -198,21 +224,33 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   const counts = typeof options.replicas === "number" ? { orders: options.replicas, inventory: options.replicas, payments: options.replicas } : options.replicas;
   // Inventory first: orders replicas call it.
   for (const service of ["inventory", "payments", "orders"] as const) {
-    for (let i = 0; i < (counts?.[service] ?? 1); i++) await startReplica(service);
+    for (const shard of service === "inventory" && shards !== undefined ? shards : [undefined]) {
+      for (let i = 0; i < (counts?.[service] ?? 1); i++) await startReplica(service, shard);
+    }
   }
   const clientFor = <S extends typeof OrdersService | typeof InventoryService | typeof PaymentsService>(descriptor: S, service: ServiceName) =>
     createClient(descriptor, createGrpcTransport({ baseUrl: `http://${replicas[service][0]?.address ?? "127.0.0.1:1"}` }));
   const orders = clientFor(OrdersService, "orders");
+  // Over shards, the client routes by SKU as ADR 0083 describes: a subset per shard, a shard key per method.
+  const shardedInventory =
+    shards === undefined
+      ? undefined
+      : createInventoryClient({
+          target: new WeightedResolver(shards.map((name) => ({ name, weight: 1, resolver: new StaticResolver(shardReplicas(name).map((r) => ({ host: "127.0.0.1", port: Number(r.address.split(":")[1]) }))) }))),
+          authority: "inventory:50052",
+          interceptors: [shardKeyInterceptor({ shards, keys: { GetStock: (r: { sku: string }) => r.sku, SetStock: (r: { sku: string }) => r.sku, AdjustStock: (r: { sku: string }) => r.sku } })],
+        });
 
   const check = async (): Promise<InvariantReport> => {
     const opened: Database[] = [];
     try {
-      const open = async (service: ServiceName) => {
-        const database = await openDatabase({ url: databaseUrl(service) });
+      const open = async (service: ServiceName, shard?: string) => {
+        const database = await openDatabase({ url: databaseUrl(service, shard) });
         opened.push(database);
         return database.db;
       };
-      return await checkInvariants({ orders: await open("orders"), inventory: await open("inventory"), payments: await open("payments") }, { sagaDeadlineMs, graceMs: 10_000 });
+      const inventory = shards === undefined ? await open("inventory") : { shards: Object.fromEntries(await Promise.all(shards.map(async (shard) => [shard, await open("inventory", shard)] as const))) };
+      return await checkInvariants({ orders: await open("orders"), inventory, payments: await open("payments") }, { sagaDeadlineMs, graceMs: 10_000 });
     } finally {
       await Promise.all(opened.map((database) => database.close()));
     }
@@ -223,9 +261,10 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
     replicas,
     children,
     orders,
-    inventory: clientFor(InventoryService, "inventory"),
+    inventory: shardedInventory ?? clientFor(InventoryService, "inventory"),
     payments: clientFor(PaymentsService, "payments"),
     databaseUrl,
+    shardReplicas,
     startReplica,
     startChild,
     check,
@@ -264,6 +303,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
       return { accepted, failed, failedBy };
     },
     async stop() {
+      if (shardedInventory !== undefined) closeClient(shardedInventory);
       await Promise.all(children.map((child) => child.stop()));
       for (const service of ["orders", "payments", "inventory"] as const) await Promise.all(replicas[service].map((r) => r.stop()));
       await ownNats?.dispose();

@@ -57,4 +57,44 @@ describe("order saga decisions", () => {
       why: "order is already confirmed; only pending orders can be cancelled",
     });
   });
+
+  describe("over sharded inventory", () => {
+    const sharded: OrderSagaState = { status: "pending", stockReserved: false, deadline, awaitingShards: ["inventory-0", "inventory-1"] };
+
+    it("confirms only once every shard of the order has reserved and the payment is captured", () => {
+      const first = decide(sharded, { kind: "stock-reserved", shard: "inventory-1" });
+      expect(first).toEqual({ kind: "transition", next: { ...sharded, awaitingShards: ["inventory-0"] }, effects: [] });
+      if (first.kind !== "transition") throw new Error("expected a transition");
+      // Payments charges on the first shard's reservation: the capture waits for the other shard.
+      const captured = decide(first.next, { kind: "payment-captured", paymentId: "p1" });
+      expect(captured).toEqual({ kind: "transition", next: { ...sharded, awaitingShards: ["inventory-0"], paymentId: "p1" }, effects: [] });
+      if (captured.kind !== "transition") throw new Error("expected a transition");
+      expect(decide(captured.next, { kind: "stock-reserved", shard: "inventory-0" })).toEqual({
+        kind: "transition",
+        next: { status: "confirmed", paymentId: "p1" },
+        effects: [{ kind: "publish-order-confirmed", paymentId: "p1" }],
+      });
+    });
+
+    it("confirms on the capture when every shard reserved before it", () => {
+      const reserved = { ...sharded, awaitingShards: [], stockReserved: true };
+      expect(decide(reserved, { kind: "payment-captured", paymentId: "p2" })).toMatchObject({ next: { status: "confirmed", paymentId: "p2" } });
+    });
+
+    it("ignores a shard that already answered or that the order does not touch", () => {
+      const one = { ...sharded, awaitingShards: ["inventory-0"] };
+      expect(decide(one, { kind: "stock-reserved", shard: "inventory-1" }).kind).toBe("ignore");
+      expect(decide(one, { kind: "stock-reserved", shard: "inventory-7" }).kind).toBe("ignore");
+      expect(decide({ ...one, paymentId: "p1" }, { kind: "payment-captured", paymentId: "p1" }).kind).toBe("ignore");
+    });
+
+    it("cancels on one shard's rejection, whatever the others answered, so the cancellation releases theirs", () => {
+      const partly = { ...sharded, awaitingShards: ["inventory-0"], paymentId: "p1" };
+      expect(decide(partly, { kind: "stock-rejected" })).toEqual({
+        kind: "transition",
+        next: { status: "cancelled", cause: "out-of-stock" },
+        effects: [{ kind: "publish-order-cancelled", cause: "out-of-stock" }],
+      });
+    });
+  });
 });

@@ -6,15 +6,20 @@
 export type CancellationCause = "out-of-stock" | "payment-declined" | "customer-requested" | "deadline-exceeded";
 
 export type OrderSagaState =
-  /** Placed; waiting for inventory and payments. `stockReserved` only informs the tracker. */
-  | { status: "pending"; stockReserved: boolean; deadline: Date }
+  /**
+   * Placed; waiting for inventory and payments. `stockReserved` only informs the tracker. Over
+   * sharded inventory (ADR 0105) `awaitingShards` lists the shards of the order's SKUs that have
+   * not reserved yet, and `paymentId` is a capture that came before the last of them.
+   */
+  | { status: "pending"; stockReserved: boolean; deadline: Date; awaitingShards?: readonly string[]; paymentId?: string }
   /** Stock reserved and payment captured. Terminal. */
   | { status: "confirmed"; paymentId: string }
   /** Will not be fulfilled; compensations are triggered by the OrderCancelled event. Terminal. */
   | { status: "cancelled"; cause: CancellationCause };
 
 export type OrderSagaInput =
-  | { kind: "stock-reserved" }
+  /** `shard`: the inventory shard that reserved, for an order over sharded inventory. */
+  | { kind: "stock-reserved"; shard?: string }
   | { kind: "stock-rejected" }
   | { kind: "payment-captured"; paymentId: string }
   | { kind: "payment-declined" }
@@ -36,6 +41,31 @@ function cancel(cause: CancellationCause): OrderSagaDecision {
   return { kind: "transition", next: { status: "cancelled", cause }, effects: [{ kind: "publish-order-cancelled", cause }] };
 }
 
+function confirm(paymentId: string): OrderSagaDecision {
+  return { kind: "transition", next: { status: "confirmed", paymentId }, effects: [{ kind: "publish-order-confirmed", paymentId }] };
+}
+
+type Pending = Extract<OrderSagaState, { status: "pending" }>;
+
+/**
+ * Over sharded inventory every shard of the order answers on its own and payments charges on the
+ * first reservation, so the order is confirmed once the last shard has reserved and the payment
+ * is captured, in whichever order those come.
+ */
+function decideSharded(state: Pending & { awaitingShards: readonly string[] }, input: Extract<OrderSagaInput, { kind: "stock-reserved" | "payment-captured" }>): OrderSagaDecision {
+  if (input.kind === "payment-captured") {
+    if (state.awaitingShards.length === 0) return confirm(input.paymentId);
+    if (state.paymentId !== undefined) return { kind: "ignore", why: "payment already captured" };
+    return { kind: "transition", next: { ...state, paymentId: input.paymentId }, effects: [] };
+  }
+  if (input.shard === undefined || !state.awaitingShards.includes(input.shard)) {
+    return { kind: "ignore", why: `shard ${input.shard ?? "(none)"} is not awaited (awaiting ${state.awaitingShards.join(", ") || "none"})` };
+  }
+  const awaitingShards = state.awaitingShards.filter((shard) => shard !== input.shard);
+  if (awaitingShards.length === 0 && state.paymentId !== undefined) return confirm(state.paymentId);
+  return { kind: "transition", next: { ...state, awaitingShards, stockReserved: awaitingShards.length === 0 }, effects: [] };
+}
+
 export function decide(state: OrderSagaState, input: OrderSagaInput): OrderSagaDecision {
   if (state.status !== "pending") {
     if (input.kind === "cancel-requested") {
@@ -45,6 +75,9 @@ export function decide(state: OrderSagaState, input: OrderSagaInput): OrderSagaD
     // OrderCancelled; orders itself never un-cancels.
     return { kind: "ignore", why: `order is already ${state.status}` };
   }
+  if (state.awaitingShards !== undefined && (input.kind === "stock-reserved" || input.kind === "payment-captured")) {
+    return decideSharded({ ...state, awaitingShards: state.awaitingShards }, input);
+  }
   switch (input.kind) {
     case "stock-reserved":
       return state.stockReserved
@@ -53,11 +86,7 @@ export function decide(state: OrderSagaState, input: OrderSagaInput): OrderSagaD
     case "stock-rejected":
       return cancel("out-of-stock");
     case "payment-captured":
-      return {
-        kind: "transition",
-        next: { status: "confirmed", paymentId: input.paymentId },
-        effects: [{ kind: "publish-order-confirmed", paymentId: input.paymentId }],
-      };
+      return confirm(input.paymentId);
     case "payment-declined":
       return cancel("payment-declined");
     case "cancel-requested":
