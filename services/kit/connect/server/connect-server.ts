@@ -201,9 +201,10 @@ function routeStreams(
   }
   const toCompat = compat[0] as (...args: unknown[]) => void;
   server.removeListener("stream", toCompat);
-  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+  // Node's 'stream' arguments spelled out: a rest parameter would be an array per call.
+  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
     if (!fastPath(stream, headers)) {
-      toCompat.call(server, stream, headers, ...rest);
+      toCompat.call(server, stream, headers, flags, rawHeaders);
     }
   });
 }

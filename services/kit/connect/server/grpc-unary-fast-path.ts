@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethodUnary, type DescService, type Message } from "@bufbuild/protobuf";
+import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { toConnectError } from "../errors/to-connect-error.js";
@@ -124,8 +124,9 @@ class UnaryCall implements InFlightCall {
     const { stream, headers, options } = this;
     stream[callOf] = this;
     options.inFlight.add(this);
+    // 'close', 'end' and 'wantTrailers' come at most once per stream: `on` spares once's wrapper.
     stream.on("error", ignoreError);
-    stream.once("close", onClose);
+    stream.on("close", onClose);
     const timeout = parseTimeout(typeof headers["grpc-timeout"] === "string" ? headers["grpc-timeout"] : null, Number.MAX_SAFE_INTEGER);
     if (timeout.error !== undefined) {
       this.fail(timeout.error);
@@ -136,7 +137,7 @@ class UnaryCall implements InFlightCall {
       this.timer = setTimeout(() => this.fail(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeout.timeoutMs);
     }
     stream.on("data", onData);
-    stream.once("end", onEnd);
+    stream.on("end", onEnd);
   }
 
   signal(): AbortSignal {
@@ -163,9 +164,9 @@ class UnaryCall implements InFlightCall {
     let bytes: Uint8Array;
     try {
       const request = decodeUnaryRequest(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), method.input, options.readMaxBytes);
-      const message = await call(request, new FastHandlerContext(this), method, impl, options.interceptors);
+      const response = await call(request, new FastHandlerContext(this), method, impl, options.interceptors);
       if (this.finished) return;
-      bytes = toBinary(method.output, message);
+      bytes = toBinary(method.output, response.message);
     } catch (error) {
       if (this.finished) return;
       sendError(this.stream, toConnectError(error), this.responseHeader);
@@ -224,7 +225,7 @@ function decodeUnaryRequest(body: Buffer, schema: DescMessage, readMaxBytes: num
   }
 }
 
-function call(message: unknown, context: FastHandlerContext, method: DescMethodUnary, impl: UnaryFn, interceptors: readonly Interceptor[]): Promise<Message> {
+function call(message: unknown, context: FastHandlerContext, method: DescMethodUnary, impl: UnaryFn, interceptors: readonly Interceptor[]): Promise<UnaryResponse> {
   const next: Next = async (req) => {
     const output = await impl(req.message, context);
     return {
@@ -257,32 +258,34 @@ function call(message: unknown, context: FastHandlerContext, method: DescMethodU
     get header() {
       return context.requestHeader;
     },
-    contextValues: context.values,
+    get contextValues() {
+      return context.values;
+    },
     message,
-  } as UnaryRequest).then(messageOf);
+  } as UnaryRequest);
 }
 
-function messageOf(response: UnaryResponse): Message {
-  return response.message;
-}
-
-// The HandlerContext of a call: Headers, the signal and the URL are made only when read.
+// The HandlerContext of a call: Headers, the signal, the context values and the URL are made
+// only when read.
 class FastHandlerContext implements HandlerContext {
   readonly method: DescMethodUnary;
   readonly service: DescService;
   readonly requestMethod = "POST";
   readonly protocolName = "grpc";
-  readonly values: ContextValues;
   readonly timeoutMs: () => number | undefined;
   readonly #call: UnaryCall;
+  #values: ContextValues | undefined;
 
   constructor(call: UnaryCall) {
     this.#call = call;
     this.method = call.route.method;
     this.service = call.route.method.parent;
-    this.values = call.options.contextValues?.(call.stream) ?? createContextValues();
     const deadline = call.deadline;
     this.timeoutMs = deadline === undefined ? noDeadline : () => deadline - Date.now();
+  }
+
+  get values(): ContextValues {
+    return (this.#values ??= this.#call.options.contextValues?.(this.#call.stream) ?? createContextValues());
   }
 
   get url(): string {
@@ -334,7 +337,7 @@ function sendMessage(stream: CallStream, bytes: Uint8Array, header: Headers | un
   frame.writeUInt32BE(bytes.length, 1);
   frame.set(bytes, 5);
   stream.respond(toNodeHeaders(header, { ":status": "200", "content-type": "application/grpc" }), { waitForTrailers: true });
-  stream.once("wantTrailers", onWantTrailers);
+  stream.on("wantTrailers", onWantTrailers);
   stream.end(frame);
 }
 

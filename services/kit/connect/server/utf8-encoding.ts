@@ -18,7 +18,7 @@ export function useFastUtf8Encoding(): void {
   configureTextEncoding({ encodeUtf8, decodeUtf8: current.decodeUtf8, checkUtf8: current.checkUtf8 });
 }
 
-export function encodeUtf8(text: string): Uint8Array {
+export function encodeUtf8(text: string): Uint8Array<ArrayBuffer> {
   const length = text.length;
   if (length <= smallString) {
     const bytes = new Uint8Array(length);
@@ -34,7 +34,7 @@ export function encodeUtf8(text: string): Uint8Array {
 
 // Small strings share Node's buffer pool; a plain Uint8Array view keeps Buffer's methods (and
 // its different equals, toJSON) out of messages.
-function encodeWithBuffer(text: string): Uint8Array {
+function encodeWithBuffer(text: string): Uint8Array<ArrayBuffer> {
   const buffer = Buffer.from(text, "utf8");
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
 }
