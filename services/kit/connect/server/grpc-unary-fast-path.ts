@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
+import { create, fromBinary, isMessage, type DescMessage, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { toConnectError } from "../errors/to-connect-error.js";
+import { encodeGrpcFrame } from "./grpc-frame-encoder.js";
 import type { ServiceBinding } from "./service-binding.js";
 
 type UnaryFn = (request: unknown, context: HandlerContext) => unknown;
@@ -161,23 +162,23 @@ class UnaryCall implements InFlightCall {
     if (this.finished) return;
     const { method, impl } = this.route;
     const { chunks, options } = this;
-    let bytes: Uint8Array;
+    let frame: Buffer;
     try {
       const request = decodeUnaryRequest(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), method.input, options.readMaxBytes);
       const response = await call(request, new FastHandlerContext(this), method, impl, options.interceptors);
       if (this.finished) return;
-      bytes = toBinary(method.output, response.message);
+      frame = encodeGrpcFrame(method.output, response.message);
     } catch (error) {
       if (this.finished) return;
       sendError(this.stream, toConnectError(error), this.responseHeader);
       this.finish();
       return;
     }
-    if (bytes.length > options.writeMaxBytes) {
+    if (frame.length - 5 > options.writeMaxBytes) {
       this.fail(new ConnectError(`response larger than ${options.writeMaxBytes} bytes`, Code.ResourceExhausted));
       return;
     }
-    sendMessage(this.stream, bytes, this.responseHeader);
+    sendMessage(this.stream, frame, this.responseHeader);
     this.finish();
   }
 
@@ -330,12 +331,8 @@ function toNodeHeaders(headers: Headers | undefined, into: Record<string, string
   return into;
 }
 
-function sendMessage(stream: CallStream, bytes: Uint8Array, header: Headers | undefined): void {
+function sendMessage(stream: CallStream, frame: Buffer, header: Headers | undefined): void {
   if (stream.destroyed || stream.closed) return;
-  const frame = Buffer.allocUnsafe(5 + bytes.length);
-  frame.writeUInt8(0, 0);
-  frame.writeUInt32BE(bytes.length, 1);
-  frame.set(bytes, 5);
   stream.respond(toNodeHeaders(header, { ":status": "200", "content-type": "application/grpc" }), { waitForTrailers: true });
   stream.on("wantTrailers", onWantTrailers);
   stream.end(frame);
