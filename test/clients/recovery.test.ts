@@ -90,7 +90,7 @@ describe("the only replica goes away and comes back", () => {
 });
 
 describe("a frozen replica (SIGSTOP)", () => {
-  it("is ejected as unresponsive within 2 s while another replica answers, and readmitted within 2 s of SIGCONT", async () => {
+  it("is ejected as unresponsive within 3 s while another replica answers, and readmitted within 3 s of SIGCONT", async () => {
     const { replicas } = await startReplicas(1);
     const healthy = replicas[0]!;
     defer(() => healthy.kill());
@@ -98,7 +98,7 @@ describe("a frozen replica (SIGSTOP)", () => {
     defer(() => frozen.stop());
     const events: TimedEvent[] = [];
     const c = await client(
-      { target: [healthy.address, frozen.address], loadBalancing: "round-robin", healthCheck: { intervalMs: 200, timeoutMs: 300 }, retry: { perAttemptTimeoutMs: 500 } },
+      { target: [healthy.address, frozen.address], loadBalancing: "round-robin", healthCheck: { intervalMs: 250, timeoutMs: 500 }, retry: { perAttemptTimeoutMs: 500 } },
       events,
     );
     const transport = clientTransport(c);
@@ -128,10 +128,11 @@ describe("a frozen replica (SIGSTOP)", () => {
 
     console.info(`frozen replica: ejected ${ejectedAfterMs} ms after SIGSTOP, readmitted ${readmittedAfterMs} ms after SIGCONT, ${failuresWhileFrozen} failed calls`);
     expect(ejection).toMatchObject({ reason: "unresponsive" });
-    expect(ejectedAfterMs).toBeLessThan(2_000);
+    // One interval plus the check's timeout, with room for a busy machine.
+    expect(ejectedAfterMs).toBeLessThan(3_000);
     expect(callsWhileEjected).toBe(0);
     expect(failuresWhileFrozen).toBe(0);
-    expect(readmittedAfterMs).toBeLessThan(2_000);
+    expect(readmittedAfterMs).toBeLessThan(3_000);
   });
 
   it("stays in rotation when it is the only replica: never the last endpoint for an unanswered check", async () => {
