@@ -5,7 +5,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { requireBuild, SHARED_POSTGRES_URL } from "../helpers/index.js";
+import { requireBuild, SHARED_POSTGRES_URL, startNatsServer } from "../helpers/index.js";
 
 const SHARED_REDIS_URL = process.env.PROTOMESH_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -60,6 +60,24 @@ describe("npm run demo", () => {
     expect(code).toBe(0);
     expect(await leftoverServices()).toBe("");
   }, 600_000);
+
+  it("runs on embedded PGlite while killing its only replicas: every order terminal, no invariant broken", async () => {
+    // Its own nats-server: the chaos run's streams and consumers stay out of the shared one.
+    const nats = await startNatsServer();
+    try {
+      const { code, output } = await demo(["--orders", "16", "--concurrency", "4", "--chaos"], { NATS_URL: nats.url });
+      console.info(output.split("\n").filter((line) => /^ (latency|chaos|retries) /.test(line)).join("\n"));
+      expect(output).toContain("1 replica(s) per service, pglite");
+      // The chaos schedule is seeded: its first victim is orders-0, the driver's only orders replica.
+      expect(output).toMatch(/chaos +\d+ replicas killed \(kill -9\) and restarted: orders-0/);
+      expect(output).toMatch(/orders +\d+ confirmed, \d+ cancelled, 0 pending \(stored: 16\)/);
+      expect(output).toContain("result: every order terminal, no invariant broken");
+      expect(code).toBe(0);
+      expect(await leftoverServices()).toBe("");
+    } finally {
+      await nats.dispose();
+    }
+  }, 300_000);
 
   it("runs two replicas per service on PostgreSQL while killing replicas, and loses nothing", async () => {
     const { code, output } = await demo(["--orders", "120", "--chaos", "--replicas", "2"], { DATABASE_URL: SHARED_POSTGRES_URL, REDIS_URL: SHARED_REDIS_URL });
