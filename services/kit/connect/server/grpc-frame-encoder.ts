@@ -360,5 +360,6 @@ function varintSize(value: number): number {
   return size;
 }
 
-// One writer per process: a call's response is written and copied out synchronously.
+// One writer per process: a call's response is written and copied out synchronously. Its buffer
+// grows to the largest response written (at most writeMaxBytes plus growth slack) and stays.
 const writer = new FrameWriter();
