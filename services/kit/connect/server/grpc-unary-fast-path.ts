@@ -33,6 +33,12 @@ interface Route {
   readonly impl: UnaryFn;
 }
 
+// What most calls answer with, shared: node:http2 copies headers it is given (frozen, so a
+// change in that would fail loudly rather than leak one call's headers into the next).
+const okHeaders = Object.freeze({ ":status": "200", "content-type": "application/grpc" });
+const okTrailers = Object.freeze({ "grpc-status": "0" });
+const waitForTrailers = Object.freeze({ waitForTrailers: true });
+
 // Node timers overflow past this; a longer deadline is no deadline.
 const maxTimerMs = 2 ** 31 - 1;
 // A completed call aborts its signal with this reason: no DOMException per call.
@@ -97,7 +103,7 @@ function onClose(this: CallStream): void {
 
 function onWantTrailers(this: CallStream): void {
   const trailer = this[callOf]?.responseTrailer;
-  this.sendTrailers(trailer === undefined ? { "grpc-status": "0" } : toNodeHeaders(trailer, { "grpc-status": "0" }));
+  this.sendTrailers(trailer === undefined ? okTrailers : toNodeHeaders(trailer, { "grpc-status": "0" }));
 }
 
 class UnaryCall implements InFlightCall {
@@ -128,14 +134,17 @@ class UnaryCall implements InFlightCall {
     // 'close', 'end' and 'wantTrailers' come at most once per stream: `on` spares once's wrapper.
     stream.on("error", ignoreError);
     stream.on("close", onClose);
-    const timeout = parseTimeout(typeof headers["grpc-timeout"] === "string" ? headers["grpc-timeout"] : null, Number.MAX_SAFE_INTEGER);
-    if (timeout.error !== undefined) {
-      this.fail(timeout.error);
-      return;
-    }
-    if (timeout.timeoutMs !== undefined && timeout.timeoutMs <= maxTimerMs) {
-      this.deadline = Date.now() + timeout.timeoutMs;
-      this.timer = setTimeout(() => this.fail(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeout.timeoutMs);
+    const grpcTimeout = headers["grpc-timeout"];
+    if (typeof grpcTimeout === "string") {
+      const timeout = parseTimeout(grpcTimeout, Number.MAX_SAFE_INTEGER);
+      if (timeout.error !== undefined) {
+        this.fail(timeout.error);
+        return;
+      }
+      if (timeout.timeoutMs !== undefined && timeout.timeoutMs <= maxTimerMs) {
+        this.deadline = Date.now() + timeout.timeoutMs;
+        this.timer = setTimeout(() => this.fail(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeout.timeoutMs);
+      }
     }
     stream.on("data", onData);
     stream.on("end", onEnd);
@@ -333,7 +342,7 @@ function toNodeHeaders(headers: Headers | undefined, into: Record<string, string
 
 function sendMessage(stream: CallStream, frame: Buffer, header: Headers | undefined): void {
   if (stream.destroyed || stream.closed) return;
-  stream.respond(toNodeHeaders(header, { ":status": "200", "content-type": "application/grpc" }), { waitForTrailers: true });
+  stream.respond(header === undefined ? okHeaders : toNodeHeaders(header, { ":status": "200", "content-type": "application/grpc" }), waitForTrailers);
   stream.on("wantTrailers", onWantTrailers);
   stream.end(frame);
 }
