@@ -3,8 +3,8 @@
 // that land on the frozen one time out per attempt and are retried on the other (CreateOrder
 // carries an idempotency key), so every call succeeds within its deadline; after SIGCONT the
 // replica takes calls again, and the saga work it held (deliveries, outbox claims) comes back.
-// The client's endpoint events are printed: a frozen endpoint is not ejected (see
-// docs/faults.md), the picker steers around it.
+// The client's endpoint events are printed: its health check times out, so the frozen
+// endpoint is ejected as unresponsive and readmitted after SIGCONT (ADR 0101).
 import { Code } from "@connectrpc/connect";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
