@@ -65,12 +65,14 @@ describe("npm run demo", () => {
     // Its own nats-server: the chaos run's streams and consumers stay out of the shared one.
     const nats = await startNatsServer();
     try {
-      const { code, output } = await demo(["--orders", "16", "--concurrency", "4", "--chaos"], { NATS_URL: nats.url });
+      // One caller placing 60 orders (over 100 ms each on an idle machine) outlasts the chaos
+      // schedule's first kill, 2-4 s after the orders start.
+      const { code, output } = await demo(["--orders", "60", "--concurrency", "1", "--chaos"], { NATS_URL: nats.url });
       console.info(output.split("\n").filter((line) => /^ (latency|chaos|retries) /.test(line)).join("\n"));
       expect(output).toContain("1 replica(s) per service, pglite");
       // The chaos schedule is seeded: its first victim is orders-0, the driver's only orders replica.
       expect(output).toMatch(/chaos +\d+ replicas killed \(kill -9\) and restarted: orders-0/);
-      expect(output).toMatch(/orders +\d+ confirmed, \d+ cancelled, 0 pending \(stored: 16\)/);
+      expect(output).toMatch(/orders +\d+ confirmed, \d+ cancelled, 0 pending \(stored: 60\)/);
       expect(output).toContain("result: every order terminal, no invariant broken");
       expect(code).toBe(0);
       expect(await leftoverServices()).toBe("");
