@@ -4,6 +4,7 @@
 import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { boundedNumber } from "./cli.js";
 import { findNats, NoNatsError } from "./nats.js";
 import { prepareDatabases } from "./databases.js";
 import { runDemo, type DemoOptions } from "./run-demo.js";
@@ -29,18 +30,13 @@ function parseOptions(argv: string[]): DemoOptions {
     console.log(usage);
     process.exit(0);
   }
-  const number = (name: string, value: string | undefined, min: number, max: number) => {
-    const parsed = Number(value);
-    if (!Number.isFinite(parsed) || parsed < min || parsed > max) throw new Error(`--${name} must be a number from ${min} to ${max}, got ${value}`);
-    return parsed;
-  };
   return {
-    orders: number("orders", values.orders, 1, 100_000),
-    replicas: values.replicas === undefined ? undefined : number("replicas", values.replicas, 1, 8),
+    orders: boundedNumber("orders", values.orders, 1, 100_000),
+    replicas: values.replicas === undefined ? undefined : boundedNumber("replicas", values.replicas, 1, 8),
     chaos: values.chaos,
-    declineRate: number("decline-rate", values["decline-rate"], 0, 1),
-    concurrency: number("concurrency", values.concurrency, 1, 512),
-    sagaDeadlineMs: number("deadline-ms", values["deadline-ms"], 1000, 600_000),
+    declineRate: boundedNumber("decline-rate", values["decline-rate"], 0, 1),
+    concurrency: boundedNumber("concurrency", values.concurrency, 1, 512),
+    sagaDeadlineMs: boundedNumber("deadline-ms", values["deadline-ms"], 1000, 600_000),
   };
 }
 

@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { boundedNumber } from "../demo/cli.js";
 import { prepareDatabases } from "../demo/databases.js";
 import { runDemo, type DemoOptions } from "../demo/run-demo.js";
 import { printSummary } from "../demo/summary.js";
@@ -38,19 +39,14 @@ function parseOptions(argv: string[]): DemoOptions {
     console.log(usage);
     process.exit(0);
   }
-  const number = (name: string, value: string, min: number, max: number) => {
-    const parsed = Number(value);
-    if (!Number.isFinite(parsed) || parsed < min || parsed > max) throw new Error(`--${name} must be a number from ${min} to ${max}, got ${value}`);
-    return parsed;
-  };
   return {
     // Bounded: a rehearsal shows the deployment works, the soak and the benchmarks load it.
-    orders: number("orders", values.orders, 1, 500),
-    replicas: number("replicas", values.replicas, 1, 4),
+    orders: boundedNumber("orders", values.orders, 1, 500),
+    replicas: boundedNumber("replicas", values.replicas, 1, 4),
     chaos: false,
-    declineRate: number("decline-rate", values["decline-rate"], 0, 1),
-    concurrency: number("concurrency", values.concurrency, 1, 128),
-    sagaDeadlineMs: number("deadline-ms", values["deadline-ms"], 1000, 600_000),
+    declineRate: boundedNumber("decline-rate", values["decline-rate"], 0, 1),
+    concurrency: boundedNumber("concurrency", values.concurrency, 1, 128),
+    sagaDeadlineMs: boundedNumber("deadline-ms", values["deadline-ms"], 1000, 600_000),
   };
 }
 

@@ -3,6 +3,7 @@
 // was lost, duplicated or left pending, or a process's memory kept growing. Needs only the
 // nats-server and PostgreSQL binaries: every server and replica it runs is private to it.
 import { parseArgs } from "node:util";
+import { boundedNumber } from "../demo/cli.js";
 import { runSoak } from "../test/faults/soak.js";
 
 const usage = "usage: npm run soak -- [--minutes N] [--replicas N] [--rate ORDERS_PER_SECOND]";
@@ -20,12 +21,12 @@ if (values.help) {
   process.exit(0);
 }
 const number = (name: string, value: string, min: number, max: number) => {
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed < min || parsed > max) {
-    console.error(`--${name} must be a number from ${min} to ${max}, got ${value}\n${usage}`);
+  try {
+    return boundedNumber(name, value, min, max);
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${usage}`);
     process.exit(2);
   }
-  return parsed;
 };
 const minutes = number("minutes", values.minutes, 0.25, 24 * 60);
 const replicas = number("replicas", values.replicas, 1, 4);
