@@ -142,22 +142,46 @@ describe.each(backends)("outbox on $name", (backend) => {
     const byRelay = [0, 0];
     await relay(database, publisher, { batchSize: 3, onPublished: () => byRelay[0]!++ }).start();
     await relay(second, publisher, { batchSize: 3, onPublished: () => byRelay[1]!++ }).start();
-    const aggregates = ["a", "b", "c", "d", "e", "f"];
+    // More aggregates than one relay's rounds in flight can claim at once (2 × 3), so the second
+    // relay finds rows left even where queries run strictly in turn (PGlite).
+    const aggregates = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"];
     await Promise.all(
       aggregates.map(async (agg) => {
         for (let n = 0; n < 15; n++) await writeTx(agg, `${agg}-${n}`);
       }),
     );
-    await expect.poll(() => mine(publisher).length, { timeout: 20_000 }).toBe(90);
+    await expect.poll(() => mine(publisher).length, { timeout: 20_000 }).toBe(180);
     for (const agg of aggregates) {
       const order = mine(publisher)
         .filter((m) => m.headers[EventHeaders.aggregateId] === agg)
         .map((m) => m.messageId);
       expect(order).toEqual(Array.from({ length: 15 }, (_, n) => `${agg}-${n}`));
     }
-    expect(byRelay[0]! + byRelay[1]!).toBe(90);
+    expect(byRelay[0]! + byRelay[1]!).toBe(180);
     expect(byRelay[0]).toBeGreaterThan(0);
     expect(byRelay[1]).toBeGreaterThan(0);
+  });
+
+  it.each([1, 2])("publishes %i round(s) of claimed rows at once, each batch in parallel", async (roundsInFlight) => {
+    const { writeTx, mine } = scenario();
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const recorder = recordingPublisher({ latencyMs: () => 100 });
+    const publisher = {
+      ...recorder,
+      publish: async (message: Parameters<RecordingPublisher["publish"]>[0]) => {
+        mostInFlight = Math.max(mostInFlight, ++inFlight);
+        try {
+          return await recorder.publish(message);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    for (let n = 0; n < 20; n++) await writeTx(`agg-${n}`, `e-${n}`);
+    await relay(database, publisher, { batchSize: 5, roundsInFlight }).start();
+    await expect.poll(() => mine(recorder).length, { timeout: 10_000 }).toBe(20);
+    expect(mostInFlight).toBe(5 * roundsInFlight);
   });
 
   it("retries a failing row with backoff while other aggregates flow, keeping its aggregate in order", async () => {

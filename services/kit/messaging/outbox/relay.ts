@@ -16,7 +16,7 @@ import { OUTBOX_CHANNEL } from "./writer.js";
 export interface OutboxRelay {
   /** Starts listening and publishing in the background. */
   start(): Promise<void>;
-  /** Stops after the round in flight; unpublished rows stay for the next relay. */
+  /** Stops after the rounds in flight; unpublished rows stay for the next relay. */
   stop(): Promise<void>;
   /** One claim-publish-mark round; returns the number of rows claimed. For tests and tools. */
   runOnce(): Promise<number>;
@@ -32,16 +32,19 @@ export interface OutboxRelayDeps {
 export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOptions = {}): OutboxRelay {
   const opts = resolveRelayOptions(options);
   const db: Executor = deps.database.db;
-  let running: Promise<void> | undefined;
+  let running: Promise<void[]> | undefined;
   let stopped = true;
-  let wake: (() => void) | undefined;
+  const sleepers = new Set<() => void>();
   let pending = false;
   let unlisten: (() => Promise<void>) | undefined;
   let cleanupTimer: NodeJS.Timeout | undefined;
 
+  const wakeAll = () => {
+    for (const wake of [...sleepers]) wake();
+  };
   const notify = () => {
     pending = true;
-    wake?.();
+    wakeAll();
   };
 
   const waitForWork = async () => {
@@ -50,16 +53,19 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
       const timer = setTimeout(done, opts.pollIntervalMs);
       function done() {
         clearTimeout(timer);
-        wake = undefined;
+        sleepers.delete(done);
         resolve();
       }
-      wake = done;
+      sleepers.add(done);
     });
   };
 
   const runOnce = () => publishRound(db, deps.publisher, opts);
 
-  const loop = async () => {
+  // Several rounds run at once, so the next round's claim overlaps this round's publishes and
+  // mark; rows claimed by one round are leased, so the others skip them, and an aggregate's next
+  // row is not claimable while an earlier one is unpublished, so order per aggregate holds.
+  const roundLoop = async () => {
     while (!stopped) {
       pending = false;
       let claimed = 0;
@@ -84,7 +90,7 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
         // Polling still publishes everything; notifications only make it prompt.
         opts.onError(err);
       }
-      running = loop();
+      running = Promise.all(Array.from({ length: opts.roundsInFlight }, roundLoop));
       cleanupTimer = setInterval(() => {
         cleanup().catch(opts.onError);
       }, opts.cleanupIntervalMs);
@@ -94,7 +100,7 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
       if (stopped) return;
       stopped = true;
       clearInterval(cleanupTimer);
-      wake?.();
+      wakeAll();
       await running;
       await unlisten?.().catch(opts.onError);
       unlisten = undefined;
