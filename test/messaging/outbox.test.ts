@@ -163,7 +163,7 @@ describe.each(backends)("outbox on $name", (backend) => {
   });
 
   it.each([1, 2])("publishes %i round(s) of claimed rows at once, each batch in parallel", async (roundsInFlight) => {
-    const { writeTx, mine } = scenario();
+    const { write, mine } = scenario();
     let inFlight = 0;
     let mostInFlight = 0;
     const recorder = recordingPublisher({ latencyMs: () => 100 });
@@ -178,8 +178,12 @@ describe.each(backends)("outbox on $name", (backend) => {
         }
       },
     };
-    for (let n = 0; n < 20; n++) await writeTx(`agg-${n}`, `e-${n}`);
     await relay(database, publisher, { batchSize: 5, roundsInFlight }).start();
+    // Let the loops go to sleep: one notification then wakes one loop, whose full claim wakes the next.
+    await sleep(100);
+    await database.db.transaction(async (tx) => {
+      for (let n = 0; n < 20; n++) await write(tx, `agg-${n}`, `e-${n}`);
+    });
     await expect.poll(() => mine(recorder).length, { timeout: 10_000 }).toBe(20);
     expect(mostInFlight).toBe(5 * roundsInFlight);
   });

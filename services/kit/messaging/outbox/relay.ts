@@ -42,9 +42,15 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
   const wakeAll = () => {
     for (const wake of [...sleepers]) wake();
   };
+  const wakeOne = () => {
+    const [wake] = sleepers;
+    wake?.();
+  };
+  // A commit wakes one round loop: waking all would send the others to claim nothing. A loop
+  // whose claim comes back full wakes another at once, since a backlog likely waits behind it.
   const notify = () => {
     pending = true;
-    wakeAll();
+    wakeOne();
   };
 
   const waitForWork = async () => {
@@ -62,15 +68,18 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
 
   const runOnce = () => publishRound(db, deps.publisher, opts);
 
-  // Several rounds run at once, so the next round's claim overlaps this round's publishes and
-  // mark; rows claimed by one round are leased, so the others skip them, and an aggregate's next
-  // row is not claimable while an earlier one is unpublished, so order per aggregate holds.
+  // Under a backlog several rounds run at once, so the next round's claim overlaps this round's
+  // publishes and mark; rows claimed by one round are leased, so the others skip them, and an
+  // aggregate's next row is not claimable while an earlier one is unpublished, so order per
+  // aggregate holds.
   const roundLoop = async () => {
     while (!stopped) {
       pending = false;
       let claimed = 0;
       try {
-        claimed = await runOnce();
+        claimed = await publishRound(db, deps.publisher, opts, (count) => {
+          if (count >= opts.batchSize) wakeOne();
+        });
       } catch (err) {
         opts.onError(err);
       }
@@ -110,8 +119,9 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
   };
 }
 
-async function publishRound(db: Executor, publisher: EventPublisher, opts: ResolvedRelayOptions): Promise<number> {
+async function publishRound(db: Executor, publisher: EventPublisher, opts: ResolvedRelayOptions, afterClaim?: (count: number) => void): Promise<number> {
   const rows = await claim(db, opts);
+  afterClaim?.(rows.length);
   if (rows.length === 0) return 0;
   // At most one row per aggregate was claimed, so publishing them in parallel keeps order.
   const results = await opts.aroundRound(rows, () =>
