@@ -6,35 +6,23 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect, headers } from "@nats-io/transport-node";
 import { sql } from "drizzle-orm";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { EventHeaders } from "protomesh/kit/messaging";
-import { startNatsServer, type NatsServer } from "../helpers/index.js";
 import { redeliveries } from "./broker-stats.js";
-import { startShop, type Shop } from "../saga/shop.js";
+import { useFaultShop } from "./fault-shop.js";
 
 const SAGA_DEADLINE_MS = 30_000;
 
 describe("nats-server restarts under load", () => {
-  let nats: NatsServer;
-  let shop: Shop;
-
-  beforeAll(async () => {
-    nats = await startNatsServer();
-    shop = await startShop({ name: "fault", logLevel: "fatal", natsUrls: [nats.url], sagaDeadlineMs: SAGA_DEADLINE_MS, env: { payments: { PAYMENT_DECLINE_RATE: "0.2" } } });
-    await shop.inventory.setStock({ sku: "MUG-1", name: "Mug", available: 10_000, unitPrice: { currencyCode: "EUR", amountMinor: 1250n } });
-  }, 90_000);
-  afterAll(async () => {
-    await shop?.stop();
-    await nats?.dispose();
-  }, 60_000);
+  const fault = useFaultShop(() => ({ sagaDeadlineMs: SAGA_DEADLINE_MS }));
 
   it("ends every saga, and dead-letters a poison event while the others complete", async () => {
-    const load = shop.placeOrders(300, 4);
+    const load = fault.shop.placeOrders(300, 4);
     await sleep(1_000);
 
     const poisonId = `poison-${Date.now()}`;
-    const nc = await connect({ servers: nats.url });
+    const nc = await connect({ servers: fault.nats.url });
     const poisonHeaders = headers();
     poisonHeaders.set(EventHeaders.eventType, OrderPlacedSchema.typeName);
     poisonHeaders.set(EventHeaders.eventId, poisonId);
@@ -42,12 +30,12 @@ describe("nats-server restarts under load", () => {
     await nc.close();
 
     const stoppedAt = Date.now();
-    await nats.restart();
+    await fault.nats.restart();
     const downMs = Date.now() - stoppedAt;
     const placed = await load;
-    const report = await shop.settle(90_000);
-    const redelivered = { inventory: await redeliveries([nats.url], "inventory"), payments: await redeliveries([nats.url], "payments"), orders: await redeliveries([nats.url], "orders") };
-    const dead = (await shop.replicas.inventory[0]!.runtime.database.db.execute(sql`select event_id, reason, deliveries from dead_letters`)).rows;
+    const report = await fault.shop.settle(90_000);
+    const redelivered = { inventory: await redeliveries([fault.nats.url], "inventory"), payments: await redeliveries([fault.nats.url], "payments"), orders: await redeliveries([fault.nats.url], "orders") };
+    const dead = (await fault.shop.replicas.inventory[0]!.runtime.database.db.execute(sql`select event_id, reason, deliveries from dead_letters`)).rows;
     console.info(`nats restart: ${JSON.stringify({ placed, downMs, recoveryMs: Date.now() - stoppedAt, redelivered, dead, orders: report.orders, events: report.events })}`);
 
     expect(report.violations).toEqual([]);

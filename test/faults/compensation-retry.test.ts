@@ -4,9 +4,8 @@
 // allowed. The handler's naks bring the OrderCancelled event back with growing delays; the
 // fourth delivery releases the stock, nothing is dead-lettered and stock is conserved.
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startNatsServer, type NatsServer } from "../helpers/index.js";
-import { startShop, type Shop } from "../saga/shop.js";
+import { describe, expect, it } from "vitest";
+import { useFaultShop } from "./fault-shop.js";
 import { redeliveries } from "./broker-stats.js";
 
 const REFUSALS = 3;
@@ -40,31 +39,20 @@ function pgLiteral(text: string): string {
 }
 
 describe("a compensation fails several times before it succeeds", () => {
-  let nats: NatsServer;
-  let shop: Shop;
-
-  beforeAll(async () => {
-    nats = await startNatsServer();
-    shop = await startShop({ name: "fault", logLevel: "fatal", natsUrls: [nats.url], sagaDeadlineMs: SAGA_DEADLINE_MS, env: { payments: { PAYMENT_DECLINE_RATE: "0.3" } } });
-    await shop.inventory.setStock({ sku: "MUG-1", name: "Mug", available: 10_000, unitPrice: { currencyCode: "EUR", amountMinor: 1250n } });
-  }, 90_000);
-  afterAll(async () => {
-    await shop?.stop();
-    await nats?.dispose();
-  }, 60_000);
+  const fault = useFaultShop(() => ({ sagaDeadlineMs: SAGA_DEADLINE_MS, env: { payments: { PAYMENT_DECLINE_RATE: "0.3" } } }));
 
   it("releases the stock of every declined order once, on the delivery after the last refusal", async () => {
-    const db = new pg.Client({ connectionString: shop.databaseUrl("inventory") });
+    const db = new pg.Client({ connectionString: fault.shop.databaseUrl("inventory") });
     await db.connect();
     try {
-      await db.query(refuseReleasesSql(shop.databaseUrl("inventory"), REFUSALS));
+      await db.query(refuseReleasesSql(fault.shop.databaseUrl("inventory"), REFUSALS));
       const startedAt = Date.now();
-      const placed = await shop.placeOrders(40, 4);
-      const report = await shop.settle(90_000);
+      const placed = await fault.shop.placeOrders(40, 4);
+      const report = await fault.shop.settle(90_000);
       const attempts = (await db.query("select order_id, attempts from fault_release_attempts")).rows as { order_id: string; attempts: number }[];
       const released = (await db.query("select count(*)::int as n from reservations where status = 'released'")).rows[0] as { n: number };
       const dead = (await db.query("select count(*)::int as n from dead_letters")).rows[0] as { n: number };
-      const redelivered = await redeliveries(shop.nats.servers, "inventory");
+      const redelivered = await redeliveries(fault.shop.nats.servers, "inventory");
       console.info(
         `compensation refused ${REFUSALS}x: ${JSON.stringify({ placed, releases: attempts.length, released: released.n, attemptsPerRelease: [...new Set(attempts.map((a) => a.attempts))], redelivered, settledMs: Date.now() - startedAt, orders: report.orders, events: report.events, compensations: report.compensations })}`,
       );

@@ -7,11 +7,11 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { EventHeaders } from "protomesh/kit/messaging";
 import { durableName, streams } from "../../services/saga/topology.js";
-import { startNatsServer, type NatsServer } from "../helpers/index.js";
-import { startShop, type ChildReplica, type Shop } from "../saga/shop.js";
+import type { ChildReplica } from "../saga/shop.js";
+import { useFaultShop } from "./fault-shop.js";
 import { redeliveries, untilAllAcked } from "./broker-stats.js";
 import { isCommit, isNatsAck, startWireTap, type TapMessage, type WireTap } from "./wire-tap.js";
 
@@ -25,50 +25,40 @@ async function killedWithin(child: ChildReplica, timeoutMs: number): Promise<voi
 }
 
 describe("a payments replica is killed at its commit", () => {
-  let nats: NatsServer;
-  let shop: Shop;
   const taps: WireTap[] = [];
-
-  beforeAll(async () => {
-    nats = await startNatsServer();
-    shop = await startShop({ name: "fault", logLevel: "fatal", natsUrls: [nats.url], sagaDeadlineMs: SAGA_DEADLINE_MS, env: { payments: { PAYMENT_DECLINE_RATE: "0.2" } } });
-    await shop.inventory.setStock({ sku: "MUG-1", name: "Mug", available: 10_000, unitPrice: { currencyCode: "EUR", amountMinor: 1250n } });
-  }, 90_000);
-  afterAll(async () => {
-    await Promise.all(taps.map((tap) => tap.close()));
-    await shop?.stop();
-    await nats?.dispose();
-  }, 60_000);
+  const fault = useFaultShop(() => ({ sagaDeadlineMs: SAGA_DEADLINE_MS }));
+  // Registered after the shop's hooks, so the taps close before the shop stops.
+  afterAll(() => Promise.all(taps.map((tap) => tap.close())));
 
   it("after the commit and before the ack: the redelivery finds the inbox record and changes nothing", async () => {
     let victim: ChildReplica | undefined = undefined;
     let cutAck: TapMessage | undefined;
-    const tap = await startWireTap(nats.port, "nats", (message) => {
+    const tap = await startWireTap(fault.nats.port, "nats", (message) => {
       if (victim === undefined || cutAck !== undefined || !isNatsAck(message, streams.inventory.name, CHARGE_DURABLE)) return "forward";
       cutAck = message;
       victim.signal("SIGKILL");
       return "cut";
     });
     taps.push(tap);
-    const redeliveredBefore = await redeliveries(shop.nats.servers, "payments");
-    const child = await shop.startChild("payments", { natsUrl: `nats://127.0.0.1:${tap.port}` });
+    const redeliveredBefore = await redeliveries(fault.shop.nats.servers, "payments");
+    const child = await fault.shop.startChild("payments", { natsUrl: `nats://127.0.0.1:${tap.port}` });
     victim = child;
-    const load = shop.placeOrders(60, 4);
+    const load = fault.shop.placeOrders(60, 4);
     await killedWithin(child, 30_000);
     const killedAt = Date.now();
     const placed = await load;
-    const report = await shop.settle(90_000);
-    await untilAllAcked(shop.nats.servers, "payments", 60_000);
-    const redelivered = (await redeliveries(shop.nats.servers, "payments")) - redeliveredBefore;
+    const report = await fault.shop.settle(90_000);
+    await untilAllAcked(fault.shop.nats.servers, "payments", 60_000);
+    const redelivered = (await redeliveries(fault.shop.nats.servers, "payments")) - redeliveredBefore;
 
     // The held ack names the delivery: $JS.ACK.<stream>.<durable>.<delivered>.<stream seq>.…
     const streamSequence = Number(cutAck?.bytes.toString("latin1").split(" ")[1]?.split(".")[5]);
-    const nc = await connect({ servers: shop.nats.servers });
+    const nc = await connect({ servers: fault.shop.nats.servers });
     const stored = await (await jetstreamManager(nc)).streams.getMessage(streams.inventory.name, { seq: streamSequence });
     await nc.close();
     const eventId = stored?.header.get(EventHeaders.eventId);
     const orderId = stored?.header.get(EventHeaders.aggregateId);
-    const db = new pg.Client({ connectionString: shop.databaseUrl("payments") });
+    const db = new pg.Client({ connectionString: fault.shop.databaseUrl("payments") });
     await db.connect();
     const inbox = (await db.query("select processed_at from inbox where consumer = $1 and event_id = $2", [CHARGE_DURABLE, eventId])).rows as { processed_at: Date }[];
     const ledger = (await db.query("select kind from ledger_entries where order_id = $1", [orderId])).rows;
@@ -89,10 +79,10 @@ describe("a payments replica is killed at its commit", () => {
   }, 180_000);
 
   it("before the commit: the rolled-back charge is made once by the replica that gets the redelivery", async () => {
-    const totalBefore = (await shop.check()).orders.total;
+    const totalBefore = (await fault.shop.check()).orders.total;
     let victim: ChildReplica | undefined = undefined;
     let cutCommits = 0;
-    const databasePort = Number(new URL(shop.databaseUrl("payments")).port);
+    const databasePort = Number(new URL(fault.shop.databaseUrl("payments")).port);
     const tap = await startWireTap(databasePort, "postgres", (message) => {
       if (victim === undefined || !isCommit(message)) return "forward";
       cutCommits++;
@@ -100,18 +90,18 @@ describe("a payments replica is killed at its commit", () => {
       return "cut";
     });
     taps.push(tap);
-    const tapped = new URL(shop.databaseUrl("payments"));
+    const tapped = new URL(fault.shop.databaseUrl("payments"));
     tapped.port = String(tap.port);
-    const redeliveredBefore = await redeliveries(shop.nats.servers, "payments");
-    const child = await shop.startChild("payments", { databaseUrl: tapped.toString() });
+    const redeliveredBefore = await redeliveries(fault.shop.nats.servers, "payments");
+    const child = await fault.shop.startChild("payments", { databaseUrl: tapped.toString() });
     victim = child;
-    const load = shop.placeOrders(60, 4);
+    const load = fault.shop.placeOrders(60, 4);
     await killedWithin(child, 30_000);
     const killedAt = Date.now();
     const placed = await load;
-    const report = await shop.settle(90_000);
-    await untilAllAcked(shop.nats.servers, "payments", 60_000);
-    const redelivered = (await redeliveries(shop.nats.servers, "payments")) - redeliveredBefore;
+    const report = await fault.shop.settle(90_000);
+    await untilAllAcked(fault.shop.nats.servers, "payments", 60_000);
+    const redelivered = (await redeliveries(fault.shop.nats.servers, "payments")) - redeliveredBefore;
     console.info(`kill before commit: ${JSON.stringify({ placed, cutCommits, redelivered, recoveryMs: Date.now() - killedAt, orders: report.orders, events: report.events })}`);
 
     expect(cutCommits).toBeGreaterThan(0);

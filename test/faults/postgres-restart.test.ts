@@ -6,31 +6,23 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startNatsServer, startPostgresServer, type NatsServer, type PostgresServer } from "../helpers/index.js";
-import { startShop, type Shop } from "../saga/shop.js";
+import { startPostgresServer, type PostgresServer } from "../helpers/index.js";
+import { useFaultShop } from "./fault-shop.js";
 import { redeliveries } from "./broker-stats.js";
 
 const SAGA_DEADLINE_MS = 60_000;
 
 describe("PostgreSQL restarts under load", () => {
-  let nats: NatsServer;
   let postgres: PostgresServer;
-  let shop: Shop;
-
+  // Registered before the shop's hooks: the server starts before the shop and stops after it.
   beforeAll(async () => {
-    nats = await startNatsServer();
     postgres = await startPostgresServer();
-    shop = await startShop({ name: "fault", logLevel: "fatal", natsUrls: [nats.url], postgresUrl: postgres.url, sagaDeadlineMs: SAGA_DEADLINE_MS, env: { payments: { PAYMENT_DECLINE_RATE: "0.2" } } });
-    await shop.inventory.setStock({ sku: "MUG-1", name: "Mug", available: 10_000, unitPrice: { currencyCode: "EUR", amountMinor: 1250n } });
-  }, 90_000);
-  afterAll(async () => {
-    await shop?.stop();
-    await postgres?.dispose();
-    await nats?.dispose();
-  }, 90_000);
+  }, 60_000);
+  afterAll(() => postgres?.dispose(), 60_000);
+  const fault = useFaultShop(() => ({ postgresUrl: postgres.url, sagaDeadlineMs: SAGA_DEADLINE_MS }));
 
   it("ends every accepted saga and accepts orders again", async () => {
-    const load = shop.placeOrders(300, 4);
+    const load = fault.shop.placeOrders(300, 4);
     await sleep(1_500);
     const stoppedAt = Date.now();
     await postgres.restart();
@@ -42,14 +34,14 @@ describe("PostgreSQL restarts under load", () => {
     const refusedAfter: string[] = [];
     for (let i = 0; i < 20; i++) {
       try {
-        await shop.orders.createOrder({ userId: "after-restart", items: [{ sku: "MUG-1", quantity: 1 }], idempotencyKey: `after-${randomUUID()}`, currencyCode: "EUR" });
+        await fault.shop.orders.createOrder({ userId: "after-restart", items: [{ sku: "MUG-1", quantity: 1 }], idempotencyKey: `after-${randomUUID()}`, currencyCode: "EUR" });
         acceptedAfter++;
       } catch (err) {
         refusedAfter.push(Code[ConnectError.from(err).code]);
       }
     }
-    const report = await shop.settle(90_000);
-    const redelivered = { inventory: await redeliveries([nats.url], "inventory"), payments: await redeliveries([nats.url], "payments"), orders: await redeliveries([nats.url], "orders") };
+    const report = await fault.shop.settle(90_000);
+    const redelivered = { inventory: await redeliveries([fault.nats.url], "inventory"), payments: await redeliveries([fault.nats.url], "payments"), orders: await redeliveries([fault.nats.url], "orders") };
     console.info(`postgres restart: ${JSON.stringify({ placed, downMs, acceptedAfter, refusedAfter, redelivered, recoveryMs: Date.now() - stoppedAt, orders: report.orders, events: report.events })}`);
 
     expect(report.violations).toEqual([]);

@@ -8,27 +8,25 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, nanos } from "@nats-io/transport-node";
 import pg from "pg";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { streams } from "../../services/saga/topology.js";
-import { startNatsServer, type NatsServer } from "../helpers/index.js";
-import { startShop, type ChildReplica, type Shop } from "../saga/shop.js";
+import type { ChildReplica } from "../saga/shop.js";
+import { useFaultShop } from "./fault-shop.js";
 import { redeliveries } from "./broker-stats.js";
 import { isPubAck, startWireTap, type WireTap } from "./wire-tap.js";
 
 const SAGA_DEADLINE_MS = 60_000;
 
 describe("an outbox relay is killed between the broker's ack and marking the row", () => {
-  let nats: NatsServer;
-  let shop: Shop;
   let tap: WireTap;
   let victim: ChildReplica | undefined = undefined;
   let pubAcksCut = 0;
 
   /** Runs orders through a tapped payments child until the tap kills it; returns what the relay left behind. */
   async function killRelayMidPublish() {
-    const child = await shop.startChild("payments", { natsUrl: `nats://127.0.0.1:${tap.port}` });
+    const child = await fault.shop.startChild("payments", { natsUrl: `nats://127.0.0.1:${tap.port}` });
     victim = child;
-    const load = shop.placeOrders(60, 4);
+    const load = fault.shop.placeOrders(60, 4);
     const timedOut = await Promise.race([child.process.exited.then(() => false), sleep(30_000).then(() => true)]);
     if (timedOut) throw new Error("the payments relay published nothing within 30 s");
     const killedAt = Date.now();
@@ -38,7 +36,7 @@ describe("an outbox relay is killed between the broker's ack and marking the row
   }
 
   async function paymentsQuery<T>(text: string, values: unknown[] = []): Promise<T[]> {
-    const db = new pg.Client({ connectionString: shop.databaseUrl("payments") });
+    const db = new pg.Client({ connectionString: fault.shop.databaseUrl("payments") });
     await db.connect();
     try {
       return (await db.query(text, values)).rows as T[];
@@ -49,15 +47,14 @@ describe("an outbox relay is killed between the broker's ack and marking the row
 
   /** Messages the payments stream stored minus rows the payments outbox holds: copies stored twice. */
   async function storedTwice(): Promise<number> {
-    const nc = await connect({ servers: shop.nats.servers });
+    const nc = await connect({ servers: fault.shop.nats.servers });
     const stored = (await (await jetstreamManager(nc)).streams.info(streams.payments.name)).state.messages;
     await nc.close();
     const [{ rows } = { rows: 0 }] = await paymentsQuery<{ rows: number }>("select count(*)::int as rows from outbox");
     return stored - rows;
   }
 
-  beforeAll(async () => {
-    nats = await startNatsServer();
+  const fault = useFaultShop(async (nats) => {
     tap = await startWireTap(nats.port, "nats", (message) => {
       if (victim === undefined || !isPubAck(message, streams.payments.name)) return "forward";
       pubAcksCut++;
@@ -65,34 +62,23 @@ describe("an outbox relay is killed between the broker's ack and marking the row
       return "cut";
     });
     // Payments runs only as child replicas here, so killing one takes its relay down entirely.
-    shop = await startShop({
-      name: "fault",
-      logLevel: "fatal",
-      natsUrls: [nats.url],
-      replicas: { orders: 1, inventory: 1, payments: 0 },
-      sagaDeadlineMs: SAGA_DEADLINE_MS,
-      env: { payments: { PAYMENT_DECLINE_RATE: "0.2" } },
-    });
-    await shop.inventory.setStock({ sku: "MUG-1", name: "Mug", available: 10_000, unitPrice: { currencyCode: "EUR", amountMinor: 1250n } });
-  }, 90_000);
-  afterAll(async () => {
-    await tap?.close();
-    await shop?.stop();
-    await nats?.dispose();
-  }, 60_000);
+    return { replicas: { orders: 1, inventory: 1, payments: 0 }, sagaDeadlineMs: SAGA_DEADLINE_MS };
+  });
+  // Registered after the shop's hooks, so the tap closes before the shop stops.
+  afterAll(() => tap?.close());
 
   it("within the duplicate window: the broker drops the republished copy", async () => {
-    const redeliveredBefore = await redeliveries(shop.nats.servers, "payments");
+    const redeliveredBefore = await redeliveries(fault.shop.nats.servers, "payments");
     const { load, killedAt, stranded } = await killRelayMidPublish();
-    const successor = await shop.startChild("payments");
+    const successor = await fault.shop.startChild("payments");
     const placed = await load;
-    const report = await shop.settle(90_000);
+    const report = await fault.shop.settle(90_000);
     const republished = await paymentsQuery<{ id: string; after_kill_ms: number }>(
       "select id::text, (extract(epoch from published_at) * 1000 - $2)::int as after_kill_ms from outbox where id = any($1::bigint[])",
       [stranded, killedAt],
     );
     const twice = await storedTwice();
-    const redelivered = (await redeliveries(shop.nats.servers, "payments")) - redeliveredBefore;
+    const redelivered = (await redeliveries(fault.shop.nats.servers, "payments")) - redeliveredBefore;
     console.info(`relay kill -9 after PubAck: ${JSON.stringify({ placed, pubAcksCut, stranded: stranded.length, republished, storedTwice: twice, redelivered, recoveryMs: Date.now() - killedAt, orders: report.orders, events: report.events })}`);
     await successor.stop();
 
@@ -106,15 +92,15 @@ describe("an outbox relay is killed between the broker's ack and marking the row
   }, 180_000);
 
   it("down longer than the duplicate window: the stream stores a second copy and the inboxes absorb it", async () => {
-    const totalBefore = (await shop.check()).orders.total;
+    const totalBefore = (await fault.shop.check()).orders.total;
     const twiceBefore = await storedTwice();
     const { load, killedAt, stranded } = await killRelayMidPublish();
     // The successor sets the stream up as the topology declares it (a 2 min window) when it
     // starts, so the window is shrunk to 1 s after that. Until then the dead relay's claim is
     // held (its lease extended), so the republish comes after the shrink however slow the start.
     await paymentsQuery("update outbox set claimed_until = now() + interval '5 minutes' where id = any($1::bigint[])", [stranded]);
-    await shop.startChild("payments");
-    const nc = await connect({ servers: shop.nats.servers });
+    await fault.shop.startChild("payments");
+    const nc = await connect({ servers: fault.shop.nats.servers });
     await (await jetstreamManager(nc)).streams.update(streams.payments.name, { subjects: streams.payments.subjects, duplicate_window: nanos(1_000) });
     await nc.close();
     const shrunkAt = Date.now();
@@ -122,7 +108,7 @@ describe("an outbox relay is killed between the broker's ack and marking the row
     await sleep(1_500);
     await paymentsQuery("update outbox set claimed_until = now() where id = any($1::bigint[])", [stranded]);
     const placed = await load;
-    const report = await shop.settle(90_000);
+    const report = await fault.shop.settle(90_000);
     const twice = (await storedTwice()) - twiceBefore;
     const republished = await paymentsQuery<{ after_shrink_ms: number }>(
       "select (extract(epoch from published_at) * 1000 - $2)::int as after_shrink_ms from outbox where id = any($1::bigint[])",

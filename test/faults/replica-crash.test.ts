@@ -2,10 +2,9 @@
 // surviving replica takes over its unacked deliveries; the inbox keeps a delivery handled twice
 // (committed before the crash but never acked) to one effect.
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startNatsServer, type NatsServer } from "../helpers/index.js";
+import { describe, expect, it } from "vitest";
 import { ackPending, redeliveries } from "./broker-stats.js";
-import { startShop, type Shop } from "../saga/shop.js";
+import { useFaultShop } from "./fault-shop.js";
 
 // Above the ack wait (JetStream's 30 s at most), so deliveries stranded in a dead or frozen replica come back in time.
 const SAGA_DEADLINE_MS = 60_000;
@@ -22,39 +21,25 @@ async function deliveriesInFlight(natsUrl: string, count: number): Promise<numbe
 }
 
 describe("a payments replica crashes under load", () => {
-  let nats: NatsServer;
-  let shop: Shop;
-
-  beforeAll(async () => {
-    nats = await startNatsServer();
-    shop = await startShop({
-      name: "fault",
-      logLevel: "fatal",
-      natsUrls: [nats.url],
-      sagaDeadlineMs: SAGA_DEADLINE_MS,
-      env: { payments: { PAYMENT_LATENCY_MS: "25", PAYMENT_DECLINE_RATE: "0.2" } },
-      // The child replicas charge slowly (inside the transaction), so each holds deliveries in
-      // flight at the moment of the fault.
-      childEnv: { payments: { PAYMENT_LATENCY_MS: "300" } },
-    });
-    await shop.inventory.setStock({ sku: "MUG-1", name: "Mug", available: 10_000, unitPrice: { currencyCode: "EUR", amountMinor: 1250n } });
-  }, 90_000);
-  afterAll(async () => {
-    await shop?.stop();
-    await nats?.dispose();
-  }, 60_000);
+  const fault = useFaultShop(() => ({
+    sagaDeadlineMs: SAGA_DEADLINE_MS,
+    env: { payments: { PAYMENT_LATENCY_MS: "25", PAYMENT_DECLINE_RATE: "0.2" } },
+    // The child replicas charge slowly (inside the transaction), so each holds deliveries in
+    // flight at the moment of the fault.
+    childEnv: { payments: { PAYMENT_LATENCY_MS: "300" } },
+  }));
 
   it("loses nothing and applies nothing twice after kill -9", async () => {
-    const redeliveredBefore = await redeliveries([nats.url], "payments");
-    const victim = await shop.startChild("payments");
-    const load = shop.placeOrders(200);
-    const inFlight = await deliveriesInFlight(nats.url, 6);
+    const redeliveredBefore = await redeliveries([fault.nats.url], "payments");
+    const victim = await fault.shop.startChild("payments");
+    const load = fault.shop.placeOrders(200);
+    const inFlight = await deliveriesInFlight(fault.nats.url, 6);
     victim.signal("SIGKILL");
     await victim.process.exited;
     const killedAt = Date.now();
     const placed = await load;
-    const report = await shop.settle(90_000);
-    const redelivered = (await redeliveries([nats.url], "payments")) - redeliveredBefore;
+    const report = await fault.shop.settle(90_000);
+    const redelivered = (await redeliveries([fault.nats.url], "payments")) - redeliveredBefore;
     console.info(`kill -9: ${JSON.stringify({ placed, inFlight, redelivered, recoveryMs: Date.now() - killedAt, orders: report.orders, events: report.events })}`);
     // The kill stranded deliveries, which came back to the surviving replica.
     expect(redelivered).toBeGreaterThan(0);

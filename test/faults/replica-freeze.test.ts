@@ -7,32 +7,20 @@
 // endpoint is ejected as unresponsive and readmitted after SIGCONT (ADR 0101).
 import { Code } from "@connectrpc/connect";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { clientTransport, closeClient, createOrdersClient, type ClientEvent } from "protomesh/clients";
-import { startNatsServer, type NatsServer } from "../helpers/index.js";
-import { startShop, type Shop } from "../saga/shop.js";
+import { useFaultShop } from "./fault-shop.js";
 import { redeliveries } from "./broker-stats.js";
 
 const SAGA_DEADLINE_MS = 60_000;
 const FROZEN_MS = 8_000;
 
 describe("an orders replica freezes while clients keep calling", () => {
-  let nats: NatsServer;
-  let shop: Shop;
-
-  beforeAll(async () => {
-    nats = await startNatsServer();
-    shop = await startShop({ name: "fault", logLevel: "fatal", natsUrls: [nats.url], sagaDeadlineMs: SAGA_DEADLINE_MS, env: { payments: { PAYMENT_DECLINE_RATE: "0.2" } } });
-    await shop.inventory.setStock({ sku: "MUG-1", name: "Mug", available: 10_000, unitPrice: { currencyCode: "EUR", amountMinor: 1250n } });
-  }, 90_000);
-  afterAll(async () => {
-    await shop?.stop();
-    await nats?.dispose();
-  }, 60_000);
+  const fault = useFaultShop(() => ({ sagaDeadlineMs: SAGA_DEADLINE_MS }));
 
   it("serves every call through the other replica while one is frozen, and uses it again after SIGCONT", async () => {
-    const frozen = await shop.startChild("orders");
-    const inProcess = shop.replicas.orders[0]?.address ?? "";
+    const frozen = await fault.shop.startChild("orders");
+    const inProcess = fault.shop.replicas.orders[0]?.address ?? "";
     const events: (ClientEvent & { at: number })[] = [];
     const client = createOrdersClient({
       target: [inProcess, frozen.address],
@@ -46,12 +34,12 @@ describe("an orders replica freezes while clients keep calling", () => {
       const transport = clientTransport(client);
       await transport.ready();
       const callsTo = (address: string) => transport.snapshot().find((endpoint) => endpoint.address === address)?.calls ?? 0;
-      const before = await shop.placeOrders(20, 2, client);
+      const before = await fault.shop.placeOrders(20, 2, client);
 
       const callsAtFreeze = callsTo(frozen.address);
       frozen.signal("SIGSTOP");
       const frozenAt = Date.now();
-      const during = await shop.placeOrders(60, 2, client);
+      const during = await fault.shop.placeOrders(60, 2, client);
       // Attempts the picker still sent to the frozen endpoint (each timed out and was retried).
       const callsWhileFrozen = callsTo(frozen.address) - callsAtFreeze;
       while (Date.now() - frozenAt < FROZEN_MS) await sleep(100);
@@ -63,14 +51,14 @@ describe("an orders replica freezes while clients keep calling", () => {
       const after = { accepted: 0, failed: 0 };
       const callsBeforeResume = callsTo(frozen.address);
       while (callsTo(frozen.address) === callsBeforeResume && Date.now() - resumedAt < 90_000) {
-        const round = await shop.placeOrders(10, 2, client);
+        const round = await fault.shop.placeOrders(10, 2, client);
         after.accepted += round.accepted;
         after.failed += round.failed;
       }
       const callsAfter = callsTo(frozen.address) - callsBeforeResume;
-      const report = await shop.settle(90_000);
+      const report = await fault.shop.settle(90_000);
       const retries = events.filter((e) => e.type === "retry" && e.at >= frozenAt && e.at < resumedAt).length;
-      const redelivered = await redeliveries([nats.url], "orders");
+      const redelivered = await redeliveries([fault.nats.url], "orders");
       const timeline = events.filter((e) => "address" in e && e.address === frozen.address).map((e) => `${e.type}${"reason" in e ? `:${e.reason}` : ""}@${e.at - frozenAt}`);
       console.info(
         `SIGSTOP orders replica: ${JSON.stringify({ before, during, after, retries, callsWhileFrozen, callsAfter, timeline, redelivered, recoveryMs: Date.now() - frozenAt, orders: report.orders, events: report.events })}`,

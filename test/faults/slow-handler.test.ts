@@ -3,10 +3,9 @@
 // broker (a wire tap drops them, as a stalled event loop or a half-broken link would). The
 // broker redelivers to the in-process replica while the child is still running the first
 // delivery; the inbox's unique key lets exactly one of the two runs charge.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { consumerDefaults, durableName, streams } from "../../services/saga/topology.js";
-import { startNatsServer, type NatsServer } from "../helpers/index.js";
-import { startShop, type Shop } from "../saga/shop.js";
+import { useFaultShop } from "./fault-shop.js";
 import { redeliveries } from "./broker-stats.js";
 import { isNatsAck, startWireTap, type WireTap } from "./wire-tap.js";
 
@@ -15,37 +14,22 @@ const CHARGE_MS = consumerDefaults.ackWaitMs + 3_000;
 const CHARGE_DURABLE = durableName("payments", "shop.inventory.v1.StockReserved");
 
 describe("a handler runs longer than the ack wait", () => {
-  let nats: NatsServer;
-  let shop: Shop;
   let tap: WireTap;
-
-  beforeAll(async () => {
-    nats = await startNatsServer();
+  const fault = useFaultShop(async (nats) => {
     tap = await startWireTap(nats.port, "nats", (message) => (isNatsAck(message, streams.inventory.name, CHARGE_DURABLE, "+WPI") ? "drop" : "forward"));
-    shop = await startShop({
-      name: "fault",
-      logLevel: "fatal",
-      natsUrls: [nats.url],
-      sagaDeadlineMs: SAGA_DEADLINE_MS,
-      env: { payments: { PAYMENT_DECLINE_RATE: "0.2" } },
-      childEnv: { payments: { PAYMENT_LATENCY_MS: String(CHARGE_MS) } },
-    });
-    await shop.inventory.setStock({ sku: "MUG-1", name: "Mug", available: 10_000, unitPrice: { currencyCode: "EUR", amountMinor: 1250n } });
-  }, 90_000);
-  afterAll(async () => {
-    await tap?.close();
-    await shop?.stop();
-    await nats?.dispose();
-  }, 60_000);
+    return { sagaDeadlineMs: SAGA_DEADLINE_MS, childEnv: { payments: { PAYMENT_LATENCY_MS: String(CHARGE_MS) } } };
+  });
+  // Registered after the shop's hooks, so the tap closes before the shop stops.
+  afterAll(() => tap?.close());
 
   it("redelivers to another replica while the first run is still going, and charges once", async () => {
-    const slow = await shop.startChild("payments", { natsUrl: `nats://127.0.0.1:${tap.port}` });
+    const slow = await fault.shop.startChild("payments", { natsUrl: `nats://127.0.0.1:${tap.port}` });
     const startedAt = Date.now();
-    const placed = await shop.placeOrders(40, 4);
-    const report = await shop.settle(90_000);
+    const placed = await fault.shop.placeOrders(40, 4);
+    const report = await fault.shop.settle(90_000);
     const heartbeatsDropped = tap.intercepted.length;
     // Deliveries beyond the first of each message: the ack timeouts of the slow runs.
-    const redelivered = await redeliveries(shop.nats.servers, "payments");
+    const redelivered = await redeliveries(fault.shop.nats.servers, "payments");
     const slowAlive = slow.process.child.exitCode === null;
     console.info(`handler slower than ack wait: ${JSON.stringify({ placed, chargeMs: CHARGE_MS, heartbeatsDropped, redelivered, slowAlive, settledMs: Date.now() - startedAt, orders: report.orders, events: report.events })}`);
 
