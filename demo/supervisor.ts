@@ -1,5 +1,6 @@
 // Starts service replicas as child processes, restarts them for chaos, and stops every one
-// it started: on success, on failure and on Ctrl-C.
+// it started: on success, on failure and on Ctrl-C. Once stopping, it starts nothing more, so a
+// start-up still under way cannot leave a replica behind the stop.
 import { spawn, type ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ServiceName } from "../services/saga/topology.js";
@@ -32,14 +33,19 @@ export class Supervisor {
     private readonly startTimeoutMs = 60_000,
   ) {}
 
+  /** Starts a replica and resolves once it listens; refused once `stopAll` was called. */
   async start(spec: ReplicaSpec): Promise<Replica> {
+    if (this.stopping) throw new Error(`not starting ${spec.service}-${spec.index}: the replicas are being stopped`);
     const replica: Replica = { ...spec, name: `${spec.service}-${spec.index}`, child: undefined, restarts: 0, output: [] };
     this.replicas.push(replica);
     await this.launch(replica);
+    if (this.stopping) throw new Error(`${replica.name} was stopped while starting`);
     return replica;
   }
 
   private async launch(replica: Replica): Promise<void> {
+    // Checked right before the spawn, with no await between: stopAll sees every child spawned.
+    if (this.stopping) return;
     const [executable, ...args] = this.command;
     const child = spawn(executable, [...args, replica.service], {
       env: { ...process.env, ...replica.env, PORT: String(replica.port), METRICS_PORT: String(replica.metricsPort) },
