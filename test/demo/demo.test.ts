@@ -1,16 +1,14 @@
 // Runs the README's main job, `npm run demo`, as a user would: short runs on embedded PGlite
 // with nothing configured (also while its replicas are killed), and a run with replicas on
 // PostgreSQL and Redis while replicas are killed. NATS comes from NATS_URL when set.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
-import { promisify } from "node:util";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { requireBuild, SHARED_POSTGRES_URL, startNatsServer } from "../helpers/index.js";
+import { processesMarkedBy, requireBuild, runMark, SHARED_POSTGRES_URL, startNatsServer } from "../helpers/index.js";
 
 const SHARED_REDIS_URL = process.env.PROTOMESH_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 const root = resolve(import.meta.dirname, "../..");
-const run = promisify(execFile);
 
 // A demo still running when its test fails (a timeout) must not outlive it: its replicas would
 // compete for the same durable consumers as the next run's.
@@ -23,26 +21,23 @@ afterEach(async () => {
   }
 });
 
-function demo(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+/**
+ * Runs the demo with a mark of its own in its environment, which every process it starts
+ * inherits: its leftovers are found by the mark, never the replicas of another test running beside it.
+ */
+function demo(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string; mark: string }> {
+  const { env: markEnv, mark } = runMark("demo");
   return new Promise((resolvePromise) => {
     // "Nothing configured" means no database and no cache, whatever the test runner's environment says.
     const { DATABASE_URL: _database, REDIS_URL: _redis, ...inherited } = process.env;
-    const child = spawn(process.execPath, ["dist/demo/main.js", ...args], { cwd: root, env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["dist/demo/main.js", ...args], { cwd: root, env: { ...inherited, ...env, ...markEnv }, stdio: ["ignore", "pipe", "pipe"] });
     running.add(child);
     child.once("exit", () => running.delete(child));
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.on("exit", (code) => resolvePromise({ code, output }));
+    child.on("exit", (code) => resolvePromise({ code, output, mark }));
   });
-}
-
-async function leftoverServices(): Promise<string> {
-  const { stdout } = await run("ps", ["-eo", "pid,args"]);
-  return stdout
-    .split("\n")
-    .filter((line) => line.includes(`${root}/dist/services/serve.js`))
-    .join("\n");
 }
 
 describe("npm run demo", () => {
@@ -51,14 +46,14 @@ describe("npm run demo", () => {
   });
 
   it("runs on embedded PGlite with nothing configured: every order terminal, no invariant broken", async () => {
-    const { code, output } = await demo(["--orders", "12", "--concurrency", "4"], {});
+    const { code, output, mark } = await demo(["--orders", "12", "--concurrency", "4"], {});
     expect(output).toContain("database: pglite");
     expect(output).toContain("cache: off (no REDIS_URL)");
     // No process was lost, so the replicas' counters are complete.
     expect(output).toMatch(/deduplication +\d+ publishes for \d+ events \(\d+ repeated, deduplicated by event id\), \d+ redeliveries/);
     expect(output).toContain("result: every order terminal, no invariant broken");
     expect(code).toBe(0);
-    expect(await leftoverServices()).toBe("");
+    expect(await processesMarkedBy([mark])).toEqual([]);
   }, 600_000);
 
   it("runs on embedded PGlite while killing its only replicas: every order terminal, no invariant broken", async () => {
@@ -67,7 +62,7 @@ describe("npm run demo", () => {
     try {
       // One caller placing 60 orders (over 100 ms each on an idle machine) outlasts the chaos
       // schedule's first kill, 2-4 s after the orders start.
-      const { code, output } = await demo(["--orders", "60", "--concurrency", "1", "--chaos"], { NATS_URL: nats.url });
+      const { code, output, mark } = await demo(["--orders", "60", "--concurrency", "1", "--chaos"], { NATS_URL: nats.url });
       console.info(output.split("\n").filter((line) => /^ (latency|chaos|retries) /.test(line)).join("\n"));
       expect(output).toContain("1 replica(s) per service, pglite");
       // The chaos schedule is seeded: its first victim is orders-0, the driver's only orders replica.
@@ -75,21 +70,21 @@ describe("npm run demo", () => {
       expect(output).toMatch(/orders +\d+ confirmed, \d+ cancelled, 0 pending \(stored: 60\)/);
       expect(output).toContain("result: every order terminal, no invariant broken");
       expect(code).toBe(0);
-      expect(await leftoverServices()).toBe("");
+      expect(await processesMarkedBy([mark])).toEqual([]);
     } finally {
       await nats.dispose();
     }
   }, 300_000);
 
   it("runs two replicas per service on PostgreSQL while killing replicas, and loses nothing", async () => {
-    const { code, output } = await demo(["--orders", "120", "--chaos", "--replicas", "2"], { DATABASE_URL: SHARED_POSTGRES_URL, REDIS_URL: SHARED_REDIS_URL });
+    const { code, output, mark } = await demo(["--orders", "120", "--chaos", "--replicas", "2"], { DATABASE_URL: SHARED_POSTGRES_URL, REDIS_URL: SHARED_REDIS_URL });
     expect(output).toContain("2 replica(s) per service, postgres");
     expect(output).toContain("cache: redis");
     expect(output).toMatch(/chaos +\d+ replicas killed/);
     expect(output).toMatch(/deduplication +\d+ publishes, \d+ redeliveries .*, from the \d+ replicas alive at the end; the \d+ killed processes took their counts with them/);
     expect(output).toContain("result: every order terminal, no invariant broken");
     expect(code).toBe(0);
-    expect(await leftoverServices()).toBe("");
+    expect(await processesMarkedBy([mark])).toEqual([]);
   }, 300_000);
 
   it("stops with one clear line and a non-zero code when NATS cannot be reached", async () => {

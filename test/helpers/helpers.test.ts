@@ -2,7 +2,8 @@ import pg from "pg";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { describe, expect, it } from "vitest";
-import { createTestDatabase, startNatsCluster, startNatsServer, startPostgresServer } from "./index.js";
+import { spawn } from "node:child_process";
+import { createTestDatabase, processesMarkedBy, runMark, startNatsCluster, startNatsServer, startPostgresServer } from "./index.js";
 
 describe("test helpers", () => {
   it("starts, restarts and disposes a private nats-server with JetStream", async () => {
@@ -69,5 +70,23 @@ describe("nats cluster helper", () => {
     } finally {
       await cluster.dispose();
     }
+  });
+});
+
+describe("process marks", () => {
+  it("finds a process by the mark in its environment, and no other", async () => {
+    const { env, mark } = runMark("helpers");
+    const marked = spawn("sleep", ["30"], { env: { ...process.env, ...env }, stdio: "ignore" });
+    const unmarked = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      expect(await processesMarkedBy([mark])).toEqual([`${marked.pid}: sleep 30 `]);
+      expect(await processesMarkedBy([runMark("helpers").mark])).toEqual([]);
+    } finally {
+      const exited = Promise.all([marked, unmarked].map((child) => new Promise((resolve) => child.once("exit", resolve))));
+      marked.kill();
+      unmarked.kill();
+      await exited;
+    }
+    expect(await processesMarkedBy([mark])).toEqual([]);
   });
 });

@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn, type SpawnOptions } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const running = new Set<ChildProcess>();
@@ -59,4 +61,25 @@ export async function waitUntil(what: string, probe: () => Promise<boolean>, pro
     if (Date.now() > deadline) throw new Error(`${what} not ready after ${timeoutMs} ms:\n${proc.output()}`);
     await sleep(50);
   }
+}
+
+/**
+ * Processes whose command line or environment names one of `marks` (Linux /proc), as
+ * "pid: command line". A run marked by something only it uses (its store directories, its
+ * database names, a unique environment variable its children inherit) finds its own leftovers
+ * and never those of a test running beside it.
+ */
+export async function processesMarkedBy(marks: readonly string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of (await readdir("/proc")).filter((entry) => /^\d+$/.test(entry))) {
+    const [commandLine = "", environment = ""] = await Promise.all(["cmdline", "environ"].map((file) => readFile(`/proc/${pid}/${file}`, "utf8").catch(() => "")));
+    if (marks.some((mark) => commandLine.includes(mark) || environment.includes(mark))) found.push(`${pid}: ${commandLine.replaceAll("\0", " ")}`);
+  }
+  return found;
+}
+
+/** A unique variable for a child's environment, which every process it starts inherits; `mark` finds them with `processesMarkedBy`. */
+export function runMark(label: string): { env: Record<string, string>; mark: string } {
+  const value = `${label}-${randomUUID()}`;
+  return { env: { PROTOMESH_TEST_RUN: value }, mark: `PROTOMESH_TEST_RUN=${value}` };
 }
