@@ -162,6 +162,17 @@ describe.each(backends)("outbox on $name", (backend) => {
     expect(byRelay[1]).toBeGreaterThan(0);
   });
 
+  it("publishes an aggregate's later events right after the earlier one, without waiting for a notification or the poll", async () => {
+    const { write, mine } = scenario();
+    const publisher = recordingPublisher();
+    await relay(database, publisher, { pollIntervalMs: 60_000 }).start();
+    // One commit, one notification: the round that publishes e-0 must know e-1 waits behind it.
+    await database.db.transaction(async (tx) => {
+      for (let n = 0; n < 4; n++) await write(tx, "chain", `e-${n}`);
+    });
+    await expect.poll(() => mine(publisher).map((m) => m.messageId), { timeout: 5_000 }).toEqual(["e-0", "e-1", "e-2", "e-3"]);
+  });
+
   it.each([1, 2])("publishes %i round(s) of claimed rows at once, each batch in parallel", async (roundsInFlight) => {
     const { write, mine } = scenario();
     let inFlight = 0;

@@ -1,4 +1,4 @@
-import { and, inArray, isNull, sql } from "drizzle-orm";
+import { and, getTableColumns, inArray, isNull, sql } from "drizzle-orm";
 import type { Database, Executor } from "protomesh/kit/data";
 import { backoffDelay } from "../backoff.js";
 import type { EventPublisher } from "../bus/event-bus.js";
@@ -66,7 +66,7 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
     });
   };
 
-  const runOnce = () => publishRound(db, deps.publisher, opts);
+  const runOnce = async () => (await publishRound(db, deps.publisher, opts)).claimed;
 
   // Under a backlog several rounds run at once, so the next round's claim overlaps this round's
   // publishes and mark; rows claimed by one round are leased, so the others skip them, and an
@@ -75,15 +75,17 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
   const roundLoop = async () => {
     while (!stopped) {
       pending = false;
-      let claimed = 0;
+      let more = false;
       try {
-        claimed = await publishRound(db, deps.publisher, opts, (count) => {
+        ({ more } = await publishRound(db, deps.publisher, opts, (count) => {
           if (count >= opts.batchSize) wakeOne();
-        });
+        }));
       } catch (err) {
         opts.onError(err);
       }
-      if (claimed === 0) await waitForWork();
+      // Claiming again when nothing is known to be waiting would find nothing: a row committed
+      // since this round's claim has notified (`pending`), and retries coming due are polled.
+      if (!more) await waitForWork();
     }
   };
 
@@ -119,10 +121,16 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
   };
 }
 
-async function publishRound(db: Executor, publisher: EventPublisher, opts: ResolvedRelayOptions, afterClaim?: (count: number) => void): Promise<number> {
+interface RoundResult {
+  claimed: number;
+  /** Rows may be claimable now: the claim came back full, or a published row has a successor. */
+  more: boolean;
+}
+
+async function publishRound(db: Executor, publisher: EventPublisher, opts: ResolvedRelayOptions, afterClaim?: (count: number) => void): Promise<RoundResult> {
   const rows = await claim(db, opts);
   afterClaim?.(rows.length);
-  if (rows.length === 0) return 0;
+  if (rows.length === 0) return { claimed: 0, more: false };
   // At most one row per aggregate was claimed, so publishing them in parallel keeps order.
   const results = await opts.aroundRound(rows, () =>
     Promise.allSettled(
@@ -151,10 +159,11 @@ async function publishRound(db: Executor, publisher: EventPublisher, opts: Resol
       .where(and(inArray(outbox.id, published), isNull(outbox.publishedAt)));
   }
   await Promise.all(failures);
-  return rows.length;
+  return { claimed: rows.length, more: rows.length >= opts.batchSize || rows.some((row) => row.hasSuccessor) };
 }
 
-type ClaimedRow = Envelope & { id: number; attempts: number };
+/** `hasSuccessor`: a later row of the same aggregate was pending at the claim, so it becomes claimable once this one is published. */
+type ClaimedRow = Envelope & { id: number; attempts: number; hasSuccessor: boolean };
 
 async function claim(db: Executor, opts: ResolvedRelayOptions): Promise<ClaimedRow[]> {
   const candidates = sql`(
@@ -173,7 +182,15 @@ async function claim(db: Executor, opts: ResolvedRelayOptions): Promise<ClaimedR
     .update(outbox)
     .set({ claimedBy: opts.relayId, claimedUntil: sql`now() + make_interval(secs => ${opts.leaseMs / 1000})` })
     .where(inArray(outbox.id, candidates))
-    .returning();
+    // The updated row's columns qualified by hand: drizzle leaves them bare, which inside the
+    // subquery would name the subquery's own row.
+    .returning({
+      ...getTableColumns(outbox),
+      hasSuccessor: sql<boolean>`exists (
+        select 1 from ${outbox} s
+        where s.aggregate_type = ${outbox}.aggregate_type and s.aggregate_id = ${outbox}.aggregate_id
+          and s.published_at is null and s.id > ${outbox}.id)`,
+    });
   return rows.sort((a, b) => a.id - b.id);
 }
 
