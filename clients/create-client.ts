@@ -16,7 +16,7 @@ import { ClientEvents } from "./events.js";
 import { circuitBreakerInterceptor } from "./interceptors/circuit-breaker.js";
 import { deadlineInterceptor } from "./interceptors/deadline.js";
 import { retryInterceptor } from "./interceptors/retry.js";
-import { type ClientOptions, type ResolvedClientOptions, resolveClientOptions } from "./options.js";
+import { type ClientOptions, type ResolvedClientOptions, resolveClientOptions, resolveTarget } from "./options.js";
 import { attemptTelemetryInterceptor, callTelemetryInterceptor } from "./telemetry.js";
 import { RetryBudget } from "./resilience/retry-budget.js";
 import { FileTlsSource } from "./tls/file-tls-source.js";
@@ -126,7 +126,16 @@ export const createOrdersClient = (options: ClientOptions): Client<typeof Orders
 export const createInventoryClient = (options: ClientOptions): Client<typeof InventoryService> => createClient(InventoryService, options);
 export const createPaymentsClient = (options: ClientOptions): Client<typeof PaymentsService> => createClient(PaymentsService, options);
 
-function createResolver(o: ResolvedClientOptions): Resolver {
+/**
+ * The resolver a client makes of a `target` string or list: a host name is resolved and
+ * re-resolved through DNS, IP addresses and lists are static. For composing resolvers, such as
+ * the subsets of a WeightedResolver.
+ */
+export function resolverForTarget(target: string | readonly string[], dns: ResolvedClientOptions["dns"] = {}): Resolver {
+  return createResolver({ target: resolveTarget(target), dns });
+}
+
+function createResolver(o: Pick<ResolvedClientOptions, "target" | "dns">): Resolver {
   switch (o.target.kind) {
     case "dns":
       return new DnsResolver({ host: o.target.host, port: o.target.port, ...o.dns });

@@ -10,6 +10,7 @@ export {
   createBalancedTransport,
   clientTransport,
   closeClient,
+  resolverForTarget,
   type BalancedTransport,
 } from "./create-client.js";
 export type { ClientOptions, ResolvedClientOptions } from "./options.js";

@@ -126,7 +126,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   return resolved;
 }
 
-function resolveTarget(target: ClientOptions["target"]): ResolvedClientOptions["target"] {
+export function resolveTarget(target: ClientOptions["target"]): ResolvedClientOptions["target"] {
   if (typeof target === "string") {
     const address = parseAddress(target);
     return /^[\d.]+$|:/.test(address.host) ? { kind: "static", addresses: [address] } : { kind: "dns", ...address };

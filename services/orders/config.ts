@@ -40,6 +40,16 @@ const schema = serviceConfigSchema(
      * Default 127.0.0.1:50052.
      */
     INVENTORY_TARGET: env.list().default(["127.0.0.1:50052"]),
+    /**
+     * A canary release of inventory, in INVENTORY_TARGET's form: calls are split between
+     * INVENTORY_TARGET ("stable") and this ("canary") by INVENTORY_WEIGHTS_FILE. Unset (default): no canary.
+     */
+    INVENTORY_CANARY_TARGET: env.list().optional(),
+    /**
+     * JSON weights of the two subsets, e.g. {"stable": 90, "canary": 10}; required with
+     * INVENTORY_CANARY_TARGET. Re-read when it changes, so promotion and rollback need no restart.
+     */
+    INVENTORY_WEIGHTS_FILE: z.string().optional(),
     /** Client certificate, key and CA for calling inventory over mTLS. Default: the server's TLS files. */
     CLIENT_CERT_FILE: z.string().optional(),
     CLIENT_KEY_FILE: z.string().optional(),
@@ -85,11 +95,18 @@ const schema = serviceConfigSchema(
     WS_REDIS_CHANNEL: z.string().default("orders-status"),
   },
   (common, vars, addIssue) => {
-    for (const target of vars.INVENTORY_TARGET) {
-      if (!HOST_PORT.test(target)) addIssue("INVENTORY_TARGET", `each entry must be host:port; ${JSON.stringify(target)} is not`);
+    for (const [variable, targets] of [["INVENTORY_TARGET", vars.INVENTORY_TARGET], ["INVENTORY_CANARY_TARGET", vars.INVENTORY_CANARY_TARGET ?? []]] as const) {
+      for (const target of targets) if (!HOST_PORT.test(target)) addIssue(variable, `each entry must be host:port; ${JSON.stringify(target)} is not`);
+    }
+    if ((vars.INVENTORY_CANARY_TARGET === undefined) !== (vars.INVENTORY_WEIGHTS_FILE === undefined)) {
+      addIssue(vars.INVENTORY_CANARY_TARGET === undefined ? "INVENTORY_CANARY_TARGET" : "INVENTORY_WEIGHTS_FILE", "INVENTORY_CANARY_TARGET and INVENTORY_WEIGHTS_FILE go together: the file says the canary's share");
+    }
+    if (vars.INVENTORY_CANARY_TARGET !== undefined && vars.INVENTORY_SHARDS !== undefined) {
+      addIssue("INVENTORY_CANARY_TARGET", "a canary of sharded inventory is not supported: release a shard's canary by its INVENTORY_SHARD_TARGETS entry");
     }
     const shards = inventoryShards(vars.INVENTORY_SHARDS, vars.INVENTORY_SHARD_TARGETS, addIssue);
     if (shards !== undefined && vars.INVENTORY_TRANSPORT !== "grpc") addIssue("INVENTORY_TRANSPORT", "must be grpc with INVENTORY_SHARDS: the NATS stock lookup cannot route by shard");
+    if (vars.INVENTORY_CANARY_TARGET !== undefined && vars.INVENTORY_TRANSPORT !== "grpc") addIssue("INVENTORY_TRANSPORT", "must be grpc with INVENTORY_CANARY_TARGET: the NATS stock lookup cannot weight a canary");
     if (vars.SAGA_DEADLINE_MS < 100) addIssue("SAGA_DEADLINE_MS", "must be at least 100 ms");
     if (vars.ORDER_CACHE_TTL_MS < 1) addIssue("ORDER_CACHE_TTL_MS", "must be at least 1 ms");
     if (vars.CREATE_ORDER_LIMIT_WINDOW_MS < 1000 || vars.CREATE_ORDER_LIMIT_WINDOW_MS % 1000 !== 0) addIssue("CREATE_ORDER_LIMIT_WINDOW_MS", "must be whole seconds in ms (1000, 60000, ...)");
@@ -98,6 +115,7 @@ const schema = serviceConfigSchema(
       ...common,
       inventory: {
         target: vars.INVENTORY_TARGET,
+        canary: vars.INVENTORY_CANARY_TARGET === undefined || vars.INVENTORY_WEIGHTS_FILE === undefined ? undefined : { target: vars.INVENTORY_CANARY_TARGET, weightsFile: vars.INVENTORY_WEIGHTS_FILE },
         shards,
         tls: {
           certFile: vars.CLIENT_CERT_FILE ?? common.tls?.certFile,

@@ -3,7 +3,7 @@
 import { createRegistry } from "@bufbuild/protobuf";
 import { fileURLToPath } from "node:url";
 import { Module } from "@nestjs/common";
-import { closeClient, createInventoryClient } from "protomesh/clients";
+import { type ClientOptions, closeClient, createInventoryClient } from "protomesh/clients";
 import { createRateLimiter, createReadThroughCache, protobufCodec } from "protomesh/kit/cache";
 import { createDeadLetterStore, JetStreamTransport } from "protomesh/kit/messaging";
 import { file_shop_inventory_v1_events } from "protomesh/gen/shop/inventory/v1/events_pb";
@@ -25,6 +25,7 @@ import { ORDER_CACHE, ORDER_WATCH, ORDERS, ORDERS_DATABASE, ORDERS_FROM_DATABASE
 import { createOrders, type Orders } from "./orders.js";
 import { createSagaHandlers } from "./saga.js";
 import { SagaTracker } from "./saga-tracker.js";
+import { inventoryTarget, oneOrList } from "./inventory-target.js";
 import { quoteAcrossShards } from "./sharded-quotes.js";
 
 @Module({})
@@ -32,25 +33,27 @@ export class OrdersModule {}
 
 export function ordersService(config: OrdersConfig = loadOrdersConfig()): ServiceDefinition {
   const { certFile, keyFile, caFile } = config.inventory.tls;
-  const inventoryClient = (target: readonly string[]) => {
-    const [first, ...rest] = target;
+  const inventoryClient = (target: ClientOptions["target"]) => {
     return createInventoryClient({
-      target: rest.length === 0 && first !== undefined ? first : target,
-      ...(rest.length === 0 ? {} : { authority: "localhost:443" }),
+      target,
+      // One name is also the authority; a list or a resolver has none of its own.
+      ...(typeof target === "string" ? {} : { authority: "localhost:443" }),
       ...(certFile !== undefined && keyFile !== undefined && caFile !== undefined ? { tls: { certFile, keyFile, caFile, serverName: "localhost" } } : {}),
       deadlines: { defaultTimeoutMs: 2_000 },
     });
   };
   const shards = config.inventory.shards;
+  // A canary release of (unsharded) inventory: calls split by the weights file.
+  const unshardedTarget = inventoryTarget(config.inventory);
   // Sharded inventory (ADR 0105): a balanced client per shard, so each shard has its own breaker
   // and retry budget, and a quote split over the shards of its SKUs.
-  const shardClients = new Map((shards ?? []).map((shard) => [shard.name, inventoryClient(shard.target)]));
+  const shardClients = new Map((shards ?? []).map((shard) => [shard.name, inventoryClient(oneOrList(shard.target))]));
   // INVENTORY_TRANSPORT: the balanced gRPC client, or NATS request/reply to any inventory replica (ADR 0052).
   const inventory =
     shards !== undefined
       ? { quoteItems: quoteAcrossShards(new Map([...shardClients].map(([name, client]) => [name, (request) => client.quoteItems(request)]))) }
       : config.inventoryTransport === "grpc"
-        ? inventoryClient(config.inventory.target)
+        ? inventoryClient(unshardedTarget.target)
         : createStockLookupClient({ servers: config.natsServers });
   const fetchQuote: Parameters<typeof quoteWithFallback>[0] = (request) => inventory.quoteItems(request);
   // The caches and the CreateOrder limit use the host's Redis; without it they load and count locally (ADR 0050, 0051).
@@ -98,6 +101,7 @@ export function ordersService(config: OrdersConfig = loadOrdersConfig()): Servic
     }),
     ...(statusPush === undefined ? {} : { configureApp: statusPush.configureApp }),
     dispose: async () => {
+      unshardedTarget.stop();
       for (const client of shardClients.values()) closeClient(client);
       if ("close" in inventory) await inventory.close();
       else if (shards === undefined) closeClient(inventory);

@@ -1,0 +1,71 @@
+// Orders' inventory calls during a canary release (INVENTORY_CANARY_TARGET and
+// INVENTORY_WEIGHTS_FILE), over real connect-node replicas on loopback: the canary gets the share
+// the weights file gives it, and a bad file stops the service from starting with its name.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { closeClient, createInventoryClient } from "protomesh/clients";
+import { loadOrdersConfig } from "../../services/orders/config.js";
+import { inventoryTarget } from "../../services/orders/inventory-target.js";
+import { useCleanup } from "./helpers/cleanup.js";
+import { startReplicas } from "./helpers/replicas.js";
+
+const defer = useCleanup();
+
+async function weightsFile(content: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "protomesh-weights-"));
+  defer(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, "inventory-weights.json");
+  await writeFile(file, content);
+  return file;
+}
+
+describe("orders' inventory canary", () => {
+  it("sends the canary the share INVENTORY_WEIGHTS_FILE gives it: 10 % ± 2 % of 2,000 quotes", async () => {
+    const set = await startReplicas(3);
+    defer(() => set.close());
+    const [canary, ...stable] = set.replicas;
+    const config = loadOrdersConfig({
+      INVENTORY_TARGET: stable.map((r) => r.address).join(","),
+      INVENTORY_CANARY_TARGET: canary!.address,
+      INVENTORY_WEIGHTS_FILE: await weightsFile(JSON.stringify({ stable: 90, canary: 10 })),
+    });
+    const target = inventoryTarget(config.inventory);
+    defer(() => target.stop());
+    const client = createInventoryClient({ target: target.target, authority: "localhost:443", healthCheck: { intervalMs: 100 } });
+    defer(() => closeClient(client));
+
+    const calls = 2_000;
+    let started = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (started < calls) {
+          started++;
+          await client.quoteItems({ items: [{ sku: "MUG-1", quantity: 1 }], currencyCode: "EUR" });
+        }
+      }),
+    );
+    const all = canary!.calls + stable.reduce((n, r) => n + r.calls, 0);
+    expect(all).toBe(calls);
+    const share = canary!.calls / all;
+    expect(share).toBeGreaterThanOrEqual(0.08);
+    expect(share).toBeLessThanOrEqual(0.12);
+  }, 60_000);
+
+  it("refuses a weights file it cannot use, naming it", async () => {
+    const file = await weightsFile('{"stable": "ninety"}');
+    const config = loadOrdersConfig({ INVENTORY_TARGET: "127.0.0.1:1", INVENTORY_CANARY_TARGET: "127.0.0.1:2", INVENTORY_WEIGHTS_FILE: file });
+    expect(() => inventoryTarget(config.inventory)).toThrow(`${file}: expected an object of subset names to weights`);
+  });
+
+  it.each([
+    [{ INVENTORY_CANARY_TARGET: "127.0.0.1:2" }, "INVENTORY_CANARY_TARGET and INVENTORY_WEIGHTS_FILE go together"],
+    [{ INVENTORY_WEIGHTS_FILE: "/etc/weights.json" }, "INVENTORY_CANARY_TARGET and INVENTORY_WEIGHTS_FILE go together"],
+    [{ INVENTORY_CANARY_TARGET: "nohost", INVENTORY_WEIGHTS_FILE: "/w" }, "INVENTORY_CANARY_TARGET: each entry must be host:port"],
+    [{ INVENTORY_CANARY_TARGET: "a:1", INVENTORY_WEIGHTS_FILE: "/w", INVENTORY_TRANSPORT: "nats" }, "must be grpc with INVENTORY_CANARY_TARGET"],
+    [{ INVENTORY_CANARY_TARGET: "a:1", INVENTORY_WEIGHTS_FILE: "/w", INVENTORY_SHARDS: "inventory-0", INVENTORY_SHARD_TARGETS: "inventory-0=a:2" }, "a canary of sharded inventory is not supported"],
+  ])("refuses the configuration %j", (environment, message) => {
+    expect(() => loadOrdersConfig(environment)).toThrow(message);
+  });
+});
