@@ -4,24 +4,29 @@
 //   replay <service> <id>           publish a dead letter again on its subject
 // Databases: <SERVICE>_DATABASE_URL (e.g. ORDERS_DATABASE_URL), else the PGlite directory
 // DATA_DIR/<service> (default .data/<service>; only while that service is stopped). NATS: NATS_URL.
+// Sharded inventory (ADR 0105): INVENTORY_SHARDS names the shards, each a database of its own
+// (INVENTORY_0_DATABASE_URL for inventory-0, ...), and a shard's name stands for a service.
 import { connect } from "@nats-io/transport-node";
 import { openDatabase, type Database } from "protomesh/kit/data";
 import { createDeadLetterStore, createJetStreamBus, replayDeadLetter } from "protomesh/kit/messaging";
-import type { ServiceName } from "../saga/topology.js";
 import { pendingDeadLetters, sagaView } from "./saga-views.js";
 
-const services: ServiceName[] = ["orders", "inventory", "payments"];
-const usage = "usage: npm run ops -- saga <order-id> | dead-letters <orders|inventory|payments> | replay <service> <id>";
+const inventoryShards = (process.env.INVENTORY_SHARDS ?? "").split(",").map((shard) => shard.trim()).filter((shard) => shard !== "");
+/** The inventory databases: "inventory", or one per shard. */
+const inventoryDatabases = inventoryShards.length === 0 ? ["inventory"] : inventoryShards;
+const databaseNames = ["orders", ...inventoryDatabases, "payments"];
+const usage = `usage: npm run ops -- saga <order-id> | dead-letters <${databaseNames.join("|")}> | replay <service> <id>`;
 
-function serviceArg(value: string | undefined): ServiceName {
-  if (!services.includes(value as ServiceName)) throw new Error(`unknown service ${JSON.stringify(value ?? "")}\n${usage}`);
-  return value as ServiceName;
+function databaseArg(value: string | undefined): string {
+  if (!databaseNames.includes(value ?? "")) throw new Error(`unknown service ${JSON.stringify(value ?? "")}\n${usage}`);
+  return value as string;
 }
 
-function open(service: ServiceName): Promise<Database> {
-  const url = process.env[`${service.toUpperCase()}_DATABASE_URL`];
+/** `name`: a service, or an inventory shard. */
+function open(name: string): Promise<Database> {
+  const url = process.env[`${name.toUpperCase().replace(/-/g, "_")}_DATABASE_URL`];
   if (url !== undefined && url !== "") return openDatabase({ url });
-  return openDatabase({ dataDir: `${process.env.DATA_DIR ?? ".data"}/${service}` });
+  return openDatabase({ dataDir: `${process.env.DATA_DIR ?? ".data"}/${name}` });
 }
 
 const json = (value: unknown) => JSON.stringify(value, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? `<${v.length} bytes>` : v), 2);
@@ -29,17 +34,18 @@ const json = (value: unknown) => JSON.stringify(value, (_, v: unknown) => (typeo
 async function run(args: string[]): Promise<void> {
   const [command, first, second] = args;
   if (command === "saga" && first !== undefined) {
-    const dbs = await Promise.all(services.map(open));
+    const dbs = new Map(await Promise.all(databaseNames.map(async (name) => [name, await open(name)] as const)));
+    const db = (name: string) => (dbs.get(name) as Database).db;
     try {
-      const [orders, inventory, payments] = dbs as [Database, Database, Database];
-      console.log(json(await sagaView({ orders: orders.db, inventory: inventory.db, payments: payments.db }, first)));
+      const inventory = Object.fromEntries(inventoryDatabases.map((name) => [name, db(name)]));
+      console.log(json(await sagaView({ orders: db("orders"), inventory, payments: db("payments") }, first)));
     } finally {
-      await Promise.all(dbs.map((db) => db.close()));
+      await Promise.all([...dbs.values()].map((database) => database.close()));
     }
     return;
   }
   if (command === "dead-letters") {
-    const database = await open(serviceArg(first));
+    const database = await open(databaseArg(first));
     try {
       console.log(json(await pendingDeadLetters(database.db)));
     } finally {
@@ -48,7 +54,7 @@ async function run(args: string[]): Promise<void> {
     return;
   }
   if (command === "replay" && second !== undefined && Number.isInteger(Number(second))) {
-    const database = await open(serviceArg(first));
+    const database = await open(databaseArg(first));
     const nc = await connect({ servers: (process.env.NATS_URL ?? "nats://127.0.0.1:4222").split(",") });
     try {
       const ack = await replayDeadLetter(createDeadLetterStore(database.db), await createJetStreamBus(nc), Number(second));

@@ -155,10 +155,10 @@ describe("the order saga", () => {
     expect(poison?.reason).toMatch(/decode|parse|premature|invalid|wire/i);
 
     // The order confirms before inventory applies OrderConfirmed: the reservation turns "sold" a moment later.
-    const databases = { orders: shop.replicas.orders[0]!.runtime.database.db, inventory: inventoryDb, payments: shop.replicas.payments[0]!.runtime.database.db };
+    const databases = { orders: shop.replicas.orders[0]!.runtime.database.db, inventory: { inventory: inventoryDb }, payments: shop.replicas.payments[0]!.runtime.database.db };
     await expect
       .poll(() => sagaView(databases, order.orderId), { timeout: 10_000 })
-      .toMatchObject({ order: { status: "confirmed" }, reservation: { status: "sold" }, charge: { status: "captured" } });
+      .toMatchObject({ order: { status: "confirmed" }, reservations: { inventory: { status: "sold" } }, charge: { status: "captured" } });
 
     await replayDeadLetter(createDeadLetterStore(inventoryDb), shop.replicas.inventory[0]!.runtime.bus, poison!.id);
     expect((await pendingDeadLetters(inventoryDb)).some((l) => l.id === poison!.id)).toBe(false);

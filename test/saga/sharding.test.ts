@@ -3,7 +3,10 @@
 // every shard an order touches, a private nats-server. Baskets mix the shards' SKUs, some SKUs
 // run short and two customers' cards are declined; every saga must end and the checker, summing
 // stock over the shards, must find nothing. Then one shard answers late: the order waits for it.
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { resolve } from "node:path";
+import { promisify } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,6 +20,8 @@ import { PaymentStatus } from "protomesh/gen/shop/payments/v1/payments_pb";
 import { startRedisServer, type RedisServer } from "../helpers/index.js";
 import { startShop, type Shop } from "./shop.js";
 
+const execFileAsync = promisify(execFile);
+const root = resolve(import.meta.dirname, "../..");
 const SHARDS = ["inventory-0", "inventory-1"];
 const ORDERS = 150;
 const skus = Array.from({ length: 10 }, (_, i) => `SKU-${String(i).padStart(3, "0")}`);
@@ -133,6 +138,25 @@ describe("the order saga over two inventory shards", () => {
     }
     expect(Object.fromEntries(sold)).toEqual(Object.fromEntries(skus.map((sku) => [sku, bought.find((b) => b.sku === sku)?.quantity ?? 0])));
     expect(baskets).toHaveLength(ORDERS);
+
+    // The operator's view of a confirmed cross-shard order shows its reservation in each shard.
+    const sample = orders.find((o) => crossShard(o) && o.status === "confirmed") as OrderRow;
+    const ops = await execFileAsync(process.execPath, ["--conditions=source", "--import", "tsx", "services/ops/cli.ts", "saga", sample.order_id], {
+      cwd: root,
+      env: {
+        ...process.env,
+        INVENTORY_SHARDS: SHARDS.join(","),
+        ORDERS_DATABASE_URL: shop.databaseUrl("orders"),
+        PAYMENTS_DATABASE_URL: shop.databaseUrl("payments"),
+        INVENTORY_0_DATABASE_URL: shop.databaseUrl("inventory", "inventory-0"),
+        INVENTORY_1_DATABASE_URL: shop.databaseUrl("inventory", "inventory-1"),
+      },
+    });
+    expect(JSON.parse(ops.stdout)).toMatchObject({
+      order: { status: "confirmed" },
+      reservations: { "inventory-0": { status: "sold" }, "inventory-1": { status: "sold" } },
+      charge: { status: "captured" },
+    });
   }, 120_000);
   const orderStatus = async (orderId: string) => (await shop.orders.getOrder({ orderId })).order as Order;
   async function settled(orderId: string): Promise<Order> {
