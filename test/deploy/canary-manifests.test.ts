@@ -1,7 +1,7 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { renderKustomization } from "./kustomize.js";
-import { deployRoot, find, type ShopServiceManifests } from "./shop-manifests.js";
+import { deployRoot, find, selectsPods, type ShopServiceManifests } from "./shop-manifests.js";
 
 type Deployment = ShopServiceManifests["deployment"];
 type Service = ShopServiceManifests["service"];
@@ -17,8 +17,7 @@ function withoutRelease(deployment: Deployment): unknown {
   return { ...template, spec: { ...template.spec, containers: template.spec.containers.map(({ image: _image, ...rest }) => rest) } };
 }
 
-const selects = (service: Service, deployment: Deployment) =>
-  Object.entries(service.spec.selector).every(([label, value]) => deployment.spec.template.metadata.labels[label] === value);
+const selects = (service: Service, deployment: Deployment) => selectsPods(service.spec.selector, deployment);
 
 describe("the canary overlay", () => {
   it("runs the stable pod spec with only the image and the track label changed", () => {

@@ -1,12 +1,14 @@
 // The manifests against what the services really read: each variable goes through the service's
-// own config parser, ports and certificate paths are compared with the parsed configuration,
-// the NATS values with the stream replicas, the network policies with the allow-lists.
+// own config parser and telemetry settings, ports and certificate paths are compared with the
+// parsed configuration, the NATS values with the stream replicas, the network policies with the
+// allow-lists, for every workload of the production overlay.
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { isConfigError, type CommonServiceConfig } from "protomesh/kit/config";
+import { metricsFromEnv, otlpTracesUrl } from "protomesh/kit/telemetry";
 import { probeTargetFromEnv } from "../../deploy/probe/health-probe.js";
 import { loadOrdersConfig } from "../../services/orders/config.js";
 import { inventoryService } from "../../services/inventory/service.js";
@@ -14,26 +16,53 @@ import { ordersService } from "../../services/orders/service.js";
 import { paymentsService } from "../../services/payments/service.js";
 import { loadInventoryConfig } from "../../services/inventory/config.js";
 import { loadPaymentsConfig } from "../../services/payments/config.js";
-import { deployRoot, find, peerNames, renderProduction, shopEnvironment, shopServiceManifests, shopServices, type ShopService } from "./shop-manifests.js";
+import type { Manifest } from "./kustomize.js";
+import {
+  deployRoot,
+  find,
+  peerNames,
+  renderProduction,
+  selectsPods,
+  serviceOf,
+  shopEnvironment,
+  shopServiceManifests,
+  shopServices,
+  type NetworkPolicySpec,
+  type ShopService,
+} from "./shop-manifests.js";
 
 const objects = renderProduction();
+const overlays = { production: objects };
 const environmentOf = (service: ShopService) => shopEnvironment(objects, service);
 const loaders = { orders: loadOrdersConfig, inventory: loadInventoryConfig, payments: loadPaymentsConfig };
 const loaderOf = (service: ShopService): ((env: Record<string, string | undefined>) => CommonServiceConfig) => loaders[service];
+/** Everything a service reads from its environment: its config parser and the host's telemetry settings. */
+const readerOf =
+  (service: ShopService) =>
+  (env: Record<string, string | undefined>): unknown => ({ config: loaderOf(service)(env), metrics: metricsFromEnv(env), traces: otlpTracesUrl(env) });
 /** What cert-manager writes into a Certificate's Secret. */
 const certManagerKeys = ["tls.crt", "tls.key", "ca.crt"];
 /** Time the host needs after the transport's drain: consumers, relay, NATS drain, database close. */
 const shutdownMarginMs = 5_000;
+/** Where @opentelemetry/exporter-prometheus serves (its default endpoint, which the host keeps). */
+const metricsPath = "/metrics";
 
-describe.each(shopServices)("%s manifests", (service) => {
-  const m = shopServiceManifests(objects, service);
-  const env = environmentOf(service);
+const workloads = shopServices.map((workload) => ({ overlay: "production" as const, workload }));
+
+describe.each(workloads)("$overlay: $workload manifests", ({ overlay, workload }) => {
+  const rendered = overlays[overlay];
+  const service = serviceOf(workload);
+  const m = shopServiceManifests(rendered, workload);
+  const env = shopEnvironment(rendered, workload);
   const config = loaderOf(service)(env);
+  const metricsPort = metricsFromEnv(env).metricsPort;
+  /** The gateway's port, for orders: the other port browsers reach (through the gateway pods). */
+  const wsPort = service === "orders" ? loadOrdersConfig(env).statusGateway?.port : undefined;
 
-  it("set only variables the service reads: changing any of them changes the parsed config or is refused by name", () => {
-    expect(unreadVariables(loaderOf(service), env)).toEqual([]);
+  it("set only variables the service reads: changing any of them changes the parsed config or is refused", () => {
+    expect(unreadVariables(readerOf(service), env)).toEqual([]);
     // The check itself: a misspelt variable, or one another setting overrides, is caught.
-    expect(unreadVariables(loaderOf(service), { ...env, NATS_URLS: "nats://elsewhere:4222", DATA_DIR: "/data" })).toEqual(["NATS_URLS", "DATA_DIR"]);
+    expect(unreadVariables(readerOf(service), { ...env, NATS_URLS: "nats://elsewhere:4222", DATA_DIR: "/data", METRICS_PORTS: "9465" })).toEqual(["NATS_URLS", "DATA_DIR", "METRICS_PORTS"]);
   });
 
   it("run the service by the name services/serve.ts knows it by", () => {
@@ -41,13 +70,40 @@ describe.each(shopServices)("%s manifests", (service) => {
     expect(readFileSync(path.join(deployRoot, "../services/serve.ts"), "utf8")).toContain(`${service}: () => ${service}Service()`);
   });
 
-  it("listen on all interfaces, on the port the container, the headless service and the policy name", () => {
+  it("listen on all interfaces, on the ports the container, the headless service and the policy name", () => {
     expect(config.host).toBe("0.0.0.0");
-    expect(m.container.ports).toEqual([{ name: "grpc", containerPort: config.port, protocol: "TCP" }]);
+    const ws = wsPort === undefined ? [] : [{ name: "ws", containerPort: wsPort, protocol: "TCP" }];
+    expect(m.container.ports).toEqual([{ name: "grpc", containerPort: config.port, protocol: "TCP" }, { name: "metrics", containerPort: metricsPort, protocol: "TCP" }, ...ws]);
     expect(m.service.spec.clusterIP).toBe("None");
-    expect(m.service.spec.ports).toEqual([{ name: "grpc", port: config.port, targetPort: "grpc", protocol: "TCP" }]);
-    expect(m.service.spec.selector).toEqual({ "app.kubernetes.io/name": service });
-    expect(m.networkPolicy.spec.ingress?.flatMap((rule) => rule.ports.map((p) => p.port))).toEqual([config.port]);
+    // The Service publishes what callers reach; the metrics port is scraped pod by pod.
+    expect(m.service.spec.ports).toEqual([{ name: "grpc", port: config.port, targetPort: "grpc", protocol: "TCP" }, ...ws.map(({ name, containerPort }) => ({ name, port: containerPort, targetPort: name, protocol: "TCP" }))]);
+    expect(m.networkPolicy.spec.ingress?.flatMap((rule) => rule.ports.map((p) => p.port))).toEqual([config.port, ...ws.map((p) => p.containerPort)]);
+  });
+
+  it("select with the Service, the budget and the policy the Deployment's pods, whatever their track", () => {
+    const { "protomesh.dev/track": _track, ...podsOfAnyTrack } = m.deployment.spec.selector.matchLabels;
+    expect(m.service.spec.selector).toEqual(podsOfAnyTrack);
+    expect(m.disruptionBudget.spec.selector.matchLabels).toEqual(podsOfAnyTrack);
+    expect(m.networkPolicy.spec.podSelector.matchLabels).toEqual(podsOfAnyTrack);
+    expect(selectsPods(m.deployment.spec.selector.matchLabels, m.deployment)).toBe(true);
+  });
+
+  it("serve metrics where the scrape annotations say, and admit only Prometheus from the monitoring namespace to them", () => {
+    expect(metricsPort).toBeDefined();
+    expect(m.deployment.spec.template.metadata.annotations).toEqual({ "prometheus.io/scrape": "true", "prometheus.io/port": String(metricsPort), "prometheus.io/path": metricsPath });
+    const scrape = policiesSelecting(rendered, m.deployment).filter((p) => p.ingress?.some((rule) => rule.ports.some((port) => port.port === metricsPort)));
+    expect(scrape.map((p) => p.ingress)).toEqual([
+      [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } } }], ports: [{ protocol: "TCP", port: metricsPort }] }],
+    ]);
+  });
+
+  it("export traces to the collector Service whose pods the egress policy lets them reach, and nowhere else", () => {
+    const traces = new URL(otlpTracesUrl(env) ?? "");
+    const [serviceName, namespace] = traces.hostname.split(".");
+    expect([traces.protocol, serviceName, namespace, traces.pathname]).toEqual(["http:", "otel-collector", "monitoring", "/v1/traces"]);
+    const egressRules = policiesSelecting(rendered, m.deployment).flatMap((p) => p.egress ?? []);
+    const toCollector = egressRules.filter((rule) => rule.to.some((peer) => peer.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"] === namespace));
+    expect(toCollector).toEqual([{ to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "opentelemetry-collector" } } }], ports: [{ protocol: "TCP", port: Number(traces.port) }] }]);
   });
 
   it("read mTLS files from the mounted cert-manager Secret of a Certificate with the service's identity", () => {
@@ -59,8 +115,21 @@ describe.each(shopServices)("%s manifests", (service) => {
     const volume = m.pod.volumes.find((v) => v.name === mount?.name);
     // No `items` remapping and no subPath: renewed certificates reach the files the server polls.
     expect(volume?.secret).toEqual({ secretName: m.certificate.spec.secretName });
+    expect(m.certificate.spec.secretName).toBe(`${workload}-tls`);
     expect(m.certificate.spec.uris).toEqual([`spiffe://shop/${service}`]);
     expect(m.certificate.spec.usages).toEqual(expect.arrayContaining(["server auth", "client auth"]));
+    // The names its headless Service is reached by.
+    expect(m.certificate.spec.dnsNames).toEqual(expect.arrayContaining([workload, `${workload}.shop.svc`, `${workload}.shop.svc.cluster.local`]));
+  });
+
+  it("take secrets from Secrets of the workload's own, never from the ConfigMap", () => {
+    const fromSecrets = Object.fromEntries((m.container.env ?? []).map((e) => [e.name, e.valueFrom?.secretKeyRef]));
+    expect(fromSecrets.DATABASE_URL).toEqual({ name: `${workload}-database`, key: "url" });
+    expect(m.configMap.data).not.toHaveProperty("DATABASE_URL");
+    if (wsPort !== undefined) {
+      expect(fromSecrets.WS_TOKEN_SECRET).toEqual({ name: "orders-ws-token", key: "secret" });
+      expect(m.configMap.data).not.toHaveProperty("WS_TOKEN_SECRET");
+    }
   });
 
   it("probe health with the probe command built from this container's own configuration", () => {
@@ -86,7 +155,6 @@ describe.each(shopServices)("%s manifests", (service) => {
   it("run several replicas, of which a voluntary disruption takes at most one", () => {
     expect(m.deployment.spec.replicas).toBeGreaterThanOrEqual(3);
     expect(m.disruptionBudget.spec.maxUnavailable).toBe(1);
-    expect(m.disruptionBudget.spec.selector.matchLabels).toEqual({ "app.kubernetes.io/name": service });
   });
 
   it("connect to the NATS release of deploy/nats with as many stream copies as it has nodes", () => {
@@ -98,13 +166,13 @@ describe.each(shopServices)("%s manifests", (service) => {
     expect(config.streamReplicas).toBe(values.config.cluster.replicas);
     // Release "nats" of the chart serves clients on the Service "nats", port 4222.
     expect(config.natsServers).toEqual(["nats://nats:4222"]);
-    const backends = find<typeof m.networkPolicy>(objects, "NetworkPolicy", "shop-backends").spec;
+    const backends = find<typeof m.networkPolicy>(rendered, "NetworkPolicy", "shop-backends").spec;
     const natsRule = backends.egress?.find((rule) => peerNames(rule.to).includes("nats"));
     expect(natsRule?.ports).toEqual([{ protocol: "TCP", port: 4222 }]);
   });
 
   it("admit through the network policy only callers that the service's allow-list admits", async () => {
-    const allow = await allowListOf(service);
+    const allow = await allowListOf(service, env);
     const callers = new Set(Object.values(allow).flat());
     const admitted = m.networkPolicy.spec.ingress?.flatMap((rule) => peerNames(rule.from)) ?? [];
     expect(admitted.length).toBeGreaterThan(0);
@@ -138,20 +206,33 @@ describe("the saga's calls", () => {
   });
 });
 
-/** Variables whose value the parser ignores: a changed value neither changes the result nor is refused by name. */
-function unreadVariables(load: (env: Record<string, string | undefined>) => unknown, env: Record<string, string>): string[] {
-  const parsed = load(env);
+/**
+ * Variables whose value the parsers ignore: a changed value neither changes the result nor is
+ * refused. A refusal may name the variable checked against the changed one (INVENTORY_SHARD is
+ * refused when INVENTORY_SHARDS no longer lists it): either way the parser read it.
+ */
+function unreadVariables(read: (env: Record<string, string | undefined>) => unknown, env: Record<string, string>): string[] {
+  const parsed = read(env);
   return Object.keys(env).filter((name) => {
     try {
-      return isDeepStrictEqual(load({ ...env, [name]: `${env[name]}-changed` }), parsed);
+      return isDeepStrictEqual(read({ ...env, [name]: `${env[name]}-changed` }), parsed);
     } catch (error) {
-      return !(isConfigError(error) && error.problems.some((p) => p.startsWith(`${name}:`)));
+      // The config parsers refuse with a ConfigError; the telemetry settings with a message naming the variable.
+      const refused = isConfigError(error) || (error instanceof Error && error.message.startsWith(`${name} `));
+      return !refused;
     }
   });
 }
 
-async function allowListOf(service: ShopService): Promise<Readonly<Record<string, readonly string[]>>> {
-  const env = environmentOf(service);
+/** The network policies whose pod selector covers a Deployment's pods. */
+function policiesSelecting(rendered: readonly Manifest[], deployment: Parameters<typeof selectsPods>[1]): NetworkPolicySpec[] {
+  return rendered
+    .filter((o) => o.kind === "NetworkPolicy")
+    .map((o) => (o as Manifest & { spec: NetworkPolicySpec }).spec)
+    .filter((spec) => selectsPods(spec.podSelector.matchLabels, deployment));
+}
+
+async function allowListOf(service: ShopService, env: Record<string, string>): Promise<Readonly<Record<string, readonly string[]>>> {
   if (service === "orders") {
     // Building the orders definition opens its inventory client (without the certificate files,
     // which exist only in the pod; the allow-list does not depend on them); close it right away.
@@ -162,3 +243,4 @@ async function allowListOf(service: ShopService): Promise<Readonly<Record<string
   }
   return (service === "inventory" ? inventoryService(loadInventoryConfig(env)) : paymentsService(loadPaymentsConfig(env))).allow ?? {};
 }
+

@@ -1,6 +1,8 @@
+import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
 import { podContainers, readManifests, renderKustomization, type Manifest } from "./kustomize.js";
 import { schemaProblems } from "./schemas.js";
 
@@ -10,6 +12,8 @@ const yamlFiles = (dir: string): string[] =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? yamlFiles(path.join(dir, e.name)) : e.name.endsWith(".yaml") ? [path.join(dir, e.name)] : []));
 
 const key = (o: Manifest) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+/** kubectl's built-in kustomize, where the machine has kubectl; the renderer must agree with it. */
+const kubectlPresent = spawnSync("kubectl", ["version", "--client"], { stdio: "ignore" }).status === 0;
 
 describe("Kubernetes manifests", () => {
   it("every object in every file is valid against its Kubernetes schema", () => {
@@ -38,6 +42,12 @@ describe("Kubernetes manifests", () => {
     }
     const orders = podContainers(deployments.find((d) => d.metadata.name === "orders") as Manifest)[0];
     expect(orders?.resources).toMatchObject({ limits: { memory: "768Mi" } });
+  });
+
+  it.skipIf(!kubectlPresent).each(["base", ...overlays.map((o) => `overlays/${o}`)])("%s renders as `kubectl kustomize` renders it", (dir) => {
+    const byKey = (objects: Manifest[]) => Object.fromEntries(objects.map((o) => [key(o), o]));
+    const kustomized = parseAllDocuments(execFileSync("kubectl", ["kustomize", path.join(root, dir)], { encoding: "utf8" })).map((d) => d.toJS() as Manifest);
+    expect(byKey(renderKustomization(path.join(root, dir)))).toEqual(byKey(kustomized));
   });
 
   it("the schemas catch a broken object, so a pass means something", () => {

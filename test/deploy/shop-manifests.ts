@@ -1,5 +1,6 @@
-// The rendered production manifests of one shop service, typed for the assertions that compare
-// them with what the service really reads (its config parser, its TLS loader, its health probe).
+// The rendered manifests of one shop workload (a service, or one shard of it), typed for the
+// assertions that compare them with what the service really reads (its config parser, its TLS
+// loader, its telemetry settings, its health probe).
 import path from "node:path";
 import { renderKustomization, type Manifest } from "./kustomize.js";
 
@@ -29,6 +30,15 @@ export interface Container {
   volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 
+/** The service a workload runs: its own name, or the service it is a shard of. */
+export function serviceOf(workload: string): ShopService {
+  const service = shopServices.find((s) => workload === s || workload.startsWith(`${s}-`));
+  if (service === undefined) {
+    throw new Error(`${workload} is no shop service nor a shard of one`);
+  }
+  return service;
+}
+
 export interface PodSpec {
   terminationGracePeriodSeconds: number;
   containers: Container[];
@@ -37,24 +47,28 @@ export interface PodSpec {
 
 export interface PolicyPeer {
   podSelector?: { matchLabels?: Record<string, string> };
-  namespaceSelector?: object;
+  namespaceSelector?: { matchLabels?: Record<string, string> };
 }
 
 export interface NetworkPolicySpec {
   podSelector: { matchLabels: Record<string, string> };
   policyTypes: string[];
-  ingress?: { from: PolicyPeer[]; ports: { port: number }[] }[];
+  ingress?: { from: PolicyPeer[]; ports: { port: number; protocol?: string }[] }[];
   egress?: { to: PolicyPeer[]; ports: { port: number; protocol?: string }[] }[];
 }
 
 export interface ShopServiceManifests {
   deployment: Manifest & {
-    spec: { replicas: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+    spec: {
+      replicas: number;
+      selector: { matchLabels: Record<string, string> };
+      template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec };
+    };
   };
   pod: PodSpec;
   container: Container;
   configMap: Manifest & { data: Record<string, string> };
-  service: Manifest & { spec: { clusterIP?: string; selector: Record<string, string>; ports: { port: number; targetPort: string | number }[] } };
+  service: Manifest & { spec: { clusterIP?: string; selector: Record<string, string>; ports: { name: string; port: number; targetPort: string | number }[] } };
   disruptionBudget: Manifest & { spec: { maxUnavailable?: number; minAvailable?: number; selector: { matchLabels: Record<string, string> } } };
   networkPolicy: Manifest & { spec: NetworkPolicySpec };
   certificate: Manifest & { spec: { secretName: string; uris: string[]; dnsNames: string[]; usages: string[] } };
@@ -72,23 +86,25 @@ export function find<T extends Manifest>(objects: readonly Manifest[], kind: str
   return found as T;
 }
 
-export function shopServiceManifests(objects: readonly Manifest[], name: ShopService): ShopServiceManifests {
-  const deployment = find<ShopServiceManifests["deployment"]>(objects, "Deployment", name);
+/** A workload's objects: its Deployment and, by the same name, its Service, budget, policy and Certificate. */
+export function shopServiceManifests(objects: readonly Manifest[], workload: string): ShopServiceManifests {
+  const service = serviceOf(workload);
+  const deployment = find<ShopServiceManifests["deployment"]>(objects, "Deployment", workload);
   const pod = deployment.spec.template.spec;
-  const container = pod.containers.find((c) => c.name === name);
+  const container = pod.containers.find((c) => c.name === service);
   if (container === undefined) {
-    throw new Error(`Deployment/${name} has no container named ${name}`);
+    throw new Error(`Deployment/${workload} has no container named ${service}`);
   }
-  const configMapName = container.envFrom?.[0]?.configMapRef?.name ?? `${name}-config`;
+  const configMapName = container.envFrom?.[0]?.configMapRef?.name ?? `${workload}-config`;
   return {
     deployment,
     pod,
     container,
     configMap: find(objects, "ConfigMap", configMapName),
-    service: find(objects, "Service", name),
-    disruptionBudget: find(objects, "PodDisruptionBudget", name),
-    networkPolicy: find(objects, "NetworkPolicy", name),
-    certificate: find(objects, "Certificate", name),
+    service: find(objects, "Service", workload),
+    disruptionBudget: find(objects, "PodDisruptionBudget", workload),
+    networkPolicy: find(objects, "NetworkPolicy", workload),
+    certificate: find(objects, "Certificate", workload),
   };
 }
 
@@ -115,12 +131,21 @@ export function containerEnvironment(objects: readonly Manifest[], container: Co
   return env;
 }
 
-/** The container environment of a shop service, with stand-ins for its Secrets shaped as the parsers expect them. */
-export function shopEnvironment(objects: readonly Manifest[], service: ShopService): Record<string, string> {
-  return containerEnvironment(objects, shopServiceManifests(objects, service).container, {
-    DATABASE_URL: `postgres://shop@postgresql:5432/${service}`,
+/** Stands in for WS_TOKEN_SECRET: as long as the orders parser requires (32 bytes for HS256). */
+export const wsTokenSecretStandIn = "a-stand-in-secret-of-32-bytes-or-more";
+
+/** The container environment of a shop workload, with stand-ins for its Secrets shaped as the parsers expect them. */
+export function shopEnvironment(objects: readonly Manifest[], workload: string): Record<string, string> {
+  return containerEnvironment(objects, shopServiceManifests(objects, workload).container, {
+    DATABASE_URL: `postgres://shop@postgresql:5432/${workload.replaceAll("-", "_")}`,
     REDIS_URL: "redis://redis:6379",
+    WS_TOKEN_SECRET: wsTokenSecretStandIn,
   });
+}
+
+/** Whether a selector's labels are all on the pods of a Deployment's template. */
+export function selectsPods(selector: Record<string, string>, deployment: ShopServiceManifests["deployment"]): boolean {
+  return Object.entries(selector).every(([label, value]) => deployment.spec.template.metadata.labels[label] === value);
 }
 
 /** Pods a policy peer selects, by their app.kubernetes.io/name label. */
