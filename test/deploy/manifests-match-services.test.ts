@@ -1,7 +1,8 @@
 // The manifests against what the services really read: each variable goes through the service's
 // own config parser and telemetry settings, ports and certificate paths are compared with the
 // parsed configuration, the NATS values with the stream replicas, the network policies with the
-// allow-lists, for every workload of the production overlay.
+// allow-lists. Every workload of the production overlay is checked, and every workload of the
+// sharded overlay (each inventory shard as an inventory of its own).
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
@@ -22,8 +23,10 @@ import {
   find,
   peerNames,
   renderProduction,
+  renderSharded,
   selectsPods,
   serviceOf,
+  shardedWorkloads,
   shopEnvironment,
   shopServiceManifests,
   shopServices,
@@ -32,7 +35,7 @@ import {
 } from "./shop-manifests.js";
 
 const objects = renderProduction();
-const overlays = { production: objects };
+const overlays = { production: objects, sharded: renderSharded() };
 const environmentOf = (service: ShopService) => shopEnvironment(objects, service);
 const loaders = { orders: loadOrdersConfig, inventory: loadInventoryConfig, payments: loadPaymentsConfig };
 const loaderOf = (service: ShopService): ((env: Record<string, string | undefined>) => CommonServiceConfig) => loaders[service];
@@ -47,7 +50,10 @@ const shutdownMarginMs = 5_000;
 /** Where @opentelemetry/exporter-prometheus serves (its default endpoint, which the host keeps). */
 const metricsPath = "/metrics";
 
-const workloads = shopServices.map((workload) => ({ overlay: "production" as const, workload }));
+const workloads = [
+  ...shopServices.map((workload) => ({ overlay: "production" as const, workload })),
+  ...shardedWorkloads.map((workload) => ({ overlay: "sharded" as const, workload })),
+];
 
 describe.each(workloads)("$overlay: $workload manifests", ({ overlay, workload }) => {
   const rendered = overlays[overlay];
@@ -244,3 +250,72 @@ async function allowListOf(service: ShopService, env: Record<string, string>): P
   return (service === "inventory" ? inventoryService(loadInventoryConfig(env)) : paymentsService(loadPaymentsConfig(env))).allow ?? {};
 }
 
+describe("the sharded overlay's routing", () => {
+  const sharded = overlays.sharded;
+  const shards = ["inventory-0", "inventory-1"];
+  const ordersConfig = loadOrdersConfig(shopEnvironment(sharded, "orders"));
+  const shardConfigs = shards.map((shard) => loadInventoryConfig(shopEnvironment(sharded, shard)));
+  const deploymentOf = (workload: string) => shopServiceManifests(sharded, workload).deployment;
+
+  it("gives each shard its name and the one shard list that orders also has", () => {
+    expect(shardConfigs.map((c) => c.shard)).toEqual(shards.map((name) => ({ name, shards })));
+    expect(ordersConfig.inventory.shards?.map((s) => s.name)).toEqual(shards);
+    // Without shards the unsharded target would name a Service the overlay no longer has.
+    expect(shopServiceManifests(sharded, "orders").configMap.data).not.toHaveProperty("INVENTORY_TARGET");
+    expect(sharded.filter((o) => o.metadata.name === "inventory" || o.metadata.name === "inventory-config")).toEqual([]);
+  });
+
+  it("sends each shard's calls to the shard's headless Service, on the port the shard listens on, reaching its pods only", () => {
+    for (const [index, shard] of shards.entries()) {
+      const target = ordersConfig.inventory.shards?.find((s) => s.name === shard)?.target ?? [];
+      expect(target).toHaveLength(1);
+      const [host = "", port] = (target[0] ?? "").split(":");
+      const service = find<ReturnType<typeof shopServiceManifests>["service"]>(sharded, "Service", host);
+      expect(service.spec.clusterIP).toBe("None");
+      expect(Number(port)).toBe(shardConfigs[index]?.port);
+      expect(service.spec.ports.find((p) => p.name === "grpc")?.port).toBe(shardConfigs[index]?.port);
+      expect(shards.filter((other) => selectsPods(service.spec.selector, deploymentOf(other)))).toEqual([shard]);
+    }
+  });
+
+  it("lets orders reach every shard through both policies, and keeps each shard's objects to its own pods", () => {
+    const orders = deploymentOf("orders");
+    const ordersEgress = policiesSelecting(sharded, orders).flatMap((p) => p.egress ?? []);
+    for (const [index, shard] of shards.entries()) {
+      const port = shardConfigs[index]?.port;
+      const shardPods = deploymentOf(shard);
+      const egress = ordersEgress.filter((rule) => rule.to.some((peer) => peer.namespaceSelector === undefined && selectsPods(peer.podSelector?.matchLabels ?? {}, shardPods)));
+      expect(egress.flatMap((rule) => rule.ports.map((p) => p.port))).toEqual([port]);
+      const m = shopServiceManifests(sharded, shard);
+      const ingress = (m.networkPolicy.spec.ingress ?? []).filter((rule) => rule.from.some((peer) => selectsPods(peer.podSelector?.matchLabels ?? {}, orders)));
+      expect(ingress.flatMap((rule) => rule.ports.map((p) => p.port))).toEqual([port]);
+      for (const selector of [m.service.spec.selector, m.disruptionBudget.spec.selector.matchLabels, m.networkPolicy.spec.podSelector.matchLabels]) {
+        expect(shards.filter((other) => selectsPods(selector, deploymentOf(other)))).toEqual([shard]);
+      }
+    }
+  });
+
+  it("runs the shards from one spec: inventory-1's objects are inventory-0's with the number changed", () => {
+    // The shard list names both shards alike; the first test compares it.
+    const withoutShardList = (o: Manifest): unknown => (o.kind === "ConfigMap" ? { ...o, data: { ...(o.data as object), INVENTORY_SHARDS: undefined } } : o);
+    const objectsOf = (shard: string) =>
+      sharded
+        .filter((o) => o.metadata.name === shard || o.metadata.name === `${shard}-config`)
+        .sort((a, b) => a.kind.localeCompare(b.kind))
+        .map(withoutShardList);
+    const first = objectsOf("inventory-0");
+    expect(first.map((o) => (o as Manifest).kind)).toEqual(["Certificate", "ConfigMap", "Deployment", "NetworkPolicy", "PodDisruptionBudget", "Service"]);
+    expect(objectsOf("inventory-1")).toEqual(JSON.parse(JSON.stringify(first).replaceAll("inventory-0", "inventory-1")));
+  });
+
+  it("changes nothing of production but inventory and orders' routing to it", () => {
+    const key = (o: Manifest) => `${o.kind}/${o.metadata.name}`;
+    const touched = (o: Manifest) => o.metadata.name.startsWith("inventory") || o.metadata.name === "orders-config";
+    const rest = (list: readonly Manifest[]) => Object.fromEntries(list.filter((o) => !touched(o)).map((o) => [key(o), o]));
+    expect(rest(sharded)).toEqual(rest(objects));
+    const unsharded = shopServiceManifests(objects, "orders").configMap.data;
+    const { INVENTORY_SHARDS: _shards, INVENTORY_SHARD_TARGETS: _targets, ...ordersRest } = shopServiceManifests(sharded, "orders").configMap.data;
+    const { INVENTORY_TARGET: _target, ...unshardedRest } = unsharded;
+    expect(ordersRest).toEqual(unshardedRest);
+  });
+});

@@ -50,8 +50,18 @@ describe("Kubernetes manifests", () => {
     expect(byKey(renderKustomization(path.join(root, dir)))).toEqual(byKey(kustomized));
   });
 
+  it("the sharded overlay runs each inventory shard in place of the unsharded inventory, on the production image", () => {
+    const objects = renderKustomization(path.join(root, "overlays/sharded"));
+    const deployments = objects.filter((o) => o.kind === "Deployment");
+    expect(deployments.map((d) => d.metadata.name).sort()).toEqual(["inventory-0", "inventory-1", "orders", "payments"]);
+    for (const deployment of deployments) {
+      expect(podContainers(deployment).map((c) => c.image)).toEqual(["registry.example.com/protomesh/shop:0.1.0"]);
+    }
+    expect(objects.filter((o) => o.kind !== "Namespace").every((o) => o.metadata.namespace === "shop")).toBe(true);
+  });
+
   it("the schemas catch a broken object, so a pass means something", () => {
-    const [deployment] = readManifests(path.join(root, "base/inventory.yaml")).filter((o) => o.kind === "Deployment") as [Manifest];
+    const [deployment] = readManifests(path.join(root, "base/inventory/inventory.yaml")).filter((o) => o.kind === "Deployment") as [Manifest];
     const [container] = podContainers(deployment) as unknown as [{ ports: [{ containerPort: unknown }] }];
     container.ports[0].containerPort = "grpc";
     expect(schemaProblems(deployment).join()).toMatch(/containerPort must be integer/);

@@ -30,6 +30,9 @@ export interface Container {
   volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 
+/** The Deployments of the sharded overlay: one per service, inventory one per shard. */
+export const shardedWorkloads = ["orders", "inventory-0", "inventory-1", "payments"] as const;
+
 /** The service a workload runs: its own name, or the service it is a shard of. */
 export function serviceOf(workload: string): ShopService {
   const service = shopServices.find((s) => workload === s || workload.startsWith(`${s}-`));
@@ -76,6 +79,10 @@ export interface ShopServiceManifests {
 
 export function renderProduction(): Manifest[] {
   return renderKustomization(path.join(deployRoot, "kubernetes/overlays/production"));
+}
+
+export function renderSharded(): Manifest[] {
+  return renderKustomization(path.join(deployRoot, "kubernetes/overlays/sharded"));
 }
 
 export function find<T extends Manifest>(objects: readonly Manifest[], kind: string, name: string): T {
