@@ -1,7 +1,9 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderKustomization } from "./kustomize.js";
-import { deployRoot, find, selectsPods, type ShopServiceManifests } from "./shop-manifests.js";
+import { StaticResolver, WeightedResolver } from "protomesh/clients";
+import { loadOrdersConfig } from "../../services/orders/config.js";
+import { type Manifest, renderKustomization } from "./kustomize.js";
+import { deployRoot, find, selectsPods, shopEnvironment, shopServiceManifests, type ShopServiceManifests } from "./shop-manifests.js";
 
 type Deployment = ShopServiceManifests["deployment"];
 type Service = ShopServiceManifests["service"];
@@ -40,5 +42,39 @@ describe("the canary overlay", () => {
   it("does not let the two Deployments claim each other's pods", () => {
     expect(stable.spec.selector.matchLabels["protomesh.dev/track"]).toBe("stable");
     expect(canary.spec.selector.matchLabels["protomesh.dev/track"]).toBe("canary");
+  });
+
+  it("sends orders' inventory calls by the weights of a mounted ConfigMap, to the stable and canary Services", () => {
+    const config = loadOrdersConfig(shopEnvironment(objects, "orders"));
+    const { canary: canaryTrack } = config.inventory;
+    expect(canaryTrack).toBeDefined();
+    const grpcPort = stable.spec.template.spec.containers[0]?.ports?.find((p) => p.name === "grpc")?.containerPort;
+    for (const [target, deployment, other] of [
+      [config.inventory.target, stable, canary],
+      [canaryTrack!.target, canary, stable],
+    ] as const) {
+      expect(target).toHaveLength(1);
+      const [host, port] = (target[0] as string).split(":");
+      const service = find<Service>(objects, "Service", host as string);
+      expect([selects(service, deployment), selects(service, other)]).toEqual([true, false]);
+      expect(service.spec.ports.map((p) => p.port)).toContain(Number(port));
+      expect(Number(port)).toBe(grpcPort);
+    }
+
+    // The weights file is a key of a ConfigMap mounted as a directory (edits reach it), and it
+    // holds weights the resolver accepts, the canary at 10 %.
+    const orders = shopServiceManifests(objects, "orders");
+    const mount = orders.container.volumeMounts?.find((m) => canaryTrack!.weightsFile.startsWith(`${m.mountPath}/`));
+    expect(mount).toMatchObject({ readOnly: true });
+    expect(mount).not.toHaveProperty("subPath");
+    const volume = orders.pod.volumes?.find((v) => v.name === mount?.name) as { configMap?: { name: string } } | undefined;
+    const weightsMap = find<Manifest & { data: Record<string, string> }>(objects, "ConfigMap", volume?.configMap?.name ?? "");
+    const weights = JSON.parse(weightsMap.data[path.basename(canaryTrack!.weightsFile)] ?? "null") as Record<string, number>;
+    const resolver = new WeightedResolver([
+      { name: "stable", weight: 1, resolver: new StaticResolver([]) },
+      { name: "canary", weight: 0, resolver: new StaticResolver([]) },
+    ]);
+    resolver.setWeights(weights);
+    expect(resolver.weights()).toEqual({ stable: 90, canary: 10 });
   });
 });
