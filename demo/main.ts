@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { boundedNumber } from "./cli.js";
+import { abortOnSignals, INTERRUPTED_EXIT_CODE } from "./interrupt.js";
 import { findNats, NoNatsError } from "./nats.js";
 import { prepareDatabases } from "./databases.js";
 import { runDemo, type DemoOptions } from "./run-demo.js";
@@ -52,6 +53,7 @@ async function main(): Promise<number> {
     console.error("services are not built: run npm run build (npm run demo does it for you)");
     return 1;
   }
+  const interrupted = abortOnSignals();
   let nats;
   try {
     nats = await findNats();
@@ -64,10 +66,11 @@ async function main(): Promise<number> {
   }
   const databases = await prepareDatabases(process.env.DATABASE_URL);
   try {
-    const result = await runDemo(options, { nats, databases });
+    const result = await runDemo(options, { nats, databases }, interrupted);
     printSummary(result);
     return result.report.violations.length === 0 && result.unfinished === 0 ? 0 : 1;
   } catch (error) {
+    if (interrupted.aborted) return INTERRUPTED_EXIT_CODE;
     console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   } finally {

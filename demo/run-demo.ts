@@ -73,7 +73,12 @@ function random(seed: number) {
 
 const terminal = (order: Order | undefined) => order !== undefined && (order.status === OrderStatus.CONFIRMED || order.status === OrderStatus.CANCELLED);
 
-export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; databases: DemoDatabases }): Promise<DemoResult> {
+/**
+ * Runs the demo on the given NATS and databases, which stay the caller's to release. When
+ * `interrupted` aborts, every replica is stopped and the run rejects with its reason once none
+ * is left running.
+ */
+export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; databases: DemoDatabases }, interrupted: AbortSignal): Promise<DemoResult> {
   const started = Date.now();
   const replicasPerService = infra.databases.kind === "pglite" ? 1 : (options.replicas ?? 2);
   if (infra.databases.kind === "pglite" && (options.replicas ?? 1) > 1) {
@@ -88,18 +93,11 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
   const gatewayTls: ClientOptions["tls"] = { caFile: join(CERT_DIR, "ca.crt"), certFile: join(CERT_DIR, "gateway.crt"), keyFile: join(CERT_DIR, "gateway.key"), serverName: "localhost" };
 
   const supervisor = new Supervisor([process.execPath, join(import.meta.dirname, "..", "services", "serve.js")]);
-  // The process exits here, so the caller's own clean-up never runs: release its NATS and
-  // databases too, once no replica uses them.
-  const stopOnSignal = () => {
-    console.error("\ninterrupted: stopping every replica");
-    void supervisor
-      .stopAll(5_000)
-      .then(() => infra.databases.dispose())
-      .then(() => infra.nats.stop())
-      .finally(() => process.exit(130));
-  };
-  process.once("SIGINT", stopOnSignal);
-  process.once("SIGTERM", stopOnSignal);
+  // Stops the replicas at once; the steps below notice the abort and unwind to the finally,
+  // which waits for the last of them.
+  const stopOnInterrupt = () => void supervisor.stopAll(5_000);
+  interrupted.throwIfAborted();
+  interrupted.addEventListener("abort", stopOnInterrupt, { once: true });
 
   const ports = new Map<ServiceName, number[]>();
   for (const service of ["inventory", "payments", "orders"] as const) {
@@ -120,6 +118,7 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
   const clients: object[] = [];
   let ordersShare: DemoResult["ordersShare"] = [];
   let eventCounters: EventCounters | undefined;
+  let chaos: ReturnType<typeof startChaos> | undefined;
 
   try {
     await refuseSharedConsumers(infra.nats.url);
@@ -144,17 +143,17 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
     const inventory = createInventoryClient({ target: (ports.get("inventory") ?? []).map((p) => `127.0.0.1:${p}`), authority: "localhost:443", tls: gatewayTls });
     const orders = createOrdersClient({ target: (ports.get("orders") ?? []).map((p) => `127.0.0.1:${p}`), authority: "localhost:443", tls: gatewayTls, loadBalancing: "round-robin" });
     clients.push(inventory, orders);
-    await Promise.all([clientTransport(inventory).ready(), clientTransport(orders).ready()]);
+    await untilInterrupted(Promise.all([clientTransport(inventory).ready(), clientTransport(orders).ready()]), interrupted);
     process.stderr.write("  clients connected over mTLS; stocking inventory\n");
 
     const next = random(42);
     const lampOrders = Math.max(1, Math.round(options.orders * 0.15));
     for (const item of SKUS) {
       const available = item.sku === "LAMP-LTD" ? Math.max(1, Math.round(lampOrders / 2)) : options.orders * 3;
-      await inventory.setStock({ sku: item.sku, name: item.name, available, unitPrice: { currencyCode: "EUR", amountMinor: item.priceMinor } });
+      await inventory.setStock({ sku: item.sku, name: item.name, available, unitPrice: { currencyCode: "EUR", amountMinor: item.priceMinor } }, { signal: interrupted });
     }
 
-    const chaos = options.chaos ? startChaos(supervisor, chaosKills) : undefined;
+    chaos = options.chaos ? startChaos(supervisor, chaosKills) : undefined;
     const bar = new SingleBar({ format: "orders [{bar}] {value}/{total} terminal | {confirmed} confirmed, {cancelled} cancelled | {duration}s", hideCursor: true, stream: process.stderr });
     bar.start(options.orders, 0, { confirmed: 0, cancelled: 0 });
     const giveUpAt = () => Date.now() + options.sagaDeadlineMs + 60_000;
@@ -168,18 +167,18 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
       const stopAt = giveUpAt();
       let order: Order | undefined;
       // A replica may die under us: retry with the same key, which cannot create a second order.
-      while (order === undefined && Date.now() < stopAt) {
+      while (order === undefined && Date.now() < stopAt && !interrupted.aborted) {
         try {
-          order = (await orders.createOrder({ userId, items: lines, idempotencyKey, currencyCode: "EUR" }, { headers: { "idempotency-key": idempotencyKey } })).order;
+          order = (await orders.createOrder({ userId, items: lines, idempotencyKey, currencyCode: "EUR" }, { headers: { "idempotency-key": idempotencyKey }, signal: interrupted })).order;
         } catch (error) {
           if (ConnectError.from(error).code === Code.InvalidArgument) throw error;
           createRetries += 1;
           await sleep(200);
         }
       }
-      while (!terminal(order) && order !== undefined && Date.now() < stopAt) {
+      while (!terminal(order) && order !== undefined && Date.now() < stopAt && !interrupted.aborted) {
         try {
-          for await (const update of orders.watchOrder({ orderId: order.orderId }, { timeoutMs: 5_000 })) {
+          for await (const update of orders.watchOrder({ orderId: order.orderId }, { timeoutMs: 5_000, signal: interrupted })) {
             order = update.order ?? order;
             if (terminal(order)) break;
           }
@@ -201,24 +200,28 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
     let issued = 0;
     await Promise.all(
       Array.from({ length: Math.min(options.concurrency, options.orders) }, async () => {
-        while (issued < options.orders) await placeOne(issued++);
+        while (issued < options.orders && !interrupted.aborted) await placeOne(issued++);
       }),
     );
     bar.stop();
+    interrupted.throwIfAborted();
     ordersShare = clientTransport(orders).snapshot().map(({ address, calls }) => ({ address, calls }));
     await chaos?.stop();
     // A killed replica's relay may hold published-but-unmarked outbox rows until its lease ends;
     // another relay then republishes them (deduplicated by the broker) and marks them.
-    await settle(infra.nats.url, () => outboxesDrained(infra.databases), options.chaos ? DEFAULT_OUTBOX_LEASE_MS + 2_000 : 0);
+    await settle(infra.nats.url, () => outboxesDrained(infra.databases), options.chaos ? DEFAULT_OUTBOX_LEASE_MS + 2_000 : 0, interrupted);
     const scraped = await scrapeEventCounters(supervisor.replicas);
     for (const failure of scraped.unreachable) process.stderr.write(`  metrics not scraped from ${failure}\n`);
     eventCounters = scraped.scraped > 0 ? scraped : undefined;
   } finally {
     for (const client of clients) closeClient(client);
+    // Already stopped unless the run failed or was interrupted before; a failed restart it
+    // ended with was reported by the run's own stop.
+    await chaos?.stop().catch(() => undefined);
     await supervisor.stopAll();
-    process.removeListener("SIGINT", stopOnSignal);
-    process.removeListener("SIGTERM", stopOnSignal);
+    interrupted.removeEventListener("abort", stopOnInterrupt);
   }
+  interrupted.throwIfAborted();
 
   const ordersDb = await infra.databases.open("orders");
   const inventoryDb = await infra.databases.open("inventory");
@@ -315,7 +318,7 @@ async function refuseSharedConsumers(natsUrl: string): Promise<void> {
  * Waits until every durable consumer has nothing pending or unacknowledged for two checks in a
  * row, so the compensations triggered by the last orders are applied before shutdown.
  */
-async function settle(natsUrl: string, drained: () => Promise<boolean>, leaseWaitMs: number, timeoutMs = 90_000): Promise<void> {
+async function settle(natsUrl: string, drained: () => Promise<boolean>, leaseWaitMs: number, interrupted: AbortSignal, timeoutMs = 90_000): Promise<void> {
   const nc = await connect({ servers: natsUrl.split(",") });
   try {
     const jsm = await jetstreamManager(nc);
@@ -323,7 +326,7 @@ async function settle(natsUrl: string, drained: () => Promise<boolean>, leaseWai
     const leasesEnd = Date.now() + leaseWaitMs;
     let quiet = 0;
     while (quiet < 2 && Date.now() < deadline) {
-      await sleep(1_000);
+      await sleep(1_000, undefined, { signal: interrupted });
       let busy = Date.now() < leasesEnd || !(await drained());
       for (const subscription of subscriptions) {
         try {
@@ -338,4 +341,15 @@ async function settle(natsUrl: string, drained: () => Promise<boolean>, leaseWai
   } finally {
     await nc.close();
   }
+}
+
+/** `work`, or the abort's reason as soon as `interrupted` aborts, for waits that take no signal. */
+function untilInterrupted<T>(work: Promise<T>, interrupted: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    // An abort's reason is an Error unless the caller chose otherwise (DOMException by default).
+    const abort = () => reject(interrupted.reason as Error);
+    if (interrupted.aborted) return abort();
+    interrupted.addEventListener("abort", abort, { once: true });
+    work.then(resolve, reject).finally(() => interrupted.removeEventListener("abort", abort));
+  });
 }

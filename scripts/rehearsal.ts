@@ -11,6 +11,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { boundedNumber } from "../demo/cli.js";
 import { prepareDatabases } from "../demo/databases.js";
+import { abortOnSignals, INTERRUPTED_EXIT_CODE } from "../demo/interrupt.js";
 import { runDemo, type DemoOptions } from "../demo/run-demo.js";
 import { printSummary } from "../demo/summary.js";
 import { streams } from "../services/saga/topology.js";
@@ -59,11 +60,8 @@ async function releaseAll(): Promise<void> {
   }
 }
 
-/** The start-up step under way: a signal during it waits for it, so what it started is released too. */
-let starting: Promise<unknown> = Promise.resolve();
-
 /** A fresh cluster answers JetStream calls only once it has elected a meta leader. */
-async function jetStreamReady(servers: string[], timeoutMs = 30_000): Promise<void> {
+async function jetStreamReady(servers: string[], interrupted: AbortSignal, timeoutMs = 30_000): Promise<void> {
   const nc = await connect({ servers });
   try {
     const deadline = Date.now() + timeoutMs;
@@ -73,7 +71,7 @@ async function jetStreamReady(servers: string[], timeoutMs = 30_000): Promise<vo
         return;
       } catch (error) {
         if (Date.now() > deadline) throw new Error(`the NATS cluster has no JetStream after ${timeoutMs} ms`, { cause: error });
-        await sleep(250);
+        await sleep(250, undefined, { signal: interrupted });
       }
     }
   } finally {
@@ -94,26 +92,23 @@ async function streamReplicas(servers: string[]): Promise<{ stream: string; repl
   }
 }
 
-async function rehearse(options: DemoOptions, serverUrl: string): Promise<number> {
-  const clusterStarting = startNatsCluster(CLUSTER_NODES);
-  starting = clusterStarting;
-  const cluster = await clusterStarting;
+async function rehearse(options: DemoOptions, serverUrl: string, interrupted: AbortSignal): Promise<number> {
+  const cluster = await startNatsCluster(CLUSTER_NODES);
   releases.push(() => cluster.dispose());
-  await jetStreamReady(cluster.servers);
-  const databasesCreated = prepareDatabases(serverUrl);
-  starting = databasesCreated;
-  const databases = await databasesCreated;
+  console.error(`rehearsal: NATS cluster of ${CLUSTER_NODES} nodes at ${cluster.servers.join(", ")}, stores under ${cluster.nodes.map((node) => dirname(node.storeDir)).join(", ")}`);
+  await jetStreamReady(cluster.servers, interrupted);
+  interrupted.throwIfAborted();
+  const databases = await prepareDatabases(serverUrl);
   releases.push(() => databases.dispose());
-
   const databaseNames = (["orders", "inventory", "payments"] as const).map((service) => new URL(databases.envFor(service).DATABASE_URL ?? "").pathname.slice(1));
   const server = new URL(serverUrl);
-  console.error(`rehearsal: NATS cluster of ${CLUSTER_NODES} nodes at ${cluster.servers.join(", ")}, stores under ${cluster.nodes.map((node) => dirname(node.storeDir)).join(", ")}`);
   console.error(`rehearsal: databases ${databaseNames.join(", ")} on ${server.host}`);
 
-  const result = await runDemo(options, {
-    nats: { url: cluster.servers.join(","), origin: "started", streamReplicas: STREAM_REPLICAS, stop: () => cluster.dispose() },
-    databases,
-  });
+  const result = await runDemo(
+    options,
+    { nats: { url: cluster.servers.join(","), origin: "started", streamReplicas: STREAM_REPLICAS, stop: () => cluster.dispose() }, databases },
+    interrupted,
+  );
   const replication = await streamReplicas(cluster.servers);
   printSummary(result);
 
@@ -127,17 +122,6 @@ async function rehearse(options: DemoOptions, serverUrl: string): Promise<number
   return problems.length === 0 ? 0 : 1;
 }
 
-// While the demo runs, its own handler stops the replicas, then releases the databases and the
-// cluster (they are its infra) and exits. Before and after, this one releases what was started.
-function onSignal(): void {
-  if (process.listeners("SIGINT").length > 1) return;
-  console.error("\ninterrupted: stopping the NATS cluster and dropping the databases");
-  void starting
-    .catch(() => undefined)
-    .then(releaseAll)
-    .finally(() => process.exit(130));
-}
-
 async function main(): Promise<number> {
   let options: DemoOptions;
   try {
@@ -146,11 +130,13 @@ async function main(): Promise<number> {
     console.error(`${(error as Error).message}\n${usage}`);
     return 2;
   }
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  // A signal only aborts: every step unwinds to the release below, which runs after the replicas
+  // have been stopped and awaited, whatever was under way when it came.
+  const interrupted = abortOnSignals();
   try {
-    return await rehearse(options, process.env.DATABASE_URL || DEFAULT_SERVER_URL);
+    return await rehearse(options, process.env.DATABASE_URL || DEFAULT_SERVER_URL, interrupted);
   } catch (error) {
+    if (interrupted.aborted) return INTERRUPTED_EXIT_CODE;
     console.error(`rehearsal failed: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   } finally {
