@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { EventHeaders } from "protomesh/kit/messaging";
 import { durableName, streams } from "../../services/saga/topology.js";
-import type { ChildReplica } from "../saga/shop.js";
+import type { ChildOptions, ChildReplica } from "../saga/shop.js";
 import { useFaultShop } from "./fault-shop.js";
 import { redeliveries, untilAllAcked } from "./broker-stats.js";
 import { isCommit, isNatsAck, startWireTap, type TapMessage, type WireTap } from "./wire-tap.js";
@@ -30,6 +30,25 @@ describe("a payments replica is killed at its commit", () => {
   // Registered after the shop's hooks, so the taps close before the shop stops.
   afterAll(() => Promise.all(taps.map((tap) => tap.close())));
 
+  /**
+   * Starts a payments replica through a tap (`arm` hands it to the tap, which kills it at its
+   * step), places 60 orders, and waits for the kill, for every saga to end and for the broker
+   * to hold no unacked delivery; returns the broker's redeliveries of payments meanwhile.
+   */
+  async function killUnderLoad(childOptions: ChildOptions, arm: (victim: ChildReplica) => void) {
+    const redeliveredBefore = await redeliveries(fault.shop.nats.servers, "payments");
+    const child = await fault.shop.startChild("payments", childOptions);
+    arm(child);
+    const load = fault.shop.placeOrders(60, 4);
+    await killedWithin(child, 30_000);
+    const killedAt = Date.now();
+    const placed = await load;
+    const report = await fault.shop.settle(90_000);
+    await untilAllAcked(fault.shop.nats.servers, "payments", 60_000);
+    const redelivered = (await redeliveries(fault.shop.nats.servers, "payments")) - redeliveredBefore;
+    return { placed, report, redelivered, killedAt };
+  }
+
   it("after the commit and before the ack: the redelivery finds the inbox record and changes nothing", async () => {
     let victim: ChildReplica | undefined = undefined;
     let cutAck: TapMessage | undefined;
@@ -40,16 +59,7 @@ describe("a payments replica is killed at its commit", () => {
       return "cut";
     });
     taps.push(tap);
-    const redeliveredBefore = await redeliveries(fault.shop.nats.servers, "payments");
-    const child = await fault.shop.startChild("payments", { natsUrl: `nats://127.0.0.1:${tap.port}` });
-    victim = child;
-    const load = fault.shop.placeOrders(60, 4);
-    await killedWithin(child, 30_000);
-    const killedAt = Date.now();
-    const placed = await load;
-    const report = await fault.shop.settle(90_000);
-    await untilAllAcked(fault.shop.nats.servers, "payments", 60_000);
-    const redelivered = (await redeliveries(fault.shop.nats.servers, "payments")) - redeliveredBefore;
+    const { placed, report, redelivered, killedAt } = await killUnderLoad({ natsUrl: `nats://127.0.0.1:${tap.port}` }, (child) => (victim = child));
 
     // The held ack names the delivery: $JS.ACK.<stream>.<durable>.<delivered>.<stream seq>.…
     const streamSequence = Number(cutAck?.bytes.toString("latin1").split(" ")[1]?.split(".")[5]);
@@ -92,16 +102,7 @@ describe("a payments replica is killed at its commit", () => {
     taps.push(tap);
     const tapped = new URL(fault.shop.databaseUrl("payments"));
     tapped.port = String(tap.port);
-    const redeliveredBefore = await redeliveries(fault.shop.nats.servers, "payments");
-    const child = await fault.shop.startChild("payments", { databaseUrl: tapped.toString() });
-    victim = child;
-    const load = fault.shop.placeOrders(60, 4);
-    await killedWithin(child, 30_000);
-    const killedAt = Date.now();
-    const placed = await load;
-    const report = await fault.shop.settle(90_000);
-    await untilAllAcked(fault.shop.nats.servers, "payments", 60_000);
-    const redelivered = (await redeliveries(fault.shop.nats.servers, "payments")) - redeliveredBefore;
+    const { placed, report, redelivered, killedAt } = await killUnderLoad({ databaseUrl: tapped.toString() }, (child) => (victim = child));
     console.info(`kill before commit: ${JSON.stringify({ placed, cutCommits, redelivered, recoveryMs: Date.now() - killedAt, orders: report.orders, events: report.events })}`);
 
     expect(cutCommits).toBeGreaterThan(0);
