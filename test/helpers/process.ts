@@ -45,7 +45,11 @@ export function spawnServer(command: string, args: string[], options: SpawnOptio
 export async function stopProcess(proc: ServerProcess, signal: NodeJS.Signals = "SIGTERM", graceMs = 10_000): Promise<void> {
   if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
   proc.child.kill(signal);
-  const timedOut = await Promise.race([proc.exited.then(() => false), sleep(graceMs).then(() => true)]);
+  // The grace timer is cleared on exit: left pending, it kept a program that stopped its servers
+  // (the rehearsal) alive for the whole grace period.
+  let graceTimer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([proc.exited.then(() => false), new Promise<boolean>((resolve) => (graceTimer = setTimeout(() => resolve(true), graceMs)))]);
+  clearTimeout(graceTimer);
   if (timedOut) {
     proc.child.kill("SIGKILL");
     await proc.exited;
