@@ -132,12 +132,18 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
       },
     };
     for (const service of ["inventory", "payments", "orders"] as const) {
-      const replicas = await Promise.all(
-        (ports.get(service) ?? []).map(async (port, index) =>
-          supervisor.start({ service, index, port, metricsPort: await freePort(), env: { ...commonEnv(service), ...extraEnv[service] } }),
-        ),
-      );
-      process.stderr.write(`  ${replicas.map((r) => `${r.name} on :${r.port}`).join(", ")}\n`);
+      const start = async (port: number, index: number) => {
+        const began = Date.now();
+        const replica = await supervisor.start({ service, index, port, metricsPort: await freePort(), env: { ...commonEnv(service), ...extraEnv[service] } });
+        process.stderr.write(`  ${replica.name} on :${replica.port} (listening after ${((Date.now() - began) / 1000).toFixed(1)} s)\n`);
+      };
+      // The first replica creates the streams and durable consumers (on a cluster, each a
+      // replicated group whose leader must be elected) while the others would race it to create
+      // the same ones, and on a loaded host replicas starting side by side share the CPU, each
+      // taking longer to listen. The others start once it listens, finding all of it in place.
+      const [first = 0, ...others] = ports.get(service) ?? [];
+      await start(first, 0);
+      await Promise.all(others.map((port, index) => start(port, index + 1)));
     }
 
     const inventory = createInventoryClient({ target: (ports.get("inventory") ?? []).map((p) => `127.0.0.1:${p}`), authority: "localhost:443", tls: gatewayTls });

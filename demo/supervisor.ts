@@ -65,7 +65,9 @@ export class Supervisor {
         if (this.stopping) return;
         throw new Error(`${replica.name} exited during start-up (${child.exitCode ?? child.signalCode}):\n  ${replica.output.slice(-15).join("\n  ")}`);
       }
-      if (Date.now() > deadline) throw new Error(`${replica.name} did not listen on port ${replica.port} within ${this.startTimeoutMs} ms`);
+      if (Date.now() > deadline) {
+        throw new Error(`${replica.name} did not listen on port ${replica.port} within ${this.startTimeoutMs} ms; its last lines:\n  ${replica.output.slice(-15).join("\n  ")}`);
+      }
       await sleep(100);
     }
   }

@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { createJetStreamBus } from "protomesh/kit/messaging";
 import { boundedNumber } from "../demo/cli.js";
 import { prepareDatabases } from "../demo/databases.js";
 import { abortOnSignals, INTERRUPTED_EXIT_CODE } from "../demo/interrupt.js";
@@ -60,19 +61,43 @@ async function releaseAll(): Promise<void> {
   }
 }
 
-/** A fresh cluster answers JetStream calls only once it has elected a meta leader. */
-async function jetStreamReady(servers: string[], interrupted: AbortSignal, timeoutMs = 30_000): Promise<void> {
+/**
+ * Polls `problem` until it reports none (an error counts as a problem), failing with the last
+ * one at `deadline`.
+ */
+async function waitFor(what: string, problem: () => Promise<string | undefined>, deadline: number, interrupted: AbortSignal): Promise<void> {
+  for (;;) {
+    interrupted.throwIfAborted();
+    const last = await problem().catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+    if (last === undefined) return;
+    if (Date.now() > deadline) throw new Error(`${what} not ready: ${last}`);
+    await sleep(250, undefined, { signal: interrupted });
+  }
+}
+
+/**
+ * Creates every saga stream at R3 and waits until each has an elected leader and all its
+ * replicas current, before any service starts. A fresh cluster answers JetStream calls only once
+ * it has a meta leader, and an R3 stream's leader is elected after it is created; on a loaded
+ * host either can take longer than a replica's JetStream calls wait (5 s), and a replica whose
+ * call times out exits. Here the cluster gets all the time it needs before the first replica.
+ */
+async function streamsReady(servers: string[], interrupted: AbortSignal, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   const nc = await connect({ servers });
   try {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        await (await jetstreamManager(nc)).getAccountInfo();
-        return;
-      } catch (error) {
-        if (Date.now() > deadline) throw new Error(`the NATS cluster has no JetStream after ${timeoutMs} ms`, { cause: error });
-        await sleep(250, undefined, { signal: interrupted });
-      }
+    await waitFor("JetStream on the NATS cluster", async () => void (await (await jetstreamManager(nc)).getAccountInfo()), deadline, interrupted);
+    const bus = await createJetStreamBus(nc, { timeoutMs: 10_000 });
+    const jsm = await jetstreamManager(nc);
+    for (const spec of Object.values(streams)) {
+      const problem = async () => {
+        await bus.ensureStream({ ...spec, replicas: STREAM_REPLICAS });
+        const { cluster } = await jsm.streams.info(spec.name);
+        if (cluster?.leader === undefined || cluster.leader === "") return "no leader elected yet";
+        const current = (cluster.replicas ?? []).filter((peer) => peer.current).length;
+        return current === STREAM_REPLICAS - 1 ? undefined : `${current} of ${STREAM_REPLICAS - 1} followers current`;
+      };
+      await waitFor(`stream ${spec.name} at R${STREAM_REPLICAS}`, problem, deadline, interrupted);
     }
   } finally {
     await nc.close();
@@ -96,7 +121,7 @@ async function rehearse(options: DemoOptions, serverUrl: string, interrupted: Ab
   const cluster = await startNatsCluster(CLUSTER_NODES);
   releases.push(() => cluster.dispose());
   console.error(`rehearsal: NATS cluster of ${CLUSTER_NODES} nodes at ${cluster.servers.join(", ")}, stores under ${cluster.nodes.map((node) => dirname(node.storeDir)).join(", ")}`);
-  await jetStreamReady(cluster.servers, interrupted);
+  await streamsReady(cluster.servers, interrupted);
   interrupted.throwIfAborted();
   const databases = await prepareDatabases(serverUrl);
   releases.push(() => databases.dispose());
