@@ -1,7 +1,7 @@
 // Runs `npm run rehearsal` compiled, as a user would after the build: a short run must end with
 // the invariant checker's report (every order terminal, no invariant broken, streams at R3),
 // and neither a finished run, nor one whose replicas fail to start, nor one interrupted while
-// they start may leave a process, a NATS store or a database behind.
+// they start or while orders run may leave a process, a NATS store or a database behind.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
@@ -124,6 +124,15 @@ describe("npm run rehearsal", () => {
     // inventory-1 is being started once inventory-0 listens.
     expect(await outputContains(run, "inventory-0 on :", 240_000)).toBe(true);
     run.child.kill("SIGTERM");
+    expect(await run.exited).toBe(130);
+    expect(run.output()).not.toContain("rehearsal passed");
+    await expectNothingLeft(run);
+  }, 300_000);
+
+  it("stops its replicas and cluster and drops its databases on Ctrl-C while orders run", async () => {
+    const run = rehearsal(["--orders", "300", "--concurrency", "4"]);
+    expect(await outputContains(run, "clients connected", 240_000)).toBe(true);
+    run.child.kill("SIGINT");
     expect(await run.exited).toBe(130);
     expect(run.output()).not.toContain("rehearsal passed");
     await expectNothingLeft(run);
