@@ -1,34 +1,40 @@
-// The demo's databases: one per service. With DATABASE_URL (a PostgreSQL server) each service
-// gets a fresh database on it and may run several replicas; without it each service keeps an
-// embedded PGlite directory, which only one process can open, so it runs one replica.
+// The demo's databases: one per service, and with sharded inventory one per shard in place of
+// inventory's. With DATABASE_URL (a PostgreSQL server) each gets a fresh database on it and may
+// run several replicas; without it each keeps an embedded PGlite directory, which only one process
+// can open, so it runs one replica.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { createDatabase, dropDatabase, openDatabase, type Database } from "protomesh/kit/data";
-import type { ServiceName } from "../services/saga/topology.js";
 
 export interface DemoDatabases {
   kind: "postgres" | "pglite";
-  /** Environment for a replica of `service`: DATABASE_URL or DATA_DIR. */
-  envFor(service: ServiceName): Record<string, string>;
-  /** Opens a service's database in this process (PGlite: only once its replicas have stopped). */
-  open(service: ServiceName): Promise<Database>;
+  /** Inventory's shards, each with a database named after it; undefined: one "inventory" database. */
+  inventoryShards: readonly string[] | undefined;
+  /** Every database by the name `envFor` and `open` take: orders, payments and inventory's. */
+  names: readonly string[];
+  /** Environment for a replica using database `name`: DATABASE_URL or DATA_DIR. */
+  envFor(name: string): Record<string, string>;
+  /** Opens a database in this process (PGlite: only once its replicas have stopped). */
+  open(name: string): Promise<Database>;
   dispose(): Promise<void>;
 }
 
-const services: ServiceName[] = ["orders", "inventory", "payments"];
-
-export async function prepareDatabases(serverUrl: string | undefined): Promise<DemoDatabases> {
+/** `inventoryShards`: one inventory database per shard (ADR 0105) instead of one for inventory. */
+export async function prepareDatabases(serverUrl: string | undefined, inventoryShards?: readonly string[]): Promise<DemoDatabases> {
+  const all: readonly string[] = ["orders", ...(inventoryShards ?? ["inventory"]), "payments"];
   if (serverUrl !== undefined && serverUrl !== "") {
     const run = randomBytes(3).toString("hex");
-    const names = new Map(services.map((service) => [service, `protomesh_demo_${service}_${run}`]));
-    const urls = new Map<ServiceName, string>();
-    for (const [service, name] of names) urls.set(service, await createDatabase(serverUrl, name));
+    const names = new Map(all.map((database) => [database, `protomesh_demo_${database.replace(/-/g, "_")}_${run}`]));
+    const urls = new Map<string, string>();
+    for (const [database, name] of names) urls.set(database, await createDatabase(serverUrl, name));
     return {
       kind: "postgres",
-      envFor: (service) => ({ DATABASE_URL: urls.get(service) ?? "" }),
-      open: (service) => openDatabase({ url: urls.get(service) ?? "" }),
+      inventoryShards,
+      names: all,
+      envFor: (database) => ({ DATABASE_URL: urls.get(database) ?? "" }),
+      open: (database) => openDatabase({ url: urls.get(database) ?? "" }),
       dispose: async () => {
         for (const name of names.values()) await dropDatabase(serverUrl, name);
       },
@@ -37,8 +43,10 @@ export async function prepareDatabases(serverUrl: string | undefined): Promise<D
   const root = await mkdtemp(join(tmpdir(), "protomesh-demo-data-"));
   return {
     kind: "pglite",
-    envFor: (service) => ({ DATA_DIR: join(root, service) }),
-    open: (service) => openDatabase({ dataDir: join(root, service) }),
+    inventoryShards,
+    names: all,
+    envFor: (database) => ({ DATA_DIR: join(root, database) }),
+    open: (database) => openDatabase({ dataDir: join(root, database) }),
     dispose: () => rm(root, { recursive: true, force: true }),
   };
 }

@@ -9,12 +9,22 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { SingleBar } from "cli-progress";
 import { sql } from "drizzle-orm";
-import { clientTransport, closeClient, createInventoryClient, createOrdersClient, type ClientOptions } from "protomesh/clients";
+import {
+  clientTransport,
+  closeClient,
+  createInventoryClient,
+  createOrdersClient,
+  resolverForTarget,
+  shardKeyInterceptor,
+  WeightedResolver,
+  type ClientOptions,
+} from "protomesh/clients";
+import type { Database } from "protomesh/kit/data";
 import { DEFAULT_OUTBOX_LEASE_MS } from "protomesh/kit/messaging";
 import { writeDevCertificates } from "protomesh/kit/tls";
 import { CancellationReason, OrderStatus, type Order } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { checkInvariants, type InvariantReport } from "../test/checker/invariants.js";
-import { subscriptions, type ServiceName } from "../services/saga/topology.js";
+import { durableName, subscriptions, type ServiceName } from "../services/saga/topology.js";
 import type { DemoDatabases } from "./databases.js";
 import type { DemoNats } from "./nats.js";
 import { freePort } from "./network.js";
@@ -62,6 +72,12 @@ const SKUS = [
   { sku: "LAMP-LTD", name: "Limited lamp", priceMinor: 9900n },
 ];
 
+/** A durable consumer the run waits on: every saga subscription, per shard for sharded inventory. */
+interface Durable {
+  stream: string;
+  durable: string;
+}
+
 /** A small deterministic generator, so two runs with the same options place the same orders. */
 function random(seed: number) {
   let state = seed >>> 0;
@@ -99,12 +115,27 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
   interrupted.throwIfAborted();
   interrupted.addEventListener("abort", stopOnInterrupt, { once: true });
 
-  const ports = new Map<ServiceName, number[]>();
-  for (const service of ["inventory", "payments", "orders"] as const) {
-    ports.set(service, await Promise.all(Array.from({ length: replicasPerService }, () => freePort())));
+  // What runs, in start order (inventory first: orders replicas call it): a unit per service,
+  // and with sharded inventory a unit per shard, each on its own database (ADR 0105).
+  const shards = infra.databases.inventoryShards;
+  const units: { service: ServiceName; unit: string; shard?: string }[] = [
+    ...(shards ?? ["inventory"]).map((unit) => ({ service: "inventory" as const, unit, ...(shards === undefined ? {} : { shard: unit }) })),
+    { service: "payments", unit: "payments" },
+    { service: "orders", unit: "orders" },
+  ];
+  const ports = new Map<string, number[]>();
+  for (const { unit } of units) {
+    ports.set(unit, await Promise.all(Array.from({ length: replicasPerService }, () => freePort())));
   }
-  const commonEnv = (service: ServiceName) => ({
-    ...infra.databases.envFor(service),
+  // Each shard consumes inventory's events through durables of its own.
+  const durables: Durable[] = subscriptions.flatMap((subscription) =>
+    subscription.consumer === "inventory" && shards !== undefined
+      ? shards.map((shard) => ({ stream: subscription.stream, durable: durableName(shard, subscription.eventType) }))
+      : [{ stream: subscription.stream, durable: subscription.durable }],
+  );
+  const addresses = (unit: string) => (ports.get(unit) ?? []).map((port) => `127.0.0.1:${port}`);
+  const commonEnv = (service: ServiceName, unit: string) => ({
+    ...infra.databases.envFor(unit),
     ...tlsEnv(service),
     NATS_URL: infra.nats.url,
     ...(infra.nats.streamReplicas === undefined ? {} : { NATS_STREAM_REPLICAS: String(infra.nats.streamReplicas) }),
@@ -121,33 +152,52 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
   let chaos: ReturnType<typeof startChaos> | undefined;
 
   try {
-    await refuseSharedConsumers(infra.nats.url);
-    process.stderr.write(`starting ${replicasPerService} replica(s) each of inventory, payments and orders (database: ${infra.databases.kind}, NATS: ${infra.nats.url})\n`);
-    const extraEnv: Record<ServiceName, Record<string, string>> = {
-      inventory: {},
-      payments: { PAYMENT_DECLINE_RATE: String(options.declineRate) },
-      orders: {
-        INVENTORY_TARGET: (ports.get("inventory") ?? []).map((port) => `127.0.0.1:${port}`).join(","),
-        SAGA_DEADLINE_MS: String(options.sagaDeadlineMs),
-      },
+    await refuseSharedConsumers(infra.nats.url, durables);
+    process.stderr.write(
+      `starting ${replicasPerService} replica(s) each of ${units.map((u) => u.unit).join(", ")} (database: ${infra.databases.kind}, NATS: ${infra.nats.url})\n`,
+    );
+    const extraEnv = (service: ServiceName, shard: string | undefined): Record<string, string> => {
+      switch (service) {
+        case "inventory":
+          return shard === undefined || shards === undefined ? {} : { INVENTORY_SHARD: shard, INVENTORY_SHARDS: shards.join(",") };
+        case "payments":
+          return { PAYMENT_DECLINE_RATE: String(options.declineRate) };
+        case "orders":
+          return {
+            ...(shards === undefined
+              ? { INVENTORY_TARGET: addresses("inventory").join(",") }
+              : { INVENTORY_SHARDS: shards.join(","), INVENTORY_SHARD_TARGETS: shards.map((shard) => `${shard}=${addresses(shard).join(",")}`).join(";") }),
+            SAGA_DEADLINE_MS: String(options.sagaDeadlineMs),
+          };
+      }
     };
-    for (const service of ["inventory", "payments", "orders"] as const) {
+    for (const { service, unit, shard } of units) {
       const start = async (port: number, index: number) => {
         const began = Date.now();
-        const replica = await supervisor.start({ service, index, port, metricsPort: await freePort(), env: { ...commonEnv(service), ...extraEnv[service] } });
+        const env = { ...commonEnv(service, unit), ...extraEnv(service, shard) };
+        const replica = await supervisor.start({ service, unit, index, port, metricsPort: await freePort(), env });
         process.stderr.write(`  ${replica.name} on :${replica.port} (listening after ${((Date.now() - began) / 1000).toFixed(1)} s)\n`);
       };
       // The first replica creates the streams and durable consumers (on a cluster, each a
       // replicated group whose leader must be elected) while the others would race it to create
       // the same ones, and on a loaded host replicas starting side by side share the CPU, each
       // taking longer to listen. The others start once it listens, finding all of it in place.
-      const [first = 0, ...others] = ports.get(service) ?? [];
+      const [first = 0, ...others] = ports.get(unit) ?? [];
       await start(first, 0);
       await Promise.all(others.map((port, index) => start(port, index + 1)));
     }
 
-    const inventory = createInventoryClient({ target: (ports.get("inventory") ?? []).map((p) => `127.0.0.1:${p}`), authority: "localhost:443", tls: gatewayTls });
-    const orders = createOrdersClient({ target: (ports.get("orders") ?? []).map((p) => `127.0.0.1:${p}`), authority: "localhost:443", tls: gatewayTls, loadBalancing: "round-robin" });
+    // Over shards, stocking routes each SKU to its shard as orders does (ADR 0083): a subset per shard, the SKU as shard key.
+    const inventory = createInventoryClient({
+      target:
+        shards === undefined
+          ? addresses("inventory")
+          : new WeightedResolver(shards.map((shard) => ({ name: shard, weight: 1, resolver: resolverForTarget(addresses(shard)) }))),
+      authority: "localhost:443",
+      tls: gatewayTls,
+      ...(shards === undefined ? {} : { interceptors: [shardKeyInterceptor({ shards, keys: { SetStock: (request: { sku: string }) => request.sku } })] }),
+    });
+    const orders = createOrdersClient({ target: addresses("orders"), authority: "localhost:443", tls: gatewayTls, loadBalancing: "round-robin" });
     clients.push(inventory, orders);
     await untilInterrupted(Promise.all([clientTransport(inventory).ready(), clientTransport(orders).ready()]), interrupted);
     process.stderr.write("  clients connected over mTLS; stocking inventory\n");
@@ -215,7 +265,7 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
     await chaos?.stop();
     // A killed replica's relay may hold published-but-unmarked outbox rows until its lease ends;
     // another relay then republishes them (deduplicated by the broker) and marks them.
-    await settle(infra.nats.url, () => outboxesDrained(infra.databases), options.chaos ? DEFAULT_OUTBOX_LEASE_MS + 2_000 : 0, interrupted);
+    await settle(infra.nats.url, durables, () => outboxesDrained(infra.databases), options.chaos ? DEFAULT_OUTBOX_LEASE_MS + 2_000 : 0, interrupted);
     const scraped = await scrapeEventCounters(supervisor.replicas);
     for (const failure of scraped.unreachable) process.stderr.write(`  metrics not scraped from ${failure}\n`);
     eventCounters = scraped.scraped > 0 ? scraped : undefined;
@@ -229,12 +279,15 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
   }
   interrupted.throwIfAborted();
 
-  const ordersDb = await infra.databases.open("orders");
-  const inventoryDb = await infra.databases.open("inventory");
-  const paymentsDb = await infra.databases.open("payments");
+  const opened = new Map(await Promise.all(infra.databases.names.map(async (name) => [name, await infra.databases.open(name)] as const)));
+  const db = (name: string) => (opened.get(name) as Database).db;
   try {
     const report = await checkInvariants(
-      { orders: ordersDb.db, inventory: inventoryDb.db, payments: paymentsDb.db },
+      {
+        orders: db("orders"),
+        inventory: shards === undefined ? db("inventory") : { shards: Object.fromEntries(shards.map((shard) => [shard, db(shard)])) },
+        payments: db("payments"),
+      },
       { sagaDeadlineMs: options.sagaDeadlineMs, graceMs: 15_000 },
     );
     return {
@@ -254,7 +307,7 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
       report,
     };
   } finally {
-    await Promise.all([ordersDb, inventoryDb, paymentsDb].map((db) => db.close()));
+    await Promise.all([...opened.values()].map((database) => database.close()));
   }
 }
 
@@ -286,8 +339,8 @@ function startChaos(supervisor: Supervisor, kills: string[]) {
 /** Whether every outbox row is published; PGlite directories cannot be read while their replica runs. */
 async function outboxesDrained(databases: DemoDatabases): Promise<boolean> {
   if (databases.kind === "pglite") return true;
-  for (const service of ["orders", "inventory", "payments"] as const) {
-    const database = await databases.open(service);
+  for (const name of databases.names) {
+    const database = await databases.open(name);
     try {
       const { rows } = await database.db.execute(sql`select count(*)::int as unpublished from outbox where published_at is null`);
       if ((rows[0] as { unpublished: number } | undefined)?.unpublished !== 0) return false;
@@ -303,11 +356,11 @@ async function outboxesDrained(databases: DemoDatabases): Promise<boolean> {
  * would take this run's events and this run would take its. Refuse to start while another shop's
  * replicas are pulling from them.
  */
-async function refuseSharedConsumers(natsUrl: string): Promise<void> {
+async function refuseSharedConsumers(natsUrl: string, durables: readonly Durable[]): Promise<void> {
   const nc = await connect({ servers: natsUrl.split(",") });
   try {
     const jsm = await jetstreamManager(nc);
-    for (const subscription of subscriptions) {
+    for (const subscription of durables) {
       const info = await jsm.consumers.info(subscription.stream, subscription.durable).catch(() => undefined);
       if (info !== undefined && info.num_waiting > 0) {
         throw new Error(
@@ -324,7 +377,7 @@ async function refuseSharedConsumers(natsUrl: string): Promise<void> {
  * Waits until every durable consumer has nothing pending or unacknowledged for two checks in a
  * row, so the compensations triggered by the last orders are applied before shutdown.
  */
-async function settle(natsUrl: string, drained: () => Promise<boolean>, leaseWaitMs: number, interrupted: AbortSignal, timeoutMs = 90_000): Promise<void> {
+async function settle(natsUrl: string, durables: readonly Durable[], drained: () => Promise<boolean>, leaseWaitMs: number, interrupted: AbortSignal, timeoutMs = 90_000): Promise<void> {
   const nc = await connect({ servers: natsUrl.split(",") });
   try {
     const jsm = await jetstreamManager(nc);
@@ -334,7 +387,7 @@ async function settle(natsUrl: string, drained: () => Promise<boolean>, leaseWai
     while (quiet < 2 && Date.now() < deadline) {
       await sleep(1_000, undefined, { signal: interrupted });
       let busy = Date.now() < leasesEnd || !(await drained());
-      for (const subscription of subscriptions) {
+      for (const subscription of durables) {
         try {
           const info = await jsm.consumers.info(subscription.stream, subscription.durable);
           if (info.num_pending > 0 || info.num_ack_pending > 0) busy = true;

@@ -8,6 +8,8 @@ import { listening } from "./network.js";
 
 export interface ReplicaSpec {
   service: ServiceName;
+  /** What the replica belongs to when the service is split, e.g. the inventory shard "inventory-1"; names it. Default: the service. */
+  unit?: string | undefined;
   index: number;
   port: number;
   /** Where it serves Prometheus metrics (METRICS_PORT); the same port again after a restart. */
@@ -35,8 +37,9 @@ export class Supervisor {
 
   /** Starts a replica and resolves once it listens; refused once `stopAll` was called. */
   async start(spec: ReplicaSpec): Promise<Replica> {
-    if (this.stopping) throw new Error(`not starting ${spec.service}-${spec.index}: the replicas are being stopped`);
-    const replica: Replica = { ...spec, name: `${spec.service}-${spec.index}`, child: undefined, restarts: 0, output: [] };
+    const name = `${spec.unit ?? spec.service}-${spec.index}`;
+    if (this.stopping) throw new Error(`not starting ${name}: the replicas are being stopped`);
+    const replica: Replica = { ...spec, name, child: undefined, restarts: 0, output: [] };
     this.replicas.push(replica);
     await this.launch(replica);
     if (this.stopping) throw new Error(`${replica.name} was stopped while starting`);

@@ -1,6 +1,7 @@
 // npm run rehearsal: the cluster deployment rehearsed on this machine. A three-node JetStream
 // cluster with every saga stream at R3, throwaway databases on a PostgreSQL server (one per
-// service), several replicas of every service, the demo's orders driven through them and the
+// service, inventory split into two shards with a database each), several replicas of every
+// service and shard, the demo's orders driven through them and the
 // invariant checker's report. It stops everything it started and drops its databases, also on
 // failure and Ctrl-C, and exits 1 when an invariant is broken, an order is not terminal or a
 // stream is not replicated three times. Needs nats-server on the PATH and a PostgreSQL server.
@@ -21,6 +22,8 @@ import { startNatsCluster } from "../test/helpers/nats-server.js";
 const CLUSTER_NODES = 3;
 const STREAM_REPLICAS = 3;
 const DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432/postgres";
+/** Inventory split by SKU over two databases, as a sharded deployment runs it (ADR 0105). */
+const INVENTORY_SHARDS = ["inventory-0", "inventory-1"];
 
 const usage = "usage: npm run rehearsal -- [--orders N] [--replicas N] [--concurrency N] [--decline-rate R] [--deadline-ms MS]";
 
@@ -123,9 +126,9 @@ async function rehearse(options: DemoOptions, serverUrl: string, interrupted: Ab
   console.error(`rehearsal: NATS cluster of ${CLUSTER_NODES} nodes at ${cluster.servers.join(", ")}, stores under ${cluster.nodes.map((node) => dirname(node.storeDir)).join(", ")}`);
   await streamsReady(cluster.servers, interrupted);
   interrupted.throwIfAborted();
-  const databases = await prepareDatabases(serverUrl);
+  const databases = await prepareDatabases(serverUrl, INVENTORY_SHARDS);
   releases.push(() => databases.dispose());
-  const databaseNames = (["orders", "inventory", "payments"] as const).map((service) => new URL(databases.envFor(service).DATABASE_URL ?? "").pathname.slice(1));
+  const databaseNames = databases.names.map((name) => new URL(databases.envFor(name).DATABASE_URL ?? "").pathname.slice(1));
   const server = new URL(serverUrl);
   console.error(`rehearsal: databases ${databaseNames.join(", ")} on ${server.host}`);
 
@@ -142,7 +145,9 @@ async function rehearse(options: DemoOptions, serverUrl: string, interrupted: Ab
   if (result.unfinished > 0 || result.report.orders.pending > 0) problems.push(`${Math.max(result.unfinished, result.report.orders.pending)} order(s) not terminal`);
   const underReplicated = replication.filter(({ replicas }) => replicas !== STREAM_REPLICAS);
   if (underReplicated.length > 0) problems.push(`streams not at R${STREAM_REPLICAS}: ${underReplicated.map(({ stream, replicas }) => `${stream} R${replicas}`).join(", ")}`);
-  console.log(` rehearsal: ${CLUSTER_NODES}-node NATS cluster, streams ${replication.map(({ stream, replicas }) => `${stream} R${replicas}`).join(", ")}; ${databaseNames.length} PostgreSQL databases on ${server.host}`);
+  console.log(
+    ` rehearsal: ${CLUSTER_NODES}-node NATS cluster, streams ${replication.map(({ stream, replicas }) => `${stream} R${replicas}`).join(", ")}; ${databaseNames.length} PostgreSQL databases on ${server.host}, inventory sharded over ${INVENTORY_SHARDS.join(" and ")}`,
+  );
   console.log(problems.length === 0 ? " rehearsal passed" : ` rehearsal FAILED: ${problems.join("; ")}`);
   return problems.length === 0 ? 0 : 1;
 }

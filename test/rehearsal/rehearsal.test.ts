@@ -74,7 +74,8 @@ async function existingDatabases(names: string[]): Promise<string[]> {
 async function expectNothingLeft(run: Run): Promise<void> {
   const { storeDirs, databases } = announced(run.output());
   expect(storeDirs).toHaveLength(3);
-  expect(databases).toHaveLength(3);
+  // orders, payments and one per inventory shard.
+  expect(databases).toHaveLength(4);
   expect(await processesMarkedBy([run.mark, ...storeDirs, ...databases])).toEqual([]);
   expect(storeDirs.filter((dir) => existsSync(dir))).toEqual([]);
   expect(await existingDatabases(databases)).toEqual([]);
@@ -91,7 +92,7 @@ describe("npm run rehearsal", () => {
     requireBuild();
   });
 
-  it("runs a three-node NATS cluster and two replicas per service, ends with every order terminal and no invariant broken, and leaves nothing behind", async () => {
+  it("runs a three-node NATS cluster, inventory sharded over two databases and two replicas per service and shard, ends with every order terminal and no invariant broken, and leaves nothing behind", async () => {
     const started = Date.now();
     const run = rehearsal(["--orders", "30", "--concurrency", "8"]);
     const code = await run.exited;
@@ -101,6 +102,10 @@ describe("npm run rehearsal", () => {
     expect(output).toMatch(/orders +\d+ confirmed, \d+ cancelled, 0 pending \(stored: 30\)/);
     expect(output).toContain("result: every order terminal, no invariant broken");
     expect(output).toContain("3-node NATS cluster, streams SHOP_ORDERS R3, SHOP_INVENTORY R3, SHOP_PAYMENTS R3");
+    expect(output).toContain("inventory sharded over inventory-0 and inventory-1");
+    for (const replica of ["inventory-0-0", "inventory-0-1", "inventory-1-0", "inventory-1-1"]) expect(output).toContain(`${replica} on :`);
+    const { databases } = announced(output);
+    expect(databases.filter((name) => /^protomesh_demo_inventory_[01]_/.test(name))).toHaveLength(2);
     expect(output).toContain("rehearsal passed");
     expect(code).toBe(0);
     await expectNothingLeft(run);
@@ -108,11 +113,11 @@ describe("npm run rehearsal", () => {
 
   it("stops the replicas already running, the cluster and the databases when a service's replica fails to start", async () => {
     // Every replica inherits the rehearsal's environment; only payments reads this variable and
-    // refuses the value, after both inventory replicas are up.
+    // refuses the value, after every inventory shard's replicas are up.
     const run = rehearsal(["--orders", "10"], { PAYMENT_LATENCY_MS: "-1" });
     const code = await run.exited;
     const output = run.output();
-    expect(output).toContain("inventory-1 on :");
+    expect(output).toContain("inventory-1-1 on :");
     expect(output).toMatch(/rehearsal failed: payments-0 exited during start-up[^]*PAYMENT_LATENCY_MS: must not be negative/);
     expect(output).not.toContain("orders-0 on :");
     expect(code).toBe(1);
@@ -121,8 +126,8 @@ describe("npm run rehearsal", () => {
 
   it("stops every replica, including the one starting, the cluster and the databases on SIGTERM during start-up", async () => {
     const run = rehearsal(["--orders", "300", "--concurrency", "4"]);
-    // inventory-1 is being started once inventory-0 listens.
-    expect(await outputContains(run, "inventory-0 on :", 240_000)).toBe(true);
+    // inventory-0-1 is being started once inventory-0-0 listens.
+    expect(await outputContains(run, "inventory-0-0 on :", 240_000)).toBe(true);
     run.child.kill("SIGTERM");
     expect(await run.exited).toBe(130);
     expect(run.output()).not.toContain("rehearsal passed");
