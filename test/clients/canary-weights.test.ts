@@ -7,7 +7,7 @@ import { clientTransport, closeClient, createOrdersClient, StaticResolver, Weigh
 import { HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import type { OrdersService } from "../../gen/shop/orders/v1/orders_pb.js";
 import { useCleanup } from "./helpers/cleanup.js";
-import { eventually, runLoad } from "./helpers/load.js";
+import { eventually, runCalls, runLoad } from "./helpers/load.js";
 import { type Replica, startReplicas } from "./helpers/replicas.js";
 
 const ORDER_ID = "00000000-0000-4000-8000-000000000001";
@@ -37,19 +37,10 @@ async function canaryRelease(canaryWeight: number): Promise<Canary> {
 /** Runs `calls` GetOrder calls, 8 at a time, and returns the canary's share of them and the failures. */
 async function canaryShare({ client, stable, canary }: Canary, calls: number): Promise<{ share: number; failures: number }> {
   const before = { canary: canary.calls, all: canary.calls + stable.reduce((n, r) => n + r.calls, 0) };
-  let started = 0;
-  let failures = 0;
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      while (started < calls) {
-        started++;
-        await client.getOrder({ orderId: ORDER_ID }).catch(() => failures++);
-      }
-    }),
-  );
+  const { failures } = await runCalls(() => client.getOrder({ orderId: ORDER_ID }), 8, calls);
   const all = canary.calls + stable.reduce((n, r) => n + r.calls, 0) - before.all;
   expect(all).toBe(calls);
-  return { share: (canary.calls - before.canary) / all, failures };
+  return { share: (canary.calls - before.canary) / all, failures: failures.length };
 }
 
 describe("canary weights over real replicas", () => {

@@ -9,6 +9,7 @@ import { closeClient, createInventoryClient } from "protomesh/clients";
 import { loadOrdersConfig } from "../../services/orders/config.js";
 import { inventoryTarget } from "../../services/orders/inventory-target.js";
 import { useCleanup } from "./helpers/cleanup.js";
+import { runCalls } from "./helpers/load.js";
 import { startReplicas } from "./helpers/replicas.js";
 
 const defer = useCleanup();
@@ -37,15 +38,8 @@ describe("orders' inventory canary", () => {
     defer(() => closeClient(client));
 
     const calls = 2_000;
-    let started = 0;
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        while (started < calls) {
-          started++;
-          await client.quoteItems({ items: [{ sku: "MUG-1", quantity: 1 }], currencyCode: "EUR" });
-        }
-      }),
-    );
+    const { failures } = await runCalls(() => client.quoteItems({ items: [{ sku: "MUG-1", quantity: 1 }], currencyCode: "EUR" }), 8, calls);
+    expect(failures).toEqual([]);
     const all = canary!.calls + stable.reduce((n, r) => n + r.calls, 0);
     expect(all).toBe(calls);
     const share = canary!.calls / all;
