@@ -118,8 +118,8 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
   // What runs, in start order (inventory first: orders replicas call it): a unit per service,
   // and with sharded inventory a unit per shard, each on its own database (ADR 0105).
   const shards = infra.databases.inventoryShards;
-  const units: { service: ServiceName; unit: string; shard?: string }[] = [
-    ...(shards ?? ["inventory"]).map((unit) => ({ service: "inventory" as const, unit, ...(shards === undefined ? {} : { shard: unit }) })),
+  const units: { service: ServiceName; unit: string }[] = [
+    ...(shards ?? ["inventory"]).map((unit) => ({ service: "inventory" as const, unit })),
     { service: "payments", unit: "payments" },
     { service: "orders", unit: "orders" },
   ];
@@ -156,10 +156,11 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
     process.stderr.write(
       `starting ${replicasPerService} replica(s) each of ${units.map((u) => u.unit).join(", ")} (database: ${infra.databases.kind}, NATS: ${infra.nats.url})\n`,
     );
-    const extraEnv = (service: ServiceName, shard: string | undefined): Record<string, string> => {
+    // `unit`: an inventory replica's shard when inventory is sharded.
+    const extraEnv = (service: ServiceName, unit: string): Record<string, string> => {
       switch (service) {
         case "inventory":
-          return shard === undefined || shards === undefined ? {} : { INVENTORY_SHARD: shard, INVENTORY_SHARDS: shards.join(",") };
+          return shards === undefined ? {} : { INVENTORY_SHARD: unit, INVENTORY_SHARDS: shards.join(",") };
         case "payments":
           return { PAYMENT_DECLINE_RATE: String(options.declineRate) };
         case "orders":
@@ -171,10 +172,10 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
           };
       }
     };
-    for (const { service, unit, shard } of units) {
+    for (const { service, unit } of units) {
       const start = async (port: number, index: number) => {
         const began = Date.now();
-        const env = { ...commonEnv(service, unit), ...extraEnv(service, shard) };
+        const env = { ...commonEnv(service, unit), ...extraEnv(service, unit) };
         const replica = await supervisor.start({ service, unit, index, port, metricsPort: await freePort(), env });
         process.stderr.write(`  ${replica.name} on :${replica.port} (listening after ${((Date.now() - began) / 1000).toFixed(1)} s)\n`);
       };

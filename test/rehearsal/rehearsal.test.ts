@@ -124,20 +124,14 @@ describe("npm run rehearsal", () => {
     await expectNothingLeft(run);
   }, 300_000);
 
-  it("stops every replica, including the one starting, the cluster and the databases on SIGTERM during start-up", async () => {
-    const run = rehearsal(["--orders", "300", "--concurrency", "4"]);
+  it.each([
     // inventory-0-1 is being started once inventory-0-0 listens.
-    expect(await outputContains(run, "inventory-0-0 on :", 240_000)).toBe(true);
-    run.child.kill("SIGTERM");
-    expect(await run.exited).toBe(130);
-    expect(run.output()).not.toContain("rehearsal passed");
-    await expectNothingLeft(run);
-  }, 300_000);
-
-  it("stops its replicas and cluster and drops its databases on Ctrl-C while orders run", async () => {
+    ["SIGTERM", "during start-up, with a replica starting", "inventory-0-0 on :"],
+    ["SIGINT", "(Ctrl-C) while orders run", "clients connected"],
+  ] as const)("stops its replicas and cluster and drops its databases on %s %s", async (signal, _when, after) => {
     const run = rehearsal(["--orders", "300", "--concurrency", "4"]);
-    expect(await outputContains(run, "clients connected", 240_000)).toBe(true);
-    run.child.kill("SIGINT");
+    expect(await outputContains(run, after, 240_000)).toBe(true);
+    run.child.kill(signal);
     expect(await run.exited).toBe(130);
     expect(run.output()).not.toContain("rehearsal passed");
     await expectNothingLeft(run);
