@@ -31,8 +31,16 @@ function bindable(port: number): Promise<boolean> {
   });
 }
 
-// Each process walks the range from its own random start, so two processes picking at the same
-// moment rarely land on the same port, and one process never hands out a port twice in a row.
+/** The ports freePort picks from: from LOWEST_PICKED_PORT to just below the ephemeral range. */
+function pickRange(): { low: number; high: number } {
+  const ephemeral = ephemeralRange();
+  return { low: LOWEST_PICKED_PORT, high: ephemeral.low > LOWEST_PICKED_PORT ? ephemeral.low - 1 : 65_535 };
+}
+
+// Read once per process. Each process walks the range from its own random start, so two
+// processes picking at the same moment rarely land on the same port, and one process never hands
+// out a port twice in a row.
+let range: { low: number; high: number } | undefined;
 let cursor: number | undefined;
 
 /**
@@ -40,9 +48,8 @@ let cursor: number | undefined;
  * outgoing connection can take it before the caller's server binds it.
  */
 export async function freePort(): Promise<number> {
-  const ephemeral = ephemeralRange();
-  const low = LOWEST_PICKED_PORT;
-  const high = ephemeral.low > low ? ephemeral.low - 1 : 65_535;
+  range ??= pickRange();
+  const { low, high } = range;
   const span = high - low + 1;
   cursor ??= low + randomInt(span);
   for (let tried = 0; tried < span; tried++) {
