@@ -1,4 +1,4 @@
-// npm run bench [-- <name>...] [-- --warmup 5 --seconds 8 --concurrency 64 --tail-concurrency 16 --writers 16 --rate 0]
+// npm run bench [-- <name>...] [-- --warmup 5 --seconds 8 --concurrency 64 --tail-concurrency 16 --writers 16 --rate 0 --rounds 1 --only a,b]
 // Runs the named benchmarks (all by default) and prints one JSON line per variant on stdout;
 // progress goes to stderr.
 import { cpus, loadavg } from "node:os";
@@ -23,6 +23,8 @@ const { values, positionals } = parseArgs({
     "tail-concurrency": { type: "string", default: "16" },
     writers: { type: "string", default: "16" },
     rate: { type: "string", default: "0" },
+    rounds: { type: "string", default: "1" },
+    only: { type: "string", default: "" },
   },
 });
 const settings: BenchSettings = {
@@ -32,7 +34,10 @@ const settings: BenchSettings = {
   tailConcurrency: Number(values["tail-concurrency"]),
   writers: Number(values.writers),
   rate: Number(values.rate),
+  rounds: Number(values.rounds),
+  only: values.only.split(",").filter(Boolean),
 };
+if (!Number.isInteger(settings.rounds) || settings.rounds < 1) throw new Error(`--rounds must be a whole number ≥ 1, got ${values.rounds}`);
 if (settings.warmupS < 5) console.error("warning: a warm-up under 5 s measures servers that are still speeding up");
 const names = positionals.length > 0 ? positionals : Object.keys(benchmarks);
 for (const name of names) {

@@ -17,4 +17,12 @@ export interface BenchSettings {
   writers: number;
   /** Offered load of the saga benchmark, orders/s; 0 derives it from the measured limit. */
   rate: number;
+  /**
+   * Rounds of the rpc benchmark. Each round runs every variant once, odd rounds in reverse
+   * order, so a host that speeds up or slows down during the run weighs on both ends alike; the
+   * summary gives each variant's median over the rounds and the median of its per-round ratios.
+   */
+  rounds: number;
+  /** The rpc variants to run (all when empty), e.g. nest-connect and its anchor only. */
+  only: readonly string[];
 }
