@@ -1,5 +1,13 @@
-import { create, fromBinary, ScalarType, toBinary, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
-import { EmptySchema, FileDescriptorProtoSchema, StructSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
+import { create, createFileRegistry, fromBinary, ScalarType, toBinary, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
+import {
+  EmptySchema,
+  FieldDescriptorProto_Label,
+  FieldDescriptorProto_Type,
+  FileDescriptorProtoSchema,
+  file_google_protobuf_wrappers,
+  StructSchema,
+  TimestampSchema,
+} from "@bufbuild/protobuf/wkt";
 import { FieldRulesSchema, PredefinedRulesSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { describe, expect, it } from "vitest";
 import { CreateOrderRequestSchema, CreateOrderResponseSchema, OrderSchema } from "protomesh/gen/shop/orders/v1/orders_pb";
@@ -54,18 +62,21 @@ function scalarValue(type: ScalarType, longAsString: boolean, next: () => number
   }
 }
 
-function fieldValue(field: DescField, depth: number, next: () => number): unknown {
+// Nested messages as made messages, or as plain init objects (what a handler may return).
+type Nested = "message" | "init";
+
+function fieldValue(field: DescField, depth: number, next: () => number, nested: Nested): unknown {
   switch (field.fieldKind) {
     case "scalar":
       return scalarValue(field.scalar, field.longAsString, next);
     case "enum":
       return field.enum.values[Math.floor(next() * field.enum.values.length)]?.number ?? 0;
     case "message":
-      return depth > 1 ? undefined : randomMessage(field.message, depth + 1, next);
+      return depth > 1 ? undefined : randomValue(field.message, depth + 1, next, nested);
     case "list":
       return Array.from({ length: depth > 1 ? 0 : Math.floor(next() * 3) }, () =>
         field.listKind === "message"
-          ? randomMessage(field.message, depth + 1, next)
+          ? randomValue(field.message, depth + 1, next, nested)
           : field.listKind === "enum"
             ? (field.enum.values[0]?.number ?? 0)
             : scalarValue(field.scalar, field.longAsString, next),
@@ -75,17 +86,24 @@ function fieldValue(field: DescField, depth: number, next: () => number): unknow
   }
 }
 
-function randomMessage(schema: DescMessage, depth: number, next: () => number): Message {
+function randomInit(schema: DescMessage, depth: number, next: () => number, nested: Nested): Record<string, unknown> {
   const init: Record<string, unknown> = {};
   for (const field of schema.fields) {
     if (next() < 0.35) continue;
-    const value = fieldValue(field, depth, next);
+    const value = fieldValue(field, depth, next, nested);
     if (value === undefined) continue;
     if (field.oneof === undefined) init[field.localName] = value;
     else init[field.oneof.localName] = { case: field.localName, value };
   }
-  return create(schema, init as never);
+  return init;
 }
+
+function randomValue(schema: DescMessage, depth: number, next: () => number, nested: Nested): unknown {
+  const init = randomInit(schema, depth, next, nested);
+  return nested === "init" ? init : create(schema, init as never);
+}
+
+const randomMessage = (schema: DescMessage, depth: number, next: () => number): Message => create(schema, randomInit(schema, depth, next, "message") as never);
 
 const payload = (frame: Buffer): Uint8Array => {
   expect(frame.readUInt8(0)).toBe(0);
@@ -113,6 +131,60 @@ describe("encodeGrpcFrame", () => {
         expect(Buffer.from(payload(encodeGrpcFrame(schema, message))).toString("hex"), `${schema.typeName} #${i}`).toBe(Buffer.from(expected).toString("hex"));
       }
     }
+  });
+
+  it("writes the bytes of create(init) for random init objects, nested ones plain too", () => {
+    const next = random(20261129);
+    for (const schema of schemas) {
+      for (let i = 0; i < 150; i++) {
+        const init = randomInit(schema, 0, next, "init");
+        let expected: Uint8Array;
+        try {
+          expected = toBinary(schema, create(schema, init as never));
+        } catch (error) {
+          expect(() => encodeGrpcFrame(schema, init as never), `${schema.typeName} #${i}`).toThrow((error as Error).message);
+          continue;
+        }
+        expect(Buffer.from(payload(encodeGrpcFrame(schema, init as never))).toString("hex"), `${schema.typeName} #${i}`).toBe(Buffer.from(expected).toString("hex"));
+      }
+    }
+  });
+
+  it("writes an init object's unset, undefined and zero fields as create() leaves them", () => {
+    const cases: Record<string, unknown>[] = [
+      {},
+      { order: undefined, created: undefined },
+      { order: { orderId: "", lines: [], total: undefined, status: 0 } },
+      { order: { lines: [{ sku: "S", quantity: 2, unitPrice: { currencyCode: "EUR", amountMinor: 0n } }] }, created: false },
+      { order: { createdAt: { seconds: 1n, nanos: 0 } }, created: true },
+    ];
+    for (const init of cases) {
+      expect(payload(encodeGrpcFrame(CreateOrderResponseSchema, init as never)), JSON.stringify(init, (_, v: unknown) => (typeof v === "bigint" ? `${v}n` : v))).toEqual(
+        toBinary(CreateOrderResponseSchema, create(CreateOrderResponseSchema, init as never)),
+      );
+    }
+  });
+
+  it("writes a wrapper field's unboxed value as create() boxes it", () => {
+    // protobuf-es unboxes google.protobuf.StringValue fields to a string; on the wire it is a message.
+    const fileProto = create(FileDescriptorProtoSchema, {
+      name: "wrapped.proto",
+      package: "test",
+      syntax: "proto3",
+      dependency: ["google/protobuf/wrappers.proto"],
+      messageType: [
+        { name: "Wrapped", field: [{ name: "note", jsonName: "note", number: 1, label: FieldDescriptorProto_Label.OPTIONAL, type: FieldDescriptorProto_Type.MESSAGE, typeName: ".google.protobuf.StringValue" }] },
+      ],
+    });
+    const registry = createFileRegistry(fileProto, (name) => (name === "google/protobuf/wrappers.proto" ? file_google_protobuf_wrappers : undefined));
+    const wrapped = registry.getMessage("test.Wrapped");
+    if (wrapped === undefined) throw new Error("test.Wrapped not registered");
+    for (const init of [{}, { note: "hi" }, { note: "" }, { note: { value: "boxed" } }]) {
+      const expected = toBinary(wrapped, create(wrapped, init as never));
+      expect(payload(encodeGrpcFrame(wrapped, init as never)), JSON.stringify(init)).toEqual(expected);
+      expect(payload(encodeGrpcFrame(wrapped, create(wrapped, init as never))), JSON.stringify(init)).toEqual(expected);
+    }
+    expect(toBinary(wrapped, create(wrapped, { note: "hi" })).length).toBeGreaterThan(0);
   });
 
   it("keeps unknown fields, as toBinary writes them", () => {

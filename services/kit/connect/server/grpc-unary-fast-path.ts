@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { create, fromBinary, isMessage, type DescMessage, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
+import { create, fromBinary, isMessage, type DescMessage, type DescMethodUnary, type DescService, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { toConnectError } from "../errors/to-connect-error.js";
@@ -115,6 +115,10 @@ class UnaryCall implements InFlightCall {
   private readonly chunks: Buffer[] = [];
   private size = 0;
   deadline: number | undefined;
+  /** What the handler returned (a message or its init object) while no one has made it a message. */
+  handlerOutput: Record<string, unknown> | undefined;
+  /** The response the innermost step of the chain answered with. */
+  handlerResponse: UnaryResponse | undefined;
   // Built only when read: most calls never touch them.
   requestHeader: Headers | undefined;
   responseHeader: Headers | undefined;
@@ -174,9 +178,10 @@ class UnaryCall implements InFlightCall {
     let frame: Buffer;
     try {
       const request = decodeUnaryRequest(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), method.input, options.readMaxBytes);
-      const response = await call(request, new FastHandlerContext(this), method, impl, options.interceptors);
+      const response = await call(request, this, method, impl, options.interceptors);
       if (this.finished) return;
-      frame = encodeGrpcFrame(method.output, response.message);
+      // The handler's own answer, unless an interceptor read its message or put another in its place.
+      frame = encodeGrpcFrame(method.output, response === this.handlerResponse && this.handlerOutput !== undefined ? this.handlerOutput : response.message);
     } catch (error) {
       if (this.finished) return;
       sendError(this.stream, toConnectError(error), this.responseHeader);
@@ -235,10 +240,14 @@ function decodeUnaryRequest(body: Buffer, schema: DescMessage, readMaxBytes: num
   }
 }
 
-function call(message: unknown, context: FastHandlerContext, method: DescMethodUnary, impl: UnaryFn, interceptors: readonly Interceptor[]): Promise<UnaryResponse> {
+function call(message: unknown, unaryCall: UnaryCall, method: DescMethodUnary, impl: UnaryFn, interceptors: readonly Interceptor[]): Promise<UnaryResponse> {
+  const context = new FastHandlerContext(unaryCall);
   const next: Next = async (req) => {
-    const output = await impl(req.message, context);
-    return {
+    const output: unknown = await impl(req.message, context);
+    // Anything but an object (a handler's mistake) goes through create(), as it always did.
+    unaryCall.handlerOutput = typeof output === "object" && output !== null ? (output as Record<string, unknown>) : undefined;
+    let made: Message | undefined;
+    const response: UnaryResponse = {
       stream: false,
       service: method.parent,
       method,
@@ -249,8 +258,18 @@ function call(message: unknown, context: FastHandlerContext, method: DescMethodU
       get trailer() {
         return context.responseTrailer;
       },
-      message: isMessage(output, method.output) ? output : create(method.output, output as never),
+      // A handler may answer with an init object: it becomes a message only when an interceptor
+      // reads it; otherwise the frame is written from the init object itself.
+      get message() {
+        if (made === undefined) {
+          made = isMessage(output, method.output) ? output : create(method.output, output as never);
+          unaryCall.handlerOutput = undefined;
+        }
+        return made;
+      },
     };
+    unaryCall.handlerResponse = response;
+    return response;
   };
   let chain = next;
   for (let i = interceptors.length - 1; i >= 0; i--) chain = (interceptors[i] as Interceptor)(chain as never) as Next;

@@ -1,0 +1,95 @@
+// A handler may answer with a plain init object. On the lean gRPC path it becomes a message only
+// when an interceptor reads it; these calls check that interceptors still see and replace a real
+// message there, exactly as on connect-node's path (the gzip transport takes that one).
+import { create, isMessage } from "@bufbuild/protobuf";
+import { createClient, type Interceptor, type Transport, type UnaryResponse } from "@connectrpc/connect";
+import { compressionGzip, createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bindService, createConnectServer, type ConnectServer } from "protomesh/kit/connect";
+import { GetOrderResponseSchema, OrdersService, OrderStatus } from "protomesh/gen/shop/orders/v1/orders_pb";
+
+const ORDER_ID = "7d0b6c1e-9a52-4c1b-8f5e-2b1f6c3a9e10";
+const REPLACED_ID = "0b7c2f1a-1d3e-4b5f-9a6c-7d8e9f0a1b2c";
+
+// What each interceptor saw of the handler's answer, per call.
+const seen: string[] = [];
+
+// Reads the answer when the call's x-test header says "read", replaces it for "replace".
+const inspecting: Interceptor = (next) => async (req) => {
+  const res = await next(req);
+  if (req.stream || res.stream) return res;
+  const mode = req.header.get("x-test");
+  if (mode === "read") {
+    const message = res.message as { order?: { orderId: string } };
+    seen.push(`${isMessage(res.message, GetOrderResponseSchema) ? "message" : "not a message"} ${message.order?.orderId ?? "-"}`);
+  }
+  if (mode === "replace") {
+    // Built field by field: a spread would read the handler's message first.
+    const replaced: UnaryResponse = {
+      stream: false,
+      service: res.service,
+      method: res.method,
+      header: res.header,
+      trailer: res.trailer,
+      message: create(GetOrderResponseSchema, { order: { orderId: REPLACED_ID, status: OrderStatus.CANCELLED } }),
+    };
+    return replaced;
+  }
+  return res;
+};
+
+let server: ConnectServer;
+let baseUrl: string;
+
+beforeAll(async () => {
+  server = createConnectServer(
+    [
+      bindService(OrdersService, {
+        // A plain init object, nested messages plain too.
+        getOrder: (req) => ({ order: { orderId: req.orderId, userId: "owner", status: OrderStatus.CONFIRMED, lines: [{ sku: "SKU-1", quantity: 2 }] } }),
+        createOrder: () => ({}),
+        listOrders: () => ({}),
+        cancelOrder: () => ({}),
+        async *watchOrder() {},
+      }),
+    ],
+    { host: "127.0.0.1", port: 0, interceptors: [inspecting] },
+  );
+  const address = await server.listen();
+  baseUrl = `http://127.0.0.1:${address.port}`;
+});
+afterAll(async () => {
+  await server.close();
+});
+
+const transports: Record<string, () => Transport> = {
+  "grpc (lean path)": () => createGrpcTransport({ baseUrl }),
+  "grpc-gzip (connect-node)": () => createGrpcTransport({ baseUrl, sendCompression: compressionGzip, compressMinBytes: 0 }),
+};
+
+describe.each(Object.keys(transports))("over %s", (name) => {
+  const client = () => createClient(OrdersService, transports[name]!());
+
+  it("answers from the handler's init object when no interceptor reads it", async () => {
+    const res = await client().getOrder({ orderId: ORDER_ID });
+    expect(res.order?.orderId).toBe(ORDER_ID);
+    expect(res.order?.userId).toBe("owner");
+    expect(res.order?.status).toBe(OrderStatus.CONFIRMED);
+    expect(res.order?.lines.map((l) => [l.sku, l.quantity])).toEqual([["SKU-1", 2]]);
+  });
+
+  it("gives an interceptor that reads the answer a message of the method's output", async () => {
+    seen.length = 0;
+    const res = await client().getOrder({ orderId: ORDER_ID }, { headers: { "x-test": "read" } });
+    expect(seen).toEqual([`message ${ORDER_ID}`]);
+    expect(res.order?.userId).toBe("owner");
+    expect(res.order?.lines).toHaveLength(1);
+  });
+
+  it("sends the answer an interceptor put in the handler's place", async () => {
+    const res = await client().getOrder({ orderId: ORDER_ID }, { headers: { "x-test": "replace" } });
+    expect(res.order?.orderId).toBe(REPLACED_ID);
+    expect(res.order?.status).toBe(OrderStatus.CANCELLED);
+    expect(res.order?.userId).toBe("");
+  });
+});
