@@ -14,8 +14,17 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-/** Node flags a child gets: the repo's sources through tsx, plus BENCH_NODE_ARGS (e.g. --cpu-prof). */
-const execArgv = ["--conditions=source", "--import", "tsx", ...(process.env["BENCH_NODE_ARGS"] ?? "").split(" ").filter(Boolean)];
+/**
+ * Node flags a child gets: the repo's sources through tsx, plus BENCH_NODE_ARGS (e.g. --cpu-prof).
+ * BENCH_DIST=1 makes the children import protomesh's built code (`npm run build` first), as a
+ * deployed service does; only the benchmark's own files then go through tsx.
+ */
+const execArgv = [
+  ...(process.env["BENCH_DIST"] === "1" ? [] : ["--conditions=source"]),
+  "--import",
+  "tsx",
+  ...(process.env["BENCH_NODE_ARGS"] ?? "").split(" ").filter(Boolean),
+];
 
 export interface Child {
   readonly process: ChildProcess;
