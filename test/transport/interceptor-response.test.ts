@@ -1,6 +1,8 @@
 // A handler may answer with a plain init object. On the lean gRPC path it becomes a message only
-// when an interceptor reads it; these calls check that interceptors still see and replace a real
-// message there, exactly as on connect-node's path (the gzip transport takes that one).
+// when an interceptor reads it, and the finished call is let go of before its trailers are sent;
+// these calls check that interceptors still see and replace a real message there and that the
+// handler's headers and trailers arrive, exactly as on connect-node's path (the gzip transport
+// takes that one).
 import { create, isMessage } from "@bufbuild/protobuf";
 import { createClient, type Interceptor, type Transport, type UnaryResponse } from "@connectrpc/connect";
 import { compressionGzip, createGrpcTransport } from "@connectrpc/connect-node";
@@ -46,7 +48,11 @@ beforeAll(async () => {
     [
       bindService(OrdersService, {
         // A plain init object, nested messages plain too.
-        getOrder: (req) => ({ order: { orderId: req.orderId, userId: "owner", status: OrderStatus.CONFIRMED, lines: [{ sku: "SKU-1", quantity: 2 }] } }),
+        getOrder: (req, context) => {
+          context.responseHeader.set("x-served-by", "test");
+          context.responseTrailer.set("x-order-count", "1");
+          return { order: { orderId: req.orderId, userId: "owner", status: OrderStatus.CONFIRMED, lines: [{ sku: "SKU-1", quantity: 2 }] } };
+        },
         createOrder: () => ({}),
         listOrders: () => ({}),
         cancelOrder: () => ({}),
@@ -76,6 +82,14 @@ describe.each(Object.keys(transports))("over %s", (name) => {
     expect(res.order?.userId).toBe("owner");
     expect(res.order?.status).toBe(OrderStatus.CONFIRMED);
     expect(res.order?.lines.map((l) => [l.sku, l.quantity])).toEqual([["SKU-1", 2]]);
+  });
+
+  it("sends the handler's response headers and trailers with its answer", async () => {
+    const headers: Headers[] = [];
+    const trailers: Headers[] = [];
+    await client().getOrder({ orderId: ORDER_ID }, { onHeader: (h) => headers.push(h), onTrailer: (t) => trailers.push(t) });
+    expect(headers[0]?.get("x-served-by")).toBe("test");
+    expect(trailers[0]?.get("x-order-count")).toBe("1");
   });
 
   it("gives an interceptor that reads the answer a message of the method's output", async () => {
