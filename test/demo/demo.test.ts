@@ -1,43 +1,22 @@
 // Runs the README's main job, `npm run demo`, as a user would: short runs on embedded PGlite
 // with nothing configured (also while its replicas are killed), and a run with replicas on
 // PostgreSQL and Redis while replicas are killed. NATS comes from NATS_URL when set.
-import { type ChildProcess, spawn } from "node:child_process";
-import { resolve } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { processesMarkedBy, requireBuild, runMark, SHARED_POSTGRES_URL, startNatsServer } from "../helpers/index.js";
+import { processesMarkedBy, requireBuild, SHARED_POSTGRES_URL, spawnMarkedRun, startNatsServer, stopMarkedRuns } from "../helpers/index.js";
 
 const SHARED_REDIS_URL = process.env.PROTOMESH_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
-const root = resolve(import.meta.dirname, "../..");
-
 // A demo still running when its test fails (a timeout) must not outlive it: its replicas would
 // compete for the same durable consumers as the next run's.
-const running = new Set<ChildProcess>();
-afterEach(async () => {
-  for (const child of running) {
-    const exited = new Promise((resolvePromise) => child.once("exit", resolvePromise));
-    child.kill("SIGTERM");
-    await exited;
-  }
-});
+afterEach(stopMarkedRuns);
 
-/**
- * Runs the demo with a mark of its own in its environment, which every process it starts
- * inherits: its leftovers are found by the mark, never the replicas of another test running beside it.
- */
-function demo(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string; mark: string }> {
-  const { env: markEnv, mark } = runMark("demo");
-  return new Promise((resolvePromise) => {
-    // "Nothing configured" means no database and no cache, whatever the test runner's environment says.
-    const { DATABASE_URL: _database, REDIS_URL: _redis, ...inherited } = process.env;
-    const child = spawn(process.execPath, ["dist/demo/main.js", ...args], { cwd: root, env: { ...inherited, ...env, ...markEnv }, stdio: ["ignore", "pipe", "pipe"] });
-    running.add(child);
-    child.once("exit", () => running.delete(child));
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.on("exit", (code) => resolvePromise({ code, output, mark }));
-  });
+/** Runs the demo marked, so its leftovers are found by the mark, never another test's replicas. */
+async function demo(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string; mark: string }> {
+  // "Nothing configured" means no database and no cache, whatever the test runner's environment says.
+  const { DATABASE_URL: _database, REDIS_URL: _redis, ...inherited } = process.env;
+  const run = spawnMarkedRun("demo", "dist/demo/main.js", args, { ...inherited, ...env });
+  const code = await run.exited;
+  return { code, output: run.output(), mark: run.mark };
 }
 
 describe("npm run demo", () => {

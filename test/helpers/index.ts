@@ -4,5 +4,5 @@ export { startPostgresServer, type PostgresServer } from "./postgres-server.js";
 export { createTestDatabase, SHARED_POSTGRES_URL, type TestDatabase } from "./databases.js";
 export { SHARED_NATS_URL, uniqueName, streamJanitor, type StreamJanitor } from "./nats-streams.js";
 export { requireBuild } from "./built.js";
-export { processesMarkedBy, runMark } from "./process.js";
+export { processesMarkedBy, runMark, spawnMarkedRun, stopMarkedRuns, type MarkedRun } from "./process.js";
 export { startRedisServer, type RedisServer } from "./redis-server.js";

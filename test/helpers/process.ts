@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn, type SpawnOptions } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const running = new Set<ChildProcess>();
@@ -86,4 +87,49 @@ export async function processesMarkedBy(marks: readonly string[]): Promise<strin
 export function runMark(label: string): { env: Record<string, string>; mark: string } {
   const value = `${label}-${randomUUID()}`;
   return { env: { PROTOMESH_TEST_RUN: value }, mark: `PROTOMESH_TEST_RUN=${value}` };
+}
+
+/** A built program of this repository run as a user would, marked (see runMark) and watched. */
+export interface MarkedRun {
+  readonly child: ChildProcess;
+  /** Everything it printed so far, stdout and stderr. */
+  output(): string;
+  /** Resolves with its exit code. */
+  readonly exited: Promise<number | null>;
+  /** In the environment of every process the run starts: `processesMarkedBy([mark])` finds them. */
+  readonly mark: string;
+}
+
+const repositoryRoot = resolve(import.meta.dirname, "../..");
+const markedRuns = new Set<ChildProcess>();
+
+/**
+ * Runs `node <script> <args>` from the repository root with exactly `env` plus a run mark of
+ * `label`. `stopMarkedRuns` ends the runs still going (an afterEach for a test that timed out).
+ */
+export function spawnMarkedRun(label: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv): MarkedRun {
+  const { env: markEnv, mark } = runMark(label);
+  const child = spawn(process.execPath, [script, ...args], { cwd: repositoryRoot, env: { ...env, ...markEnv }, stdio: ["ignore", "pipe", "pipe"] });
+  markedRuns.add(child);
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolveExit) =>
+    child.once("exit", (code) => {
+      markedRuns.delete(child);
+      resolveExit(code);
+    }),
+  );
+  return { child, output: () => output, exited, mark };
+}
+
+/** Sends SIGTERM to every marked run still going and waits for each to exit. */
+export async function stopMarkedRuns(): Promise<void> {
+  await Promise.all(
+    [...markedRuns].map((child) => {
+      const exited = new Promise((resolveExit) => child.once("exit", resolveExit));
+      child.kill("SIGTERM");
+      return exited;
+    }),
+  );
 }

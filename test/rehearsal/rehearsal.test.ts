@@ -2,54 +2,19 @@
 // the invariant checker's report (every order terminal, no invariant broken, streams at R3),
 // and neither a finished run, nor one whose replicas fail to start, nor one interrupted while
 // they start or while orders run may leave a process, a NATS store or a database behind.
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { processesMarkedBy, requireBuild, runMark, SHARED_POSTGRES_URL } from "../helpers/index.js";
-
-const root = resolve(import.meta.dirname, "../..");
+import { processesMarkedBy, requireBuild, SHARED_POSTGRES_URL, spawnMarkedRun, stopMarkedRuns, type MarkedRun } from "../helpers/index.js";
 
 // A rehearsal still running when its test fails (a timeout) must not outlive it.
-const running = new Set<ChildProcess>();
-afterEach(async () => {
-  for (const child of running) {
-    const exited = new Promise((resolvePromise) => child.once("exit", resolvePromise));
-    child.kill("SIGTERM");
-    await exited;
-  }
-});
+afterEach(stopMarkedRuns);
 
-interface Run {
-  child: ChildProcess;
-  output(): string;
-  exited: Promise<number | null>;
-  /** In the environment of every process the run starts (see runMark). */
-  mark: string;
-}
-
-function rehearsal(args: string[], env: Record<string, string> = {}): Run {
+function rehearsal(args: string[], env: Record<string, string> = {}): MarkedRun {
   const { REDIS_URL: _redis, ...inherited } = process.env;
-  const { env: markEnv, mark } = runMark("rehearsal");
   // Four connections per replica, as in the other tests that share the PostgreSQL server.
-  const child = spawn(process.execPath, ["dist/scripts/rehearsal.js", ...args], {
-    cwd: root,
-    env: { ...inherited, DATABASE_URL: SHARED_POSTGRES_URL, DATABASE_POOL_SIZE: "4", ...env, ...markEnv },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  running.add(child);
-  let output = "";
-  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolvePromise) =>
-    child.once("exit", (code) => {
-      running.delete(child);
-      resolvePromise(code);
-    }),
-  );
-  return { child, output: () => output, exited, mark };
+  return spawnMarkedRun("rehearsal", "dist/scripts/rehearsal.js", args, { ...inherited, DATABASE_URL: SHARED_POSTGRES_URL, DATABASE_POOL_SIZE: "4", ...env });
 }
 
 /** The NATS store directories and the databases the run announced. */
@@ -71,7 +36,7 @@ async function existingDatabases(names: string[]): Promise<string[]> {
 }
 
 /** Checked once the rehearsal has exited: its own processes only (by mark, stores and databases), so a test running beside it cannot count. */
-async function expectNothingLeft(run: Run): Promise<void> {
+async function expectNothingLeft(run: MarkedRun): Promise<void> {
   const { storeDirs, databases } = announced(run.output());
   expect(storeDirs).toHaveLength(3);
   // orders, payments and one per inventory shard.
@@ -81,7 +46,7 @@ async function expectNothingLeft(run: Run): Promise<void> {
   expect(await existingDatabases(databases)).toEqual([]);
 }
 
-async function outputContains(run: Run, text: string, timeoutMs: number): Promise<boolean> {
+async function outputContains(run: MarkedRun, text: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!run.output().includes(text) && Date.now() < deadline && run.child.exitCode === null) await sleep(100);
   return run.output().includes(text);
