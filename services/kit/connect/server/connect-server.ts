@@ -30,6 +30,7 @@ import { createErrorMappingInterceptor } from "./interceptors/error-mapping.js";
 import { createGrpcUnaryFastPath, type InFlightCall } from "./grpc-unary-fast-path.js";
 import { createRegexMatch } from "./regex-match.js";
 import { useFastUtf8Encoding } from "./utf8-encoding.js";
+import { IdRegistry, useIdRegistryForStreams } from "./id-registry.js";
 import { bindService, type ServiceBinding } from "./service-binding.js";
 
 /** Connect routers on one HTTP/2 port, speaking gRPC, gRPC-Web and Connect. */
@@ -98,7 +99,7 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
     interceptors: [...observe, errorMapping, createDeadlineInterceptor(), ...enforcement],
     ...(peerValues === undefined ? {} : { contextValues: (req) => peerValues(req.socket as TLSSocket) }),
   });
-  const inFlight = new Set<InFlightCall>();
+  const inFlight = new IdRegistry<InFlightCall>();
   const fastPath = createGrpcUnaryFastPath(served, {
     interceptors: [...observe, errorMapping, ...enforcement],
     readMaxBytes: opts.readMaxBytes,
@@ -115,6 +116,7 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
   routeStreams(httpServer, dropUnreachableDeadline(handler), fastPath);
   const sessions = new Set<http2.ServerHttp2Session>();
   httpServer.on("session", (session: http2.ServerHttp2Session) => {
+    useIdRegistryForStreams(session);
     sessions.add(session);
     session.on("close", () => sessions.delete(session));
     // A peer sending garbage ends its own session; it must never reach the process.

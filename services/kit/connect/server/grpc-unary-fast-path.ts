@@ -4,6 +4,7 @@ import { Code, ConnectError, createContextValues, type ContextValues, type Handl
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { toConnectError } from "../errors/to-connect-error.js";
 import { encodeGrpcFrame } from "./grpc-frame-encoder.js";
+import type { IdRegistry } from "./id-registry.js";
 import type { ServiceBinding } from "./service-binding.js";
 
 type UnaryFn = (request: unknown, context: HandlerContext) => unknown;
@@ -19,8 +20,11 @@ export interface GrpcUnaryFastPathOptions {
   writeMaxBytes: number;
   /** Context values for a call (the peer identity), from its HTTP/2 stream. */
   contextValues?: (stream: ServerHttp2Stream) => ContextValues;
-  /** Every call in flight registers here; shutdown fails each with its reason. */
-  inFlight: Set<InFlightCall>;
+  /**
+   * Every call in flight registers here by its id; shutdown fails each with its reason. Not a
+   * Set: its replaced hash tables would keep finished calls alive (IdRegistry says why).
+   */
+  inFlight: IdRegistry<InFlightCall>;
 }
 
 /** A call the server can end at shutdown. */
@@ -113,7 +117,11 @@ function onWantTrailers(this: CallStream): void {
   this.sendTrailers(trailer === undefined ? okTrailers : toNodeHeaders(trailer, { "grpc-status": "0" }));
 }
 
+// Ids of calls, in the order they started (the in-flight registry's key).
+let lastCallId = 0;
+
 class UnaryCall implements InFlightCall {
+  readonly id = ++lastCallId;
   // The signal is made only when someone reads it: most handlers never do, and an
   // AbortController plus its abort event per call is a large share of a small call's cost.
   private controller: AbortController | undefined;
@@ -141,7 +149,7 @@ class UnaryCall implements InFlightCall {
   start(): void {
     const { stream, headers, options } = this;
     stream[callOf] = this;
-    options.inFlight.add(this);
+    options.inFlight.set(this.id, this);
     // 'close', 'end' and 'wantTrailers' come at most once per stream: `on` spares once's wrapper.
     stream.on("error", ignoreError);
     stream.on("close", onClose);
@@ -220,7 +228,7 @@ class UnaryCall implements InFlightCall {
   private finish(): void {
     this.finished = true;
     clearTimeout(this.timer);
-    this.options.inFlight.delete(this);
+    this.options.inFlight.delete(this.id);
     this.controller?.abort(completed);
     // Until the stream lets go (above), keep only what the trailers need.
     this.chunks.length = 0;
