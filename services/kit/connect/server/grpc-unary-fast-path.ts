@@ -130,10 +130,6 @@ class UnaryCall implements InFlightCall {
   private readonly chunks: Buffer[] = [];
   private size = 0;
   deadline: number | undefined;
-  /** What the handler returned (a message or its init object) while no one has made it a message. */
-  handlerOutput: Record<string, unknown> | undefined;
-  /** The response the innermost step of the chain answered with. */
-  handlerResponse: UnaryResponse | undefined;
   // Built only when read: most calls never touch them.
   requestHeader: Headers | undefined;
   responseHeader: Headers | undefined;
@@ -195,8 +191,8 @@ class UnaryCall implements InFlightCall {
       const request = decodeUnaryRequest(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), method.input, options.readMaxBytes);
       const response = await call(request, this, impl, options.interceptors);
       if (this.finished) return;
-      // The handler's own answer, unless an interceptor read its message or put another in its place.
-      frame = encodeGrpcFrame(method.output, response === this.handlerResponse && this.handlerOutput !== undefined ? this.handlerOutput : response.message);
+      // The handler's own answer as it gave it, unless an interceptor put another in its place.
+      frame = encodeGrpcFrame(method.output, response instanceof FastUnaryResponse ? response.body() : response.message);
     } catch (error) {
       if (this.finished) return;
       sendError(this.stream, toConnectError(error), this.responseHeader);
@@ -232,8 +228,6 @@ class UnaryCall implements InFlightCall {
     this.controller?.abort(completed);
     // Until the stream lets go (above), keep only what the trailers need.
     this.chunks.length = 0;
-    this.handlerOutput = undefined;
-    this.handlerResponse = undefined;
     this.requestHeader = undefined;
   }
 }
@@ -262,14 +256,7 @@ function decodeUnaryRequest(body: Buffer, schema: DescMessage, readMaxBytes: num
 
 function call(message: unknown, unaryCall: UnaryCall, impl: UnaryFn, interceptors: readonly Interceptor[]): Promise<UnaryResponse> {
   const context = new FastHandlerContext(unaryCall);
-  const next: Next = async (req) => {
-    const output: unknown = await impl(req.message, context);
-    // Anything but an object (a handler's mistake) goes through create(), as it always did.
-    unaryCall.handlerOutput = typeof output === "object" && output !== null ? (output as Record<string, unknown>) : undefined;
-    const response = FastUnaryResponse.create(context, unaryCall, output);
-    unaryCall.handlerResponse = response;
-    return response;
-  };
+  const next: Next = async (req) => FastUnaryResponse.create(context, await impl(req.message, context));
   let chain = next;
   for (let i = interceptors.length - 1; i >= 0; i--) chain = (interceptors[i] as Interceptor)(chain as never) as Next;
   return chain(FastUnaryRequest.create(context, message));
@@ -318,7 +305,6 @@ class FastUnaryResponse {
   readonly service: DescService;
   readonly method: DescMethodUnary;
   readonly #context: FastHandlerContext;
-  readonly #unaryCall: UnaryCall;
   readonly #output: unknown;
   #made: Message | undefined;
 
@@ -328,25 +314,29 @@ class FastUnaryResponse {
     message: { enumerable: true, get: function (this: FastUnaryResponse) { return this.#message(); } },
   };
 
-  static create(context: FastHandlerContext, unaryCall: UnaryCall, output: unknown): UnaryResponse {
-    return Object.defineProperties(new FastUnaryResponse(context, unaryCall, output), FastUnaryResponse.#getters) as unknown as UnaryResponse;
+  static create(context: FastHandlerContext, output: unknown): UnaryResponse {
+    return Object.defineProperties(new FastUnaryResponse(context, output), FastUnaryResponse.#getters) as unknown as UnaryResponse;
   }
 
-  private constructor(context: FastHandlerContext, unaryCall: UnaryCall, output: unknown) {
+  private constructor(context: FastHandlerContext, output: unknown) {
     this.#context = context;
-    this.#unaryCall = unaryCall;
     this.#output = output;
     this.service = context.service;
     this.method = context.method;
   }
 
+  /**
+   * What the frame is written from: the message if an interceptor made it, else the handler's
+   * init object itself. Anything but an object (a handler's mistake) goes through create().
+   */
+  body(): Message | Record<string, unknown> {
+    const output = this.#output;
+    return this.#made ?? (typeof output === "object" && output !== null ? (output as Record<string, unknown>) : this.#message());
+  }
+
   #message(): Message {
-    if (this.#made === undefined) {
-      const output = this.#output;
-      this.#made = isMessage(output, this.method.output) ? output : create(this.method.output, output as never);
-      this.#unaryCall.handlerOutput = undefined;
-    }
-    return this.#made;
+    const output = this.#output;
+    return (this.#made ??= isMessage(output, this.method.output) ? output : create(this.method.output, output as never));
   }
 }
 
