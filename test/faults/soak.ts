@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { clientTransport, closeClient, createInventoryClient, createOrdersClient } from "protomesh/clients";
+import { median } from "../../bench/harness/stats.js";
 import type { ServiceName } from "../../services/saga/topology.js";
 import type { InvariantReport } from "../checker/invariants.js";
 import { startNatsServer, startPostgresServer } from "../helpers/index.js";
@@ -77,11 +78,6 @@ async function findPid(needles: string[]): Promise<number | undefined> {
     if (needles.every((needle) => args.includes(needle))) return Number(entry);
   }
   return undefined;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)] as T;
