@@ -28,6 +28,7 @@ export { ConnectExceptionFilter, fromNestException } from "./nest/connect-except
 // The framework-free core: serve bound implementations without Nest.
 export { createConnectServer, type ConnectServer } from "./server/connect-server.js";
 export type { ConnectServerOptions } from "./server/connect-server-options.js";
+export type { ServerLimits } from "./server/server-limits.js";
 export { bindService, type ServiceBinding } from "./server/service-binding.js";
 export type { UnexpectedErrorHandler } from "./server/interceptors/error-mapping.js";
 

@@ -2,6 +2,7 @@ import type { ConnectError, Interceptor } from "@connectrpc/connect";
 import type { AllowList, ServerTlsOptions } from "protomesh/kit/tls";
 import { HealthRegistry } from "../health/health-registry.js";
 import type { UnexpectedErrorHandler } from "./interceptors/error-mapping.js";
+import { resolveServerLimits, type ResolvedServerLimits, type ServerLimits } from "./server-limits.js";
 
 /** How a ConnectServer listens and what it enforces. */
 export interface ConnectServerOptions {
@@ -47,10 +48,15 @@ export interface ConnectServerOptions {
   onUnexpectedError?: UnexpectedErrorHandler;
   /** Receives failures to reload changed certificate files. Default: console.error. */
   onTlsReloadError?: (error: unknown) => void;
+  /**
+   * Bounds on connections, streams, time and memory that callers can make the server hold.
+   * Default: every bound at its default (ServerLimits documents each).
+   */
+  limits?: ServerLimits;
 }
 
-export type ResolvedConnectServerOptions = Required<Omit<ConnectServerOptions, "tls" | "allow" | "observe">> &
-  Pick<ConnectServerOptions, "tls" | "allow" | "observe">;
+export type ResolvedConnectServerOptions = Required<Omit<ConnectServerOptions, "tls" | "allow" | "observe" | "limits">> &
+  Pick<ConnectServerOptions, "tls" | "allow" | "observe"> & { limits: ResolvedServerLimits };
 
 const MiB = 1024 * 1024;
 
@@ -71,6 +77,7 @@ export function resolveConnectServerOptions(options: ConnectServerOptions): Reso
     health: options.health ?? new HealthRegistry(),
     onUnexpectedError: options.onUnexpectedError ?? logUnexpected,
     onTlsReloadError: options.onTlsReloadError ?? ((error: unknown) => console.error("reloading TLS files failed", error)),
+    limits: resolveServerLimits(options.limits),
     ...(options.tls === undefined ? {} : { tls: options.tls }),
     ...(options.allow === undefined ? {} : { allow: options.allow }),
     ...(options.observe === undefined ? {} : { observe: options.observe }),

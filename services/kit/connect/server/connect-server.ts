@@ -32,6 +32,8 @@ import { createRegexMatch } from "./regex-match.js";
 import { useFastUtf8Encoding } from "./utf8-encoding.js";
 import { IdRegistry, useIdRegistryForStreams } from "./id-registry.js";
 import { bindService, type ServiceBinding } from "./service-binding.js";
+import { createAdmission, type Admission, type CallShape } from "./admission.js";
+import { answerEarly } from "./early-response.js";
 
 /** Connect routers on one HTTP/2 port, speaking gRPC, gRPC-Web and Connect. */
 export interface ConnectServer {
@@ -99,21 +101,25 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
     interceptors: [...observe, errorMapping, createDeadlineInterceptor(), ...enforcement],
     ...(peerValues === undefined ? {} : { contextValues: (req) => peerValues(req.socket as TLSSocket) }),
   });
+  const { limits } = opts;
+  const settings = { maxConcurrentStreams: limits.maxStreamsPerConnection };
+  const httpServer =
+    tls === undefined
+      ? http2.createServer({ settings })
+      : // HTTP/1.1 is allowed over TLS for gRPC-Web and Connect from browsers.
+        http2.createSecureServer({ ...tls.serverOptions, allowHTTP1: true, settings, handshakeTimeout: limits.handshakeTimeoutMs });
+  const admission = createAdmission(httpServer, limits, (session) => callerOf(session, tls !== undefined));
   const inFlight = new IdRegistry<InFlightCall>();
   const fastPath = createGrpcUnaryFastPath(served, {
     interceptors: [...observe, errorMapping, ...enforcement],
     readMaxBytes: opts.readMaxBytes,
     writeMaxBytes: opts.writeMaxBytes,
     inFlight,
+    requestMemory: admission.requestMemory,
+    onUnexpectedError: opts.onUnexpectedError,
     ...(peerValues === undefined ? {} : { contextValues: (stream: http2.ServerHttp2Stream) => peerValues(stream.session?.socket as TLSSocket) }),
   });
-
-  const httpServer =
-    tls === undefined
-      ? http2.createServer()
-      : // HTTP/1.1 is allowed over TLS for gRPC-Web and Connect from browsers.
-        http2.createSecureServer({ ...tls.serverOptions, allowHTTP1: true });
-  routeStreams(httpServer, dropUnreachableDeadline(handler), fastPath);
+  routeStreams(httpServer, dropUnreachableDeadline(handler), fastPath, admission, callShapes(served));
   const sessions = new Set<http2.ServerHttp2Session>();
   httpServer.on("session", (session: http2.ServerHttp2Session) => {
     useIdRegistryForStreams(session);
@@ -139,12 +145,14 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
       if (tls !== undefined) {
         stopWatching = tls.watch(httpServer as http2.Http2SecureServer, opts.onTlsReloadError);
       }
+      admission.start();
       return httpServer.address() as AddressInfo;
     },
     close() {
       closing ??= new Promise<void>((resolve) => {
         health.shutdown();
         stopWatching();
+        admission.stop();
         if (!httpServer.listening) {
           resolve();
           return;
@@ -189,12 +197,38 @@ function isUnreachable(timeout: string): boolean {
   return unit !== undefined && Number(timeout.slice(0, -1)) * unit > 2 ** 31 - 1;
 }
 
-// Unary gRPC calls take the fast path; everything else reaches connect-node through Node's
-// compatibility layer, which the 'request' listener installs as a 'stream' listener.
+/** Each served procedure's path ("/pkg.Service/Method") and how its call uses the stream. */
+function callShapes(served: readonly ServiceBinding[]): Map<string, CallShape> {
+  return new Map(served.flatMap(({ service }) => service.methods.map((method) => [`/${service.typeName}/${method.name}`, method.methodKind] as const)));
+}
+
+function pathOnly(path: string | undefined): string {
+  if (path === undefined) return "";
+  const query = path.indexOf("?");
+  return query < 0 ? path : path.slice(0, query);
+}
+
+/**
+ * A caller for the per-caller bounds: the verified peer identity with mTLS, else the remote
+ * address (several clients behind one proxy share it).
+ */
+function callerOf(session: http2.ServerHttp2Session, withTls: boolean): string {
+  const socket = session.socket;
+  const peer = withTls ? peerIdentityOf(socket as TLSSocket) : undefined;
+  return peer?.id ?? socket.remoteAddress ?? "unknown";
+}
+
+// Every call passes admission first (the server's bounds). Unary gRPC calls then take the fast
+// path; everything else reaches connect-node through Node's compatibility layer, which the
+// 'request' listener installs as a 'stream' listener. gRPC calls to a method nobody serves are
+// answered Unimplemented here: connect-node's fallback answers HTTP 404, which gRPC clients
+// report without the status they expect.
 function routeStreams(
   server: http2.Http2Server | http2.Http2SecureServer,
   handler: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   fastPath: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean,
+  admission: Admission,
+  shapes: ReadonlyMap<string, CallShape>,
 ): void {
   server.on("request", handler);
   const compat = server.listeners("stream");
@@ -205,9 +239,15 @@ function routeStreams(
   server.removeListener("stream", toCompat);
   // Node's 'stream' arguments spelled out: a rest parameter would be an array per call.
   server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
-    if (!fastPath(stream, headers)) {
-      toCompat.call(server, stream, headers, flags, rawHeaders);
+    const path = pathOnly(headers[":path"]);
+    const shape = shapes.get(path);
+    if (shape === undefined && headers["content-type"]?.startsWith("application/grpc")) {
+      answerEarly(stream, headers, new ConnectError(`${path} is not a method this server serves`, Code.Unimplemented));
+      return;
     }
+    if (!admission.admit(stream, headers, shape) || fastPath(stream, headers)) return;
+    if (shape === "unary" || shape === "server_streaming") admission.holdRequestBytes(stream, headers);
+    toCompat.call(server, stream, headers, flags, rawHeaders);
   });
 }
 

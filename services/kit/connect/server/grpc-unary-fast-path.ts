@@ -1,10 +1,13 @@
-import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { create, fromBinary, isMessage, type DescMessage, type DescMethodUnary, type DescService, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
-import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { toConnectError } from "../errors/to-connect-error.js";
+import { parseTimeout } from "@connectrpc/connect/protocol-grpc";
+import { isUnexpected, toConnectError } from "../errors/to-connect-error.js";
+import type { RequestMemory } from "./admission.js";
+import { grpcErrorHeaders } from "./early-response.js";
 import { encodeGrpcFrame } from "./grpc-frame-encoder.js";
 import type { IdRegistry } from "./id-registry.js";
+import type { UnexpectedErrorHandler } from "./interceptors/error-mapping.js";
 import type { ServiceBinding } from "./service-binding.js";
 
 type UnaryFn = (request: unknown, context: HandlerContext) => unknown;
@@ -25,6 +28,13 @@ export interface GrpcUnaryFastPathOptions {
    * Set: its replaced hash tables would keep finished calls alive (IdRegistry says why).
    */
   inFlight: IdRegistry<InFlightCall>;
+  /** The server's budget for request bytes still arriving; a call past it answers Unavailable. */
+  requestMemory: RequestMemory;
+  /**
+   * Receives what fails outside the interceptors (writing the answer) and had to become
+   * Internal; what the chain threw was reported by its error mapping already.
+   */
+  onUnexpectedError: UnexpectedErrorHandler;
 }
 
 /** A call the server can end at shutdown. */
@@ -174,16 +184,23 @@ class UnaryCall implements InFlightCall {
   }
 
   receive(chunk: Buffer): void {
-    this.size += chunk.length;
-    if (this.size > this.options.readMaxBytes + 5) {
-      this.fail(new ConnectError(`message larger than ${this.options.readMaxBytes} bytes`, Code.ResourceExhausted));
+    if (this.finished) return;
+    const { options } = this;
+    if (this.size + chunk.length > options.readMaxBytes + 5) {
+      this.fail(new ConnectError(`message larger than ${options.readMaxBytes} bytes`, Code.ResourceExhausted));
       return;
     }
+    if (!options.requestMemory.take(chunk.length)) {
+      this.fail(options.requestMemory.exhausted);
+      return;
+    }
+    this.size += chunk.length;
     this.chunks.push(chunk);
   }
 
   async run(): Promise<void> {
-    if (this.finished) return;
+    // A stream closed before its request ended was answered by the server's bounds.
+    if (this.finished || this.stream.closed) return;
     const { method, impl } = this.route;
     const { chunks, options } = this;
     let frame: Buffer;
@@ -195,7 +212,9 @@ class UnaryCall implements InFlightCall {
       frame = encodeGrpcFrame(method.output, response instanceof FastUnaryResponse ? response.body() : response.message);
     } catch (error) {
       if (this.finished) return;
-      sendError(this.stream, toConnectError(error), this.responseHeader);
+      const mapped = toConnectError(error);
+      if (mapped !== error && isUnexpected(mapped)) options.onUnexpectedError(mapped, `${method.parent.typeName}/${method.name}`);
+      sendError(this.stream, mapped, this.responseHeader);
       this.finish();
       return;
     }
@@ -212,6 +231,8 @@ class UnaryCall implements InFlightCall {
     if (this.finished) return;
     this.controller?.abort(reason);
     sendError(this.stream, reason);
+    // A request still arriving (too large, over the memory bound) is not read any further.
+    if (!this.stream.readableEnded && !this.stream.closed) this.stream.close(constants.NGHTTP2_NO_ERROR);
     this.finish();
   }
 
@@ -226,6 +247,8 @@ class UnaryCall implements InFlightCall {
     clearTimeout(this.timer);
     this.options.inFlight.delete(this.id);
     this.controller?.abort(completed);
+    this.options.requestMemory.release(this.size);
+    this.size = 0;
     // Until the stream lets go (above), keep only what the trailers need.
     this.chunks.length = 0;
     this.requestHeader = undefined;
@@ -415,17 +438,5 @@ function sendMessage(stream: CallStream, frame: Buffer, header: Headers | undefi
 // A trailers-only response, as gRPC sends errors that happen before any message.
 function sendError(stream: ServerHttp2Stream, error: ConnectError, header?: Headers): void {
   if (stream.destroyed || stream.closed || stream.headersSent) return;
-  const status = new Headers();
-  setTrailerStatus(status, error);
-  // gRPC percent-encodes only what is not printable ASCII (and "%"); connect's
-  // encodeURIComponent would show grpc-js users "%3A" for every colon.
-  status.set("grpc-message", encodeGrpcMessage(error.rawMessage));
-  const all = toNodeHeaders(header, { ":status": "200", "content-type": "application/grpc" });
-  stream.respond(toNodeHeaders(status, all), { endStream: true });
-}
-
-function encodeGrpcMessage(message: string): string {
-  return Array.from(Buffer.from(message, "utf8"), (byte) =>
-    byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`,
-  ).join("");
+  stream.respond(grpcErrorHeaders(error, toNodeHeaders(header, { ":status": "200", "content-type": "application/grpc" })), { endStream: true });
 }
