@@ -34,6 +34,7 @@ import { IdRegistry, useIdRegistryForStreams } from "./id-registry.js";
 import { bindService, type ServiceBinding } from "./service-binding.js";
 import { createAdmission, type Admission, type CallShape } from "./admission.js";
 import { answerEarly } from "./early-response.js";
+import { withCallOutcomes } from "./call-outcomes.js";
 
 /** Connect routers on one HTTP/2 port, speaking gRPC, gRPC-Web and Connect. */
 export interface ConnectServer {
@@ -94,6 +95,7 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
       for (const binding of served) {
         router.service(binding.service, binding.impl);
       }
+      router.handlers.splice(0, router.handlers.length, ...router.handlers.map((h) => withCallOutcomes(h, opts.onUnexpectedError)));
     },
     readMaxBytes: opts.readMaxBytes,
     writeMaxBytes: opts.writeMaxBytes,
