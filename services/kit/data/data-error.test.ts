@@ -31,6 +31,7 @@ describe("toDataError", () => {
 
   it("treats socket errors and dropped connections as unavailable", () => {
     expect(toDataError(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })).code).toBe("unavailable");
+    expect(toDataError(Object.assign(new Error("connect EMFILE 127.0.0.1:5432 - Local (undefined:undefined)"), { code: "EMFILE" })).code).toBe("unavailable");
     expect(toDataError(new Error("Connection terminated unexpectedly")).code).toBe("unavailable");
   });
 

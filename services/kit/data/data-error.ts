@@ -46,7 +46,8 @@ export function isDataError(err: unknown): err is DataError {
   return typeof err === "object" && err !== null && (err as { dataError?: unknown }).dataError === true;
 }
 
-const SOCKET_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+// Out of descriptors (EMFILE, ENFILE) is a connection that could not be opened now, not a bug.
+const SOCKET_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN", "EMFILE", "ENFILE"]);
 const CONNECTION_MESSAGES = /connection terminated|connection ended|client has encountered a connection error|not queryable|cannot use a pool after calling end|pglite is closed|timeout exceeded when trying to connect/i;
 
 function codeFor(sqlState: string): DataErrorCode {
