@@ -54,8 +54,8 @@ async function fromLastQuotes(request: MessageInitShape<typeof QuoteItemsRequest
     if (entry === undefined) return undefined;
     const amountMinor = entry.value.unitPrice?.amountMinor ?? 0n;
     ageMs = Math.max(ageMs, entry.ageMs);
-    // Availability is as inventory last reported it; the reservation decides when OrderPlaced arrives.
     priced.push({ sku, quantity, unitPriceMinor: amountMinor });
+    // Availability is as inventory last reported it; the reservation decides when OrderPlaced arrives.
     lines.push({ sku, quantity, unitPrice: { currencyCode, amountMinor }, available: entry.value.available, sufficient: entry.value.available >= quantity, known: true });
   }
   return {
