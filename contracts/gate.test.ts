@@ -99,7 +99,7 @@ const breakingEdits: { name: string; rule: string; edits: Edit[] }[] = [
   {
     name: "deleting an event message",
     rule: "MESSAGE_NO_DELETE",
-    edits: [{ file: paymentsEvents, from: /\n\/\/ A captured charge[^\n]*\nmessage PaymentRefunded \{[^}]*\}\n/, to: "" }],
+    edits: [{ file: paymentsEvents, from: /\n\/\/ A captured charge[^\n]*\nmessage PaymentRefunded \{[\s\S]*?\n\}\n/, to: "" }],
   },
   {
     name: "making a server-streaming RPC unary",
@@ -153,6 +153,13 @@ describe("the contract gate", () => {
     expect(result.output).toContain("contracts: ok");
     expect(result.ok).toBe(true);
     expect(readFileSync(join(dir, "gen/shop/orders/v1/orders_pb.ts"), "utf8")).toContain("ArchiveOrderRequest");
+  });
+
+  it("lets a tightened validation rule through: buf breaking compares no custom options (ADR 0121)", async () => {
+    const dir = scratchWorkspace([{ file: ordersProto, from: /(int32 quantity = 2 \[\(buf\.validate\.field\)\.int32 = \{\n    gt: 0\n    lte: )1000/, to: "$110" }]);
+    const breaking = await runInWorkspace(dir, "buf", ["breaking", "proto", "--against", "contracts/baseline.binpb", "--error-format", "msvs"]);
+    expect(breaking.output).toBe("");
+    expect(breaking.ok).toBe(true);
   });
 
   it("fails when a file under gen/ is edited by hand", async () => {

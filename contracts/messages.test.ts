@@ -1,14 +1,18 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { create, equals, fromBinary, fromJsonString, toBinary, toJsonString } from "@bufbuild/protobuf";
+import { create, equals, fromBinary, fromJsonString, toBinary, toJsonString, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { createValidator, type ValidationResult } from "@bufbuild/protovalidate";
 import { pathToString } from "@bufbuild/protobuf/reflect";
 import { describe, expect, it } from "vitest";
 import { CreateOrderRequestSchema, ListOrdersRequestSchema, GetOrderRequestSchema } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { AdjustStockRequestSchema, SetStockRequestSchema } from "protomesh/gen/shop/inventory/v1/inventory_pb";
+import { StockReservedSchema } from "protomesh/gen/shop/inventory/v1/events_pb";
+import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
+import { PaymentCapturedSchema, PaymentRefundedSchema } from "protomesh/gen/shop/payments/v1/events_pb";
 import { goldenFixtures } from "./golden-fixtures.js";
 
 const goldenDir = join(import.meta.dirname, "golden");
+const eur = (amountMinor: bigint) => ({ currencyCode: "EUR", amountMinor });
 
 describe("generated schemas", () => {
   for (const { schema, message } of goldenFixtures) {
@@ -66,6 +70,29 @@ describe("protovalidate rules", () => {
     expect(fields(validator.validate(GetOrderRequestSchema, create(GetOrderRequestSchema, { orderId: "42" })))).toEqual(["order_id:string.uuid"]);
     expect(fields(validator.validate(ListOrdersRequestSchema, create(ListOrdersRequestSchema, { pageSize: 501 })))).toEqual(["page_size:int32.gte_lte"]);
     expect(validator.validate(ListOrdersRequestSchema, create(ListOrdersRequestSchema, { pageSize: 500 })).kind).toBe("valid");
+  });
+
+  const check = <Desc extends DescMessage>(schema: Desc, init: MessageInitShape<Desc>) => validator.validate(schema, create(schema, init));
+
+  it.each([
+    ["a negative unit price", () => check(SetStockRequestSchema, { unitPrice: eur(-5000n) }), "unit_price:money.unit_price"],
+    ["a unit price over 10^11", () => check(SetStockRequestSchema, { unitPrice: eur(100_000_000_001n) }), "unit_price:money.unit_price"],
+    ["a negative line price in an event", () => check(OrderPlacedSchema, { lines: [{ sku: "SKU-1", quantity: 1, unitPrice: eur(-1n) }] }), "lines[0].unit_price:money.unit_price"],
+    ["a total over 5 * 10^15", () => check(OrderPlacedSchema, { total: eur(5_000_000_000_000_001n) }), "total:money.total"],
+    ["a negative amount to charge", () => check(StockReservedSchema, { amount: eur(-15_000n) }), "amount:money.total"],
+    ["a zero capture", () => check(PaymentCapturedSchema, { amount: eur(0n) }), "amount:money.charge"],
+    ["a negative refund", () => check(PaymentRefundedSchema, { amount: eur(-1n) }), "amount:money.charge"],
+  ])("rejects %s", (_, validate, expected) => {
+    expect(fields(validate())).toContain(expected);
+  });
+
+  it.each([
+    ["the highest unit price", () => check(SetStockRequestSchema, { sku: "SKU-1001", name: "Gold", unitPrice: eur(100_000_000_000n) })],
+    ["a free item", () => check(SetStockRequestSchema, { sku: "SKU-1001", name: "Sample", unitPrice: eur(0n) })],
+    ["the highest total", () => check(OrderPlacedSchema, { total: eur(5_000_000_000_000_000n) })],
+    ["the smallest capture", () => check(PaymentCapturedSchema, { amount: eur(1n) })],
+  ])("accepts %s", (_, validate) => {
+    expect(validate().kind).toBe("valid");
   });
 
   it("rejects a zero stock adjustment and a stock item without a price", () => {

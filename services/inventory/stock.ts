@@ -17,6 +17,7 @@ import {
   type AdjustStockRequest,
   type StockItem,
 } from "protomesh/gen/shop/inventory/v1/inventory_pb";
+import { checkUnitPrice, isAmountOutOfRange, orderTotal, type PricedLine } from "../money/money.js";
 import { mergeLines } from "./domain/reservation.js";
 import { stockItems, stockLedger } from "./schema.js";
 
@@ -55,11 +56,15 @@ export function createStockStore(db: Db, cache: StockCache = uncachedStock()) {
       return item;
     },
 
-    /** Prices a basket; a SKU listed twice is checked against its total. Reserves nothing. */
+    /**
+     * Prices a basket; a SKU listed twice is checked against its total. Reserves nothing. A stored
+     * price outside the contract's bounds (a row that never passed SetStock's rules) fails the
+     * quote with FailedPrecondition naming the SKU, rather than a negative or overflowing total.
+     */
     async quote(items: readonly QuoteLineInput[], currencyCode: string): Promise<QuoteItemsResponse> {
       const stock = await cache.getMany(items.map((item) => item.sku), loadStock);
       const totals = new Map(mergeLines(items).map((line) => [line.sku, line.quantity]));
-      let totalMinor = 0n;
+      const priced: PricedLine[] = [];
       const lines = items.map(({ sku, quantity }) => {
         const item = stock.get(sku);
         if (item === undefined) return { sku, quantity, available: 0, sufficient: false, known: false };
@@ -67,7 +72,7 @@ export function createStockStore(db: Db, cache: StockCache = uncachedStock()) {
         if (price.currencyCode !== currencyCode) {
           throw new InvalidArgumentError(`SKU ${sku} is priced in ${price.currencyCode}, not ${currencyCode}`);
         }
-        totalMinor += price.amountMinor * BigInt(quantity);
+        priced.push({ sku, quantity, unitPriceMinor: price.amountMinor });
         return {
           sku,
           quantity,
@@ -77,6 +82,13 @@ export function createStockStore(db: Db, cache: StockCache = uncachedStock()) {
           known: true,
         };
       });
+      let totalMinor: bigint;
+      try {
+        totalMinor = orderTotal(priced);
+      } catch (error) {
+        if (!isAmountOutOfRange(error)) throw error;
+        throw new FailedPreconditionError(`cannot price the basket: ${error.message}; set a valid price with SetStock`, { cause: error });
+      }
       return create(QuoteItemsResponseSchema, {
         lines,
         total: { currencyCode, amountMinor: totalMinor },
@@ -88,6 +100,12 @@ export function createStockStore(db: Db, cache: StockCache = uncachedStock()) {
     async setStock(request: SetStockRequest): Promise<StockItem> {
       const price = request.unitPrice;
       if (price === undefined) throw new InvalidArgumentError("unit_price is required");
+      try {
+        checkUnitPrice(price.amountMinor, "unit_price.amount_minor");
+      } catch (error) {
+        if (!isAmountOutOfRange(error)) throw error;
+        throw new InvalidArgumentError(error.message, { cause: error });
+      }
       return afterCommit([request.sku], runTransaction(db, async (tx) => {
         const now = new Date();
         const [before] = await tx.select().from(stockItems).where(eq(stockItems.sku, request.sku)).for("update");

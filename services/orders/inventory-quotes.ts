@@ -5,6 +5,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { ReadThroughCache } from "protomesh/kit/cache";
 import { UnavailableError } from "protomesh/kit/connect";
 import { QuoteItemsResponseSchema, type QuotedLine, type QuotedLineSchema, type QuoteItemsRequestSchema, type QuoteItemsResponse } from "protomesh/gen/shop/inventory/v1/inventory_pb";
+import { orderTotal, type PricedLine } from "../money/money.js";
 import type { QuoteItems, StaleQuote } from "./orders.js";
 
 /** Codes that mean "inventory cannot answer now", as opposed to "inventory said no". */
@@ -45,21 +46,21 @@ async function fromLastQuotes(request: MessageInitShape<typeof QuoteItemsRequest
   const currencyCode = request.currencyCode ?? "";
   const items = (request.items ?? []).map((item) => ({ sku: item.sku ?? "", quantity: item.quantity ?? 0 }));
   const remembered = await lastQuotes.peekMany(items.map((item) => lineKey(currencyCode, item.sku)));
-  let totalMinor = 0n;
   let ageMs = 0;
   const lines: MessageInitShape<typeof QuotedLineSchema>[] = [];
+  const priced: PricedLine[] = [];
   for (const { sku, quantity } of items) {
     const entry = remembered.get(lineKey(currencyCode, sku));
     if (entry === undefined) return undefined;
     const amountMinor = entry.value.unitPrice?.amountMinor ?? 0n;
-    totalMinor += amountMinor * BigInt(quantity);
     ageMs = Math.max(ageMs, entry.ageMs);
+    priced.push({ sku, quantity, unitPriceMinor: amountMinor });
     // Availability is as inventory last reported it; the reservation decides when OrderPlaced arrives.
     lines.push({ sku, quantity, unitPrice: { currencyCode, amountMinor }, available: entry.value.available, sufficient: entry.value.available >= quantity, known: true });
   }
   return {
     kind: "stale",
     ageMs,
-    quote: create(QuoteItemsResponseSchema, { lines, total: { currencyCode, amountMinor: totalMinor }, allAvailable: lines.every((line) => line.sufficient === true) }),
+    quote: create(QuoteItemsResponseSchema, { lines, total: { currencyCode, amountMinor: orderTotal(priced) }, allAvailable: lines.every((line) => line.sufficient === true) }),
   };
 }

@@ -12,6 +12,7 @@ import { writeEvent } from "protomesh/kit/messaging";
 import type { QuoteItemsRequestSchema, QuoteItemsResponse } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import type { CreateOrderRequest, Order } from "protomesh/gen/shop/orders/v1/orders_pb";
+import { isAmountOutOfRange, orderTotal } from "../money/money.js";
 import { applySagaInput, toOrderMessage } from "./saga.js";
 import { orderLines, orders } from "./schema.js";
 
@@ -105,6 +106,28 @@ export function createOrders(db: Db, quoteItems: QuoteItems, options: OrdersOpti
     return { order: order as Order, created: false };
   }
 
+  /**
+   * Prices the basket through inventory and totals it here, from the quoted lines, with checked
+   * arithmetic: a quote is another service's answer (or a remembered one), so a price outside the
+   * contract's bounds, or a total payments would not capture, fails with FailedPrecondition.
+   */
+  async function priceOrder(request: CreateOrderRequest): Promise<{ quote: QuoteItemsResponse; totalMinor: bigint; quoteAge: { quoteAgeMs?: number } }> {
+    try {
+      const priced = await quoteItems({ items: request.items.map(({ sku, quantity }) => ({ sku, quantity })), currencyCode: request.currencyCode });
+      const quote = "kind" in priced ? priced.quote : priced;
+      const unknown = quote.lines.filter((line) => !line.known).map((line) => line.sku);
+      if (unknown.length > 0) throw new FailedPreconditionError(`unknown SKU ${unknown.join(", ")}: nothing was ordered`);
+      const totalMinor = orderTotal(quote.lines.map(({ sku, quantity, unitPrice }) => ({ sku, quantity, unitPriceMinor: unitPrice?.amountMinor ?? 0n })));
+      if (totalMinor === 0n) {
+        throw new FailedPreconditionError(`the order totals 0 ${request.currencyCode}: payments captures only positive amounts, so nothing was ordered`);
+      }
+      return { quote, totalMinor, quoteAge: "kind" in priced ? { quoteAgeMs: priced.ageMs } : {} };
+    } catch (error) {
+      if (!isAmountOutOfRange(error)) throw error;
+      throw new FailedPreconditionError(`inventory's prices cannot be charged: ${error.message}; nothing was ordered`, { cause: error });
+    }
+  }
+
   return {
     async createOrder(request: CreateOrderRequest): Promise<PlacedOrder> {
       const limit = options.createOrderLimit;
@@ -118,16 +141,11 @@ export function createOrders(db: Db, quoteItems: QuoteItems, options: OrdersOpti
       const existing = await findByKey(db, request.userId, request.idempotencyKey);
       if (existing !== undefined) return replay(existing, request);
 
-      const priced = await quoteItems({ items: request.items.map(({ sku, quantity }) => ({ sku, quantity })), currencyCode: request.currencyCode });
-      const quote = "kind" in priced ? priced.quote : priced;
-      const quoteAge = "kind" in priced ? { quoteAgeMs: priced.ageMs } : {};
-      const unknown = quote.lines.filter((line) => !line.known).map((line) => line.sku);
-      if (unknown.length > 0) throw new FailedPreconditionError(`unknown SKU ${unknown.join(", ")}: nothing was ordered`);
+      const { quote, totalMinor, quoteAge } = await priceOrder(request);
 
       const orderId = randomUUID();
       const now = new Date();
       const deadline = new Date(now.getTime() + options.sagaDeadlineMs);
-      const totalMinor = quote.total?.amountMinor ?? 0n;
       const placed = await runTransaction(db, async (tx) => {
         const inserted = await tx
           .insert(orders)

@@ -3,6 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { shardOf } from "protomesh/clients";
 import { QuoteItemsResponseSchema, type QuoteItemsResponse } from "protomesh/gen/shop/inventory/v1/inventory_pb";
+import { isAmountOutOfRange } from "../money/money.js";
 import { quoteAcrossShards } from "./sharded-quotes.js";
 
 const shards = ["inventory-0", "inventory-1"];
@@ -33,6 +34,17 @@ describe("quotes over inventory shards", () => {
     for (const name of shards) {
       expect(asked.get(name)).toEqual([skus.filter((sku) => shardOf(sku, shards) === name)]);
     }
+  });
+
+  it("totals the merged lines itself, refusing a shard's price outside the contract's bounds", async () => {
+    const rogue = async (request: { items?: { sku?: string; quantity?: number }[] }): Promise<QuoteItemsResponse> => {
+      const lines = (request.items ?? []).map(({ sku = "", quantity = 0 }) => ({ sku, quantity, unitPrice: { currencyCode: "EUR", amountMinor: -5000n }, available: 9, sufficient: true, known: true }));
+      return create(QuoteItemsResponseSchema, { lines, total: { currencyCode: "EUR", amountMinor: 0n }, allAvailable: true });
+    };
+    const quote = quoteAcrossShards(new Map([["inventory-0", fakeShard("inventory-0", [])], ["inventory-1", rogue]]));
+    const sku = skus.find((candidate) => shardOf(candidate, shards) === "inventory-1") ?? "";
+    const error: unknown = await quote({ items: [{ sku, quantity: 3 }], currencyCode: "EUR" }).catch((e: unknown) => e);
+    expect(isAmountOutOfRange(error) ? error.field : error).toBe(`unit_price of SKU ${sku}`);
   });
 
   it("fails with the failing shard's code and name", async () => {

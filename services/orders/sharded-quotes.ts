@@ -5,6 +5,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import { shardOf } from "protomesh/clients";
 import { QuoteItemsResponseSchema, type QuotedLine, type QuoteItemsRequestSchema, type QuoteItemsResponse } from "protomesh/gen/shop/inventory/v1/inventory_pb";
+import { orderTotal } from "../money/money.js";
 
 type QuoteRequest = MessageInitShape<typeof QuoteItemsRequestSchema>;
 
@@ -26,7 +27,6 @@ export function quoteAcrossShards(shards: ShardQuoters): (request: QuoteRequest)
       parts.set(shard, [...(parts.get(shard) ?? []), index]);
     });
     const lines: QuotedLine[] = new Array<QuotedLine>(items.length);
-    let totalMinor = 0n;
     await Promise.all(
       [...parts].map(async ([shard, indexes]) => {
         const quote = shards.get(shard) as (request: QuoteRequest) => Promise<QuoteItemsResponse>;
@@ -37,7 +37,6 @@ export function quoteAcrossShards(shards: ShardQuoters): (request: QuoteRequest)
           const cause = ConnectError.from(error);
           throw new ConnectError(`inventory shard ${shard}: ${cause.rawMessage}`, cause.code, cause.metadata, undefined, error);
         }
-        totalMinor += answer.total?.amountMinor ?? 0n;
         indexes.forEach((index, position) => {
           const line = answer.lines[position];
           if (line === undefined) throw new ConnectError(`inventory shard ${shard} priced ${answer.lines.length} lines of ${indexes.length}`);
@@ -46,6 +45,8 @@ export function quoteAcrossShards(shards: ShardQuoters): (request: QuoteRequest)
       }),
     );
     const currencyCode = request.currencyCode ?? "";
+    // Totalled from the merged lines, checked, rather than by adding the shards' own totals.
+    const totalMinor = orderTotal(lines.filter((line) => line.known).map(({ sku, quantity, unitPrice }) => ({ sku, quantity, unitPriceMinor: unitPrice?.amountMinor ?? 0n })));
     return create(QuoteItemsResponseSchema, { lines, total: { currencyCode, amountMinor: totalMinor }, allAvailable: lines.every((line) => line.sufficient) });
   };
 }

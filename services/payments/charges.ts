@@ -12,7 +12,7 @@ import type { OrderCancelled } from "protomesh/gen/shop/orders/v1/events_pb";
 import type { StockReserved } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { PaymentCapturedSchema, PaymentDeclinedSchema, PaymentRefundedSchema } from "protomesh/gen/shop/payments/v1/events_pb";
 import { PaymentSchema, PaymentStatus, type Payment } from "protomesh/gen/shop/payments/v1/payments_pb";
-import { decide, type ChargeEffect, type ChargeInput, type ChargeState } from "./domain/charge.js";
+import { decide, uncapturable, type ChargeEffect, type ChargeInput, type ChargeState } from "./domain/charge.js";
 import type { PaymentSimulator } from "./domain/payment-simulator.js";
 import { charges, ledgerEntries } from "./schema.js";
 
@@ -106,8 +106,9 @@ export function createChargeHandlers(simulator: PaymentSimulator) {
         event.orderId,
         async (state) => {
           const amountMinor = amount?.amountMinor ?? 0n;
-          // Only ask the processor when this event can lead to a charge.
-          const verdict = state.status === "none" ? await simulator.charge({ orderId: event.orderId, userId: event.userId, amountMinor }) : { outcome: "capture" as const };
+          // Only ask the processor when this event can lead to a charge; decide() declines the rest.
+          const chargeable = state.status === "none" && uncapturable(amountMinor) === undefined;
+          const verdict = chargeable ? await simulator.charge({ orderId: event.orderId, userId: event.userId, amountMinor }) : { outcome: "capture" as const };
           return { kind: "stock-reserved", paymentId: randomUUID(), amountMinor, verdict };
         },
         { userId: event.userId, currencyCode: amount?.currencyCode ?? "", amountMinor: amount?.amountMinor ?? 0n },

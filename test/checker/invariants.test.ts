@@ -67,4 +67,18 @@ describe("invariant checker", () => {
     expect(byInvariant("I6")).toEqual([`order ${cancelledId} is cancelled but still charged 700`]);
     expect(byInvariant("I7")).toEqual(["order 2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a is still pending"]);
   });
+
+  it("reports a confirmed order whose total and capture are negative, though they match", async () => {
+    const orderId = "3e4f5a6b-7c8d-4e9f-8a1b-2c3d4e5f6a7b";
+    await orders.db.execute(sql`insert into orders (order_id, user_id, status, currency_code, total_minor, idempotency_key, request_hash, payment_id, deadline, created_at, updated_at)
+      values (${orderId}, 'u', 'confirmed', 'EUR', -15000, 'k-4', 'h', 'p-4', now() + interval '30 seconds', now(), now())`);
+    await payments.db.execute(sql`insert into ledger_entries (payment_id, order_id, kind, amount_minor, currency_code, created_at)
+      values ('7c8d9e0f-1a2b-4c3d-9e4f-5a6b7c8d9e0f', ${orderId}, 'capture', -15000, 'EUR', now())`);
+
+    const report = await check();
+    expect(report.violations.filter((v) => v.message.includes(orderId))).toEqual([
+      { invariant: "I6", message: `order ${orderId} is confirmed with a total of -15000; only positive totals are charged` },
+      { invariant: "I6", message: `payments captured -15000 for order ${orderId}; a capture is positive` },
+    ]);
+  });
 });

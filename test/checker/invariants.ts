@@ -172,12 +172,16 @@ export async function checkInvariants(dbs: CheckerDatabases, options: CheckerOpt
       violate("I6", `order ${order.order_id} is confirmed but charged ${money}, not its total ${order.total_minor}`);
     }
     if (order.status === "cancelled" && money !== 0n) violate("I6", `order ${order.order_id} is cancelled but still charged ${money}`);
+    if (order.status === "confirmed" && BigInt(order.total_minor) <= 0n) violate("I6", `order ${order.order_id} is confirmed with a total of ${order.total_minor}; only positive totals are charged`);
     if (order.status === "pending") violate("I7", `order ${order.order_id} is still pending`);
     const tookMs = new Date(order.updated_at).getTime() - new Date(order.created_at).getTime();
     if (order.status !== "pending" && tookMs > options.sagaDeadlineMs + graceMs) {
       violate("I7", `order ${order.order_id} ended ${order.status} after ${tookMs} ms, past its deadline ${options.sagaDeadlineMs} ms + grace ${graceMs} ms`);
     }
     if (order.status === "cancelled") cancelledBy[order.cause ?? "unknown"] = (cancelledBy[order.cause ?? "unknown"] ?? 0) + 1;
+  }
+  for (const capture of await rows<{ order_id: string; amount: string }>(dbs.payments, sql`select order_id, amount_minor::text as amount from ledger_entries where kind = 'capture' and amount_minor <= 0`)) {
+    violate("I6", `payments captured ${capture.amount} for order ${capture.order_id}; a capture is positive`);
   }
   for (const orderId of charged.keys()) {
     if (!orderRows.some((order) => order.order_id === orderId)) violate("I6", `payments charged order ${orderId}, which orders never stored`);

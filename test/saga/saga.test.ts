@@ -1,5 +1,6 @@
 // The order saga end to end: real PostgreSQL, a real nats-server, every service through the
 // production host. Each scenario ends with the invariant checker over all three databases.
+import { Code, ConnectError } from "@connectrpc/connect";
 import { connect, headers } from "@nats-io/transport-node";
 import { sql } from "drizzle-orm";
 import { jetstream } from "@nats-io/jetstream";
@@ -73,6 +74,23 @@ describe("the order saga", () => {
     const after = (await shop.inventory.getStock({ sku: "MUG-1" })).item;
     expect(after?.available).toBe(before?.available);
     expect(after?.reserved).toBe(0);
+  });
+
+  // Prices that never passed SetStock's rules: rows written before the rules existed, or by hand.
+  it.each([
+    ["a negative stored price", "CHEAP-1", -5000n, 3],
+    ["a stored price whose total overflows int64", "HUGE-1", 9_223_372_036_854_775_807n, 2],
+  ])("refuses an order priced from %s with FailedPrecondition, and captures nothing", async (_name, sku, amountMinor, quantity) => {
+    await shop.inventory.setStock({ sku, name: "Bad price", available: 10, unitPrice: eur(1n) });
+    await shop.replicas.inventory[0]!.runtime.database.db.execute(sql`update stock_items set unit_price_minor = ${amountMinor} where sku = ${sku}`);
+    const outcome = await place(shop, "alice", [{ sku, quantity }]).then(
+      (order) => settled(shop, order.orderId),
+      (error: unknown) => ConnectError.from(error),
+    );
+    const report = await quiescent(shop);
+    expect(report.violations).toEqual([]);
+    expect(outcome).toBeInstanceOf(ConnectError);
+    expect(outcome).toMatchObject({ code: Code.FailedPrecondition, rawMessage: expect.stringContaining(`unit_price of SKU ${sku}`) });
   });
 
   it("cancels an order before its reservation, and the late reservation holds nothing", async () => {

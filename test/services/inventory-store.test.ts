@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdjustStockRequestSchema, SetStockRequestSchema } from "protomesh/gen/shop/inventory/v1/inventory_pb";
@@ -31,6 +32,13 @@ describe.each(backends)("inventory store on %s", (backend) => {
     expect(quote.total).toMatchObject({ amountMinor: 2500n });
     expect(quote.lines.map((l) => [l.sku, l.known, l.sufficient])).toEqual([["MUG-1", true, true], ["GHOST-9", false, false]]);
     expect(quote.allAvailable).toBe(false);
+  });
+
+  it("refuses a price outside the contract's bounds even when the request skipped validation, storing nothing", async () => {
+    for (const price of [-5000n, 100_000_000_001n]) {
+      await expect(setStock("BAD-PRICE-1", 5, price)).rejects.toMatchObject({ code: Code.InvalidArgument, message: expect.stringContaining("unit_price.amount_minor") });
+    }
+    expect(await database.db.select().from(stockItems).where(eq(stockItems.sku, "BAD-PRICE-1"))).toEqual([]);
   });
 
   it("applies concurrent adjustments without losing one or going below zero", async () => {

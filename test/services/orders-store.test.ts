@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QuoteItemsResponseSchema } from "protomesh/gen/shop/inventory/v1/inventory_pb";
@@ -11,7 +12,8 @@ import { sagaHandlers, sweepExpiredSagas } from "../../services/orders/saga.js";
 import { orders as ordersTable, outbox } from "../../services/orders/schema.js";
 import { backends, openServiceDatabase } from "./backends.js";
 
-const prices: Record<string, bigint> = { "MUG-1": 1250n, "TEE-2": 2000n };
+// NEG-1, HUGE-1 and FREE-1 are prices an inventory bug or a hand-edited row could quote.
+const prices: Record<string, bigint> = { "MUG-1": 1250n, "TEE-2": 2000n, "NEG-1": -5000n, "HUGE-1": 2n ** 63n - 1n, "FREE-1": 0n };
 const quoteItems: QuoteItems = async (request) =>
   create(QuoteItemsResponseSchema, {
     lines: (request.items ?? []).map(({ sku = "", quantity = 0 }) =>
@@ -59,6 +61,21 @@ describe.each(backends)("orders store on %s", (backend) => {
     await orders.createOrder(request("key-reuse-1"));
     await expect(orders.createOrder(request("key-reuse-1", "alice", [{ sku: "TEE-2", quantity: 1 }]))).rejects.toThrow("was already used for a different order");
     await expect(orders.createOrder(request("key-unknown-1", "alice", [{ sku: "NOPE-1", quantity: 1 }]))).rejects.toThrow("unknown SKU NOPE-1");
+  });
+
+  it.each([
+    ["a negative quoted price", "key-neg-1", [{ sku: "NEG-1", quantity: 3 }], "unit_price of SKU NEG-1 is -5000 minor units"],
+    ["a quoted price whose total overflows int64", "key-huge-1", [{ sku: "HUGE-1", quantity: 2 }], "unit_price of SKU HUGE-1 is 9223372036854775807 minor units"],
+    ["a basket that totals 0", "key-free-1", [{ sku: "FREE-1", quantity: 1 }], "payments captures only positive amounts"],
+  ])("refuses %s with FailedPrecondition and stores nothing", async (_name, key, items, message) => {
+    await expect(orders.createOrder(request(key, "mallory", items))).rejects.toMatchObject({ code: Code.FailedPrecondition, message: expect.stringContaining(message) });
+    expect(await database.db.select().from(ordersTable).where(eq(ordersTable.idempotencyKey, key))).toEqual([]);
+  });
+
+  it("totals an order from its quoted lines, not from the quote's own total", async () => {
+    const lying: QuoteItems = async (req) => ({ ...(await quoteItems(req)), total: { $typeName: "shop.common.v1.Money", currencyCode: "EUR", amountMinor: -1n } });
+    const { order } = await createOrders(database.db, lying, { sagaDeadlineMs: 60_000 }).createOrder(request("key-lying-1"));
+    expect(order.total).toMatchObject({ amountMinor: 2500n });
   });
 
   it("lists newest first in stable pages, filtered by user", async () => {

@@ -53,6 +53,23 @@ describe.each(backends)("payments store on %s", (backend) => {
     expect(await createPaymentReads(database.db).listPaymentsForOrder("pay-o3")).toEqual([]);
   });
 
+  it.each([
+    ["a negative amount", "pay-neg", -15_000n],
+    ["a zero amount", "pay-zero", 0n],
+  ])("declines %s with a reason and captures nothing, without asking the processor", async (_name, orderId, amountMinor) => {
+    const processor = createPaymentSimulator();
+    const asked: bigint[] = [];
+    const handlers = createChargeHandlers({ charge: (request) => (asked.push(request.amountMinor), processor.charge(request)) });
+    await runTransaction(database.db, (tx) => handlers.stockReserved(tx, reserved(orderId, "alice", amountMinor)));
+    expect(await ledgerSum(orderId)).toBe("0");
+    const [payment] = await createPaymentReads(database.db).listPaymentsForOrder(orderId);
+    expect(payment?.status).toBe(PaymentStatus.DECLINED);
+    expect(payment?.declineReason).toContain(String(amountMinor));
+    const types = (await database.db.select().from(outbox).where(eq(outbox.aggregateId, orderId))).map((e) => e.eventType);
+    expect(types).toEqual(["shop.payments.v1.PaymentDeclined"]);
+    expect(asked).toEqual([]);
+  });
+
   it("rolls back everything when the processor fails transiently", async () => {
     const handlers = createChargeHandlers(createPaymentSimulator({ transientFailureRate: 1 }));
     await expect(runTransaction(database.db, (tx) => handlers.stockReserved(tx, reserved("pay-o4")))).rejects.toBeInstanceOf(TransientProcessorError);

@@ -2,6 +2,7 @@
 // it, on in-memory PGlite and on PostgreSQL, with a private nats-server.
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InventoryService } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import type { RunningService } from "../../services/kit/host/run-service.js";
@@ -132,6 +133,8 @@ describe.each(backends)("InventoryService over gRPC on %s", (backend) => {
       [client.quoteItems({ currencyCode: "EUR", items: [] }), "items"],
       [client.setStock({ sku: "MUG-1", name: "Mug", available: -1, unitPrice: eur(1n) }), "available"],
       [client.setStock({ sku: "MUG-1", name: "Mug", available: 1 }), "unit_price"],
+      [client.setStock({ sku: "MUG-1", name: "Mug", available: 1, unitPrice: eur(-5000n) }), "unit_price"],
+      [client.setStock({ sku: "MUG-1", name: "Mug", available: 1, unitPrice: eur(9_223_372_036_854_775_807n) }), "unit_price"],
       [client.adjustStock({ sku: "MUG-1", delta: 0, idempotencyKey: "adjust-zero-1" }), "delta"],
       [client.adjustStock({ sku: "MUG-1", delta: 1, idempotencyKey: "short" }), "idempotency_key"],
     ];
@@ -141,6 +144,32 @@ describe.each(backends)("InventoryService over gRPC on %s", (backend) => {
       const [details] = error.findDetails(ViolationsSchema);
       expect(details?.violations.map((v) => v.field?.elements[0]?.fieldName)).toContain(field);
     }
-    expect((await client.getStock({ sku: "MUG-1" })).item?.available).toBe(7);
+    expect((await client.getStock({ sku: "MUG-1" })).item).toMatchObject({ available: 7, unitPrice: eur(1300n) });
+  });
+
+  it("says which bound a price breaks, naming unit_price and its amount_minor", async () => {
+    for (const [amountMinor, bound] of [
+      [-1n, "must not be negative"],
+      [100_000_000_001n, "must be at most 100000000000"],
+    ] as const) {
+      const error = await failure(client.setStock({ sku: "MUG-1", name: "Mug", available: 1, unitPrice: eur(amountMinor) }));
+      expect(error.code).toBe(Code.InvalidArgument);
+      expect(error.rawMessage).toMatch(new RegExp(`^unit_price: amount_minor ${bound}`));
+    }
+    const highest = await client.setStock({ sku: "GOLD-1", name: "Gold bar", available: 1, unitPrice: eur(100_000_000_000n) });
+    expect(highest.item?.unitPrice).toMatchObject(eur(100_000_000_000n));
+  });
+
+  // A row written before the rules existed, or by hand: it never passed SetStock's validation.
+  it.each([
+    ["a negative stored price", "BAD-NEG", -5000n, 3],
+    ["a stored price whose line total overflows int64", "BAD-HUGE", 9_223_372_036_854_775_807n, 2],
+  ])("refuses to quote %s with FailedPrecondition naming the SKU and unit_price", async (_name, sku, amountMinor, quantity) => {
+    await client.setStock({ sku, name: "Bad price", available: 10, unitPrice: eur(1n) });
+    await inventory?.runtime.database.db.execute(sql`update stock_items set unit_price_minor = ${amountMinor} where sku = ${sku}`);
+    const error = await failure(client.quoteItems({ currencyCode: "EUR", items: [{ sku: "TEE-1", quantity: 1 }, { sku, quantity }] }));
+    expect(error.code).toBe(Code.FailedPrecondition);
+    expect(error.rawMessage).toContain(sku);
+    expect(error.rawMessage).toContain("unit_price");
   });
 });

@@ -2,6 +2,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import http2 from "node:http2";
+import { once } from "node:events";
+import { connect as tlsConnect } from "node:tls";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -49,6 +51,12 @@ beforeAll(async () => {
   clients.gateway = await ca.issue({ commonName: "gateway", uris: ["spiffe://shop/gateway"] });
   clients.intruder = await ca.issue({ commonName: "intruder", uris: ["spiffe://shop/intruder"] });
   clients.cnOnly = await ca.issue({ commonName: "batch-job" });
+  // The attacker's certificate: issued by the right CA, no URI SAN, a SPIFFE ID as its CN.
+  clients.spiffeCn = await ca.issue({ commonName: "spiffe://shop/gateway" });
+  clients.serverOnly = await ca.issue({ commonName: "gateway", uris: ["spiffe://shop/gateway"], extendedKeyUsages: ["serverAuth"] });
+  for (const uri of ["spiffe://shop/Gateway", "SPIFFE://shop/gateway", "spiffe://shop/x/../gateway", "spiffe://shop/gateway/", "spiffe://shop/gateway/.."]) {
+    clients[uri] = await ca.issue({ commonName: "gateway", uris: [uri] });
+  }
   clients.expired = await ca.issue({
     commonName: "gateway",
     uris: ["spiffe://shop/gateway"],
@@ -64,11 +72,17 @@ beforeAll(async () => {
       reloadIntervalMs: 50,
     },
     allow: {
+      // "batch-job" is only a CN: listed, it still admits nobody unless the server opts in.
       "shop.orders.v1.OrdersService": ["spiffe://shop/gateway", "batch-job"],
       "shop.orders.v1.OrdersService/CancelOrder": ["spiffe://shop/admin"],
     },
   });
 });
+
+async function tlsFiles(prefix: string): Promise<{ certFile: string; keyFile: string; caFile: string }> {
+  const server = await ca.issue({ commonName: "orders", uris: ["spiffe://shop/orders"] });
+  return { certFile: await writePem(`${prefix}.crt`, server.cert), keyFile: await writePem(`${prefix}.key`, server.key), caFile: await writePem(`${prefix}-ca.crt`, ca.cert) };
+}
 
 afterAll(async () => {
   await app?.close();
@@ -86,15 +100,30 @@ describe("mTLS", () => {
     expect(trace[0]).toContain("peer=spiffe://shop/gateway");
   });
 
-  it("identifies a certificate without a URI SAN by its CN", async () => {
-    await orders(clients.cnOnly).getOrder({ orderId: ORDER_ID });
-    expect(trace[0]).toContain("peer=batch-job");
+  it.each([
+    ["a plain name", "cnOnly"],
+    ["a SPIFFE ID", "spiffeCn"],
+  ])("takes no identity from the CN of a certificate without a URI SAN (CN is %s): Unauthenticated", async (_name, which) => {
+    const error = await failure(orders(clients[which]).listOrders({}));
+    expect(error.code).toBe(Code.Unauthenticated);
+    expect(error.rawMessage).toContain("URI SAN");
+    expect(trace).toEqual([]);
   });
+
+  it.each(["spiffe://shop/Gateway", "SPIFFE://shop/gateway", "spiffe://shop/x/../gateway", "spiffe://shop/gateway/", "spiffe://shop/gateway/.."])(
+    "matches URI SANs exactly: %s is not the gateway",
+    async (uri) => {
+      const error = await failure(orders(clients[uri]).getOrder({ orderId: ORDER_ID }));
+      expect(error.code).toBe(Code.PermissionDenied);
+      expect(trace).toEqual([]);
+    },
+  );
 
   it.each([
     ["no client certificate", undefined],
     ["a certificate from another CA", "foreign"],
     ["an expired certificate", "expired"],
+    ["a certificate not issued for client authentication (EKU serverAuth only)", "serverOnly"],
   ])("refuses %s during the handshake", async (_name, which) => {
     const error = await failure(orders(which === undefined ? undefined : clients[which]).getOrder({ orderId: ORDER_ID }));
     expect(refusedAtConnection).toContain(error.code);
@@ -124,6 +153,14 @@ describe("mTLS", () => {
     expect(trace).toEqual([]);
   });
 
+  it("refuses TLS 1.1 with a protocol version alert", async () => {
+    const socket = tlsConnect({ host: "127.0.0.1", port: app.port, servername: "localhost", ca: ca.cert, ...clients.gateway, minVersion: "TLSv1.1", maxVersion: "TLSv1.1" });
+    const [error] = (await once(socket, "error")) as [NodeJS.ErrnoException];
+    socket.destroy();
+    expect(error.code).toBe("ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION");
+    expect(trace).toEqual([]);
+  });
+
   it("loads rotated certificates from disk without a restart", async () => {
     const newCa = await createCertificateAuthority({ commonName: "rotated CA" });
     const server = await newCa.issue({ commonName: "orders", uris: ["spiffe://shop/orders"] });
@@ -143,6 +180,36 @@ describe("mTLS", () => {
     }
     const old = await failure(orders(clients.gateway).getOrder({ orderId: ORDER_ID }));
     expect(refusedAtConnection).toContain(old.code);
+  });
+});
+
+describe("common-name identities, when enabled", () => {
+  let cnApp: RunningApp;
+  beforeAll(async () => {
+    cnApp = await startApp(TestAppModule, {
+      tls: { ...(await tlsFiles("cn")), identityFromCommonName: true },
+      allow: { "shop.orders.v1.OrdersService": ["spiffe://shop/gateway", "batch-job"] },
+    });
+  });
+  afterAll(() => cnApp?.close());
+
+  const cnOrders = (client: PemPair | undefined) =>
+    createClient(OrdersService, createGrpcTransport({ baseUrl: cnApp.baseUrl, nodeOptions: { ca: ca.cert, ...client } }));
+
+  it("identifies a certificate without a URI SAN by its CN", async () => {
+    await cnOrders(clients.cnOnly).getOrder({ orderId: ORDER_ID });
+    expect(trace[0]).toContain("peer=batch-job");
+  });
+
+  it("still prefers the URI SAN when there is one", async () => {
+    await cnOrders(clients.gateway).getOrder({ orderId: ORDER_ID });
+    expect(trace[0]).toContain("peer=spiffe://shop/gateway");
+  });
+
+  it("never lets a CN claim a URI identity", async () => {
+    const error = await failure(cnOrders(clients.spiffeCn).listOrders({}));
+    expect(error.code).toBe(Code.Unauthenticated);
+    expect(trace).toEqual([]);
   });
 });
 

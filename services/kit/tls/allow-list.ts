@@ -21,7 +21,7 @@ export function createAllowListInterceptor(allow: AllowList): Interceptor {
     if (allowed !== undefined) {
       const peer = peerIdentity(req);
       if (peer === undefined) {
-        throw new ConnectError("a verified client certificate is required", Code.Unauthenticated);
+        throw new ConnectError(`${req.method.name} needs a client certificate from the trusted CA whose URI SAN names the caller`, Code.Unauthenticated);
       }
       if (!allowed.has(peer.id)) {
         throw new ConnectError(`${peer.id} may not call ${req.method.name}`, Code.PermissionDenied);

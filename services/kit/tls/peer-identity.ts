@@ -3,7 +3,10 @@ import { createContextKey, type ContextValues } from "@connectrpc/connect";
 
 /** Who is calling, as proven by a client certificate that chained to our CA. */
 export interface PeerIdentity {
-  /** The first URI SAN (a SPIFFE ID such as `spiffe://shop/orders`), else the subject CN. */
+  /**
+   * The first URI SAN (a SPIFFE ID such as `spiffe://shop/orders`); the subject CN only for a
+   * certificate without URI SANs on a server that opted in (ServerTlsOptions.identityFromCommonName).
+   */
   readonly id: string;
   readonly uris: readonly string[];
   readonly commonName: string | undefined;
@@ -21,8 +24,20 @@ export function peerIdentity(call: { readonly values?: ContextValues; readonly c
   return (call.values ?? call.contextValues)?.get(peerIdentityKey);
 }
 
-/** Reads the identity from a socket whose client certificate was verified, else undefined. */
-export function peerIdentityOf(socket: TLSSocket): PeerIdentity | undefined {
+export interface PeerIdentityOptions {
+  /** Fall back to the subject CN when the certificate has no URI SAN. Default: false. */
+  identityFromCommonName?: boolean;
+}
+
+// A URI starts with a scheme; a CN that does is refused as an identity, so a CN can never
+// name a peer that URI SANs name.
+const uriScheme = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+/**
+ * Reads the identity from a socket whose client certificate was verified, else undefined: from
+ * its URI SANs only, as SPIFFE prescribes, unless `identityFromCommonName` allows the CN.
+ */
+export function peerIdentityOf(socket: TLSSocket, options: PeerIdentityOptions = {}): PeerIdentity | undefined {
   if (!socket.authorized) {
     return undefined;
   }
@@ -36,7 +51,8 @@ export function peerIdentityOf(socket: TLSSocket): PeerIdentity | undefined {
     .map(([, value]) => value);
   const cn: string | string[] | undefined = cert.subject.CN;
   const commonName = Array.isArray(cn) ? cn[0] : cn;
-  const id = uris[0] ?? commonName;
+  const fromCommonName = options.identityFromCommonName === true && commonName !== undefined && !uriScheme.test(commonName) ? commonName : undefined;
+  const id = uris[0] ?? fromCommonName;
   if (id === undefined) {
     return undefined;
   }

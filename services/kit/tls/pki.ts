@@ -32,6 +32,8 @@ export interface LeafOptions {
   dnsNames?: string[];
   /** IP SANs. Default: ["127.0.0.1", "::1"]. */
   ipAddresses?: string[];
+  /** What the key may authenticate. Default: both, so one certificate serves as server and client. */
+  extendedKeyUsages?: Array<"serverAuth" | "clientAuth">;
   /** Default: one hour ago, so clocks a little apart still accept the certificate. */
   notBefore?: Date;
   /** Default: 365 days from now. A date in the past makes an expired certificate. */
@@ -99,7 +101,7 @@ export async function createCertificateAuthority(options: CaOptions = {}): Promi
         extensions: [
           new x509.BasicConstraintsExtension(false, undefined, true),
           new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+          new x509.ExtendedKeyUsageExtension((leaf.extendedKeyUsages ?? ["serverAuth", "clientAuth"]).map((usage) => x509.ExtendedKeyUsage[usage])),
           new x509.SubjectAlternativeNameExtension(names),
           await x509.AuthorityKeyIdentifierExtension.create(caCert),
         ],

@@ -13,6 +13,12 @@ export interface ServerTlsOptions {
   /** Refuse clients without a valid certificate (mTLS). Default: true when caFile is set. */
   requireClientCert?: boolean;
   /**
+   * Identify a client certificate without a URI SAN by its subject CN (never a CN that looks like
+   * a URI). Default: false: identities come from URI SANs only, and a certificate without one
+   * has no identity (allow-lists answer Unauthenticated).
+   */
+  identityFromCommonName?: boolean;
+  /**
    * How often the files are checked for changes; changed files are loaded into the running
    * server (new handshakes use them, open connections keep theirs). Default: 5000 ms; 0 disables.
    */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { MAX_TOTAL_MINOR } from "../../money/money.js";
 import { decide } from "./charge.js";
 import { createPaymentSimulator, TransientProcessorError } from "./payment-simulator.js";
 
@@ -15,6 +16,22 @@ describe("charge decisions", () => {
       next: { status: "declined" },
       effects: [{ kind: "publish-payment-declined", reason: "no" }],
     });
+  });
+
+  it.each([
+    ["a negative amount", -15_000n, "only positive amounts are captured"],
+    ["a zero amount", 0n, "only positive amounts are captured"],
+    ["an amount over the highest order total", MAX_TOTAL_MINOR + 1n, "over the highest order total"],
+  ])("declines %s even when the processor would capture it", (_name, amountMinor, reason) => {
+    const decision = decide({ status: "none" }, { kind: "stock-reserved", paymentId: "p1", amountMinor, verdict: { outcome: "capture" } });
+    expect(decision).toMatchObject({ kind: "transition", next: { status: "declined", paymentId: "p1" }, effects: [{ kind: "publish-payment-declined", paymentId: "p1" }] });
+    expect(decision.kind === "transition" && decision.next.status === "declined" ? decision.next.reason : "").toContain(reason);
+  });
+
+  it("captures the smallest and the largest amount the contract allows", () => {
+    for (const amountMinor of [1n, MAX_TOTAL_MINOR]) {
+      expect(decide({ status: "none" }, { kind: "stock-reserved", paymentId: "p1", amountMinor, verdict: { outcome: "capture" } })).toMatchObject({ next: { status: "captured", amountMinor } });
+    }
   });
 
   it("refunds a capture when the order is cancelled", () => {

@@ -2,6 +2,8 @@
 // simulator (payment-simulator.ts) stands in for a card processor and decides capture or
 // decline; this module decides what the saga events mean for the order's money.
 
+import { MAX_TOTAL_MINOR } from "../../money/money.js";
+
 export type ChargeState =
   /** Nothing known about the order yet. */
   | { status: "none" }
@@ -29,11 +31,25 @@ export type ChargeDecision =
   | { kind: "transition"; next: ChargeState; effects: ChargeEffect[] }
   | { kind: "ignore"; why: string };
 
+/**
+ * Why an amount cannot be captured, or undefined when it can: only 1..MAX_TOTAL_MINOR is. An
+ * amount outside that reached payments past the contract's rules (an event from a bug, an old
+ * row); it is declined, so the saga cancels the order at once instead of retrying a charge
+ * that can never be right.
+ */
+export function uncapturable(amountMinor: bigint): string | undefined {
+  if (amountMinor <= 0n) return `nothing to capture: the amount is ${amountMinor} minor units, and only positive amounts are captured`;
+  if (amountMinor > MAX_TOTAL_MINOR) return `the amount is ${amountMinor} minor units, over the highest order total ${MAX_TOTAL_MINOR}`;
+  return undefined;
+}
+
 export function decide(state: ChargeState, input: ChargeInput): ChargeDecision {
   switch (input.kind) {
     case "stock-reserved": {
       if (state.status !== "none") return { kind: "ignore", why: `charge is already ${state.status}` };
-      const { paymentId, amountMinor, verdict } = input;
+      const { paymentId, amountMinor } = input;
+      const refusal = uncapturable(amountMinor);
+      const verdict: ProcessorVerdict = refusal === undefined ? input.verdict : { outcome: "decline", reason: refusal };
       if (verdict.outcome === "decline") {
         return {
           kind: "transition",

@@ -16,6 +16,13 @@ export const file_shop_common_v1_money: GenFile = /*@__PURE__*/
 /**
  * An amount of money in integer minor units (cents for USD), never a float.
  *
+ * Each field that carries Money bounds it with a CEL rule, so that no sum of an order overflows
+ * int64: a unit price is 0..100000000000 (money.unit_price), an order total 0..5000000000000000
+ * (money.total), a captured or refunded amount 1..5000000000000000 (money.charge). The total bound
+ * is the unit price bound times 1000, the most units of one line (LineItemInput.quantity), times
+ * 50, the most lines of one order (CreateOrderRequest.items); it stays below 2^53, so a total is
+ * exact even as a JavaScript number. Raising either bound means raising these together.
+ *
  * @generated from message shop.common.v1.Money
  */
 export type Money = Message<"shop.common.v1.Money"> & {
@@ -27,7 +34,8 @@ export type Money = Message<"shop.common.v1.Money"> & {
   currencyCode: string;
 
   /**
-   * Amount in the currency's minor unit. Negative only where a message says so (refunds).
+   * Amount in the currency's minor unit. Negative only where the field carrying it says so; no
+   * field does today (a refund carries the positive amount given back).
    *
    * @generated from field: int64 amount_minor = 2;
    */

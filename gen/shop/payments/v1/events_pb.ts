@@ -4,6 +4,7 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Money } from "../../common/v1/money_pb.js";
@@ -14,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/payments/v1/events.proto.
  */
 export const file_shop_payments_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zaG9wL3BheW1lbnRzL3YxL2V2ZW50cy5wcm90bxIQc2hvcC5wYXltZW50cy52MSKhAQoPUGF5bWVudENhcHR1cmVkEhAKCGV2ZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpwYXltZW50X2lkGAQgASgJEiUKBmFtb3VudBgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5IooBCg9QYXltZW50RGVjbGluZWQSEAoIZXZlbnRfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnBheW1lbnRfaWQYBCABKAkSDgoGcmVhc29uGAUgASgJIqEBCg9QYXltZW50UmVmdW5kZWQSEAoIZXZlbnRfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnBheW1lbnRfaWQYBCABKAkSJQoGYW1vdW50GAUgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXliBnByb3RvMw", [file_google_protobuf_timestamp, file_shop_common_v1_money]);
+  fileDesc("Ch1zaG9wL3BheW1lbnRzL3YxL2V2ZW50cy5wcm90bxIQc2hvcC5wYXltZW50cy52MSLuAgoPUGF5bWVudENhcHR1cmVkEhAKCGV2ZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpwYXltZW50X2lkGAQgASgJEvEBCgZhbW91bnQYBSABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leULJAbpIxQG6AcEBCgxtb25leS5jaGFyZ2UasAF0aGlzLmFtb3VudF9taW5vciA8PSAwID8gJ2Ftb3VudF9taW5vciBtdXN0IGJlIHBvc2l0aXZlJyA6IHRoaXMuYW1vdW50X21pbm9yID4gNTAwMDAwMDAwMDAwMDAwMCA/ICdhbW91bnRfbWlub3IgbXVzdCBiZSBhdCBtb3N0IDUwMDAwMDAwMDAwMDAwMDAgKHRoZSBoaWdoZXN0IG9yZGVyIHRvdGFsKScgOiAnJyKKAQoPUGF5bWVudERlY2xpbmVkEhAKCGV2ZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpwYXltZW50X2lkGAQgASgJEg4KBnJlYXNvbhgFIAEoCSLuAgoPUGF5bWVudFJlZnVuZGVkEhAKCGV2ZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpwYXltZW50X2lkGAQgASgJEvEBCgZhbW91bnQYBSABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leULJAbpIxQG6AcEBCgxtb25leS5jaGFyZ2UasAF0aGlzLmFtb3VudF9taW5vciA8PSAwID8gJ2Ftb3VudF9taW5vciBtdXN0IGJlIHBvc2l0aXZlJyA6IHRoaXMuYW1vdW50X21pbm9yID4gNTAwMDAwMDAwMDAwMDAwMCA/ICdhbW91bnRfbWlub3IgbXVzdCBiZSBhdCBtb3N0IDUwMDAwMDAwMDAwMDAwMDAgKHRoZSBoaWdoZXN0IG9yZGVyIHRvdGFsKScgOiAnJ2IGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_shop_common_v1_money]);
 
 /**
  * The order's amount was charged. Orders confirms.
@@ -121,6 +122,8 @@ export type PaymentRefunded = Message<"shop.payments.v1.PaymentRefunded"> & {
   paymentId: string;
 
   /**
+   * What was given back: the captured amount, positive (the ledger books it as a negative entry).
+   *
    * @generated from field: shop.common.v1.Money amount = 5;
    */
   amount?: Money | undefined;

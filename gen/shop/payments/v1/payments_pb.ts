@@ -37,6 +37,9 @@ export type Payment = Message<"shop.payments.v1.Payment"> & {
   userId: string;
 
   /**
+   * The amount asked for. Unbounded, unlike captures: a DECLINED payment keeps an amount that
+   * was out of range when that is why it was declined.
+   *
    * @generated from field: shop.common.v1.Money amount = 4;
    */
   amount?: Money | undefined;

@@ -13,6 +13,7 @@ import {
   peerIdentityOf,
   unknownAllowListKeys,
   type PeerIdentity,
+  type PeerIdentityOptions,
 } from "protomesh/kit/tls";
 import { Health } from "protomesh/gen/grpc/health/v1/health_pb";
 import type { HealthRegistry } from "../health/health-registry.js";
@@ -89,7 +90,7 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
       ? []
       : [bindService(ServerReflectionV1, createReflectionV1Service(reflection)), bindService(ServerReflectionV1Alpha, createReflectionV1AlphaService(reflection))]),
   ];
-  const peerValues = tls === undefined ? undefined : peerContextValues();
+  const peerValues = tls === undefined ? undefined : peerContextValues({ identityFromCommonName: opts.tls?.identityFromCommonName ?? false });
   const handler = connectNodeAdapter({
     routes(router) {
       for (const binding of served) {
@@ -254,12 +255,12 @@ function routeStreams(
 }
 
 // The verified client certificate is read once per connection, not once per call.
-function peerContextValues(): (socket: TLSSocket) => ContextValues {
+function peerContextValues(options: PeerIdentityOptions): (socket: TLSSocket) => ContextValues {
   const bySocket = new WeakMap<object, PeerIdentity | null>();
   return (socket) => {
     let peer = bySocket.get(socket);
     if (peer === undefined) {
-      peer = peerIdentityOf(socket) ?? null;
+      peer = peerIdentityOf(socket, options) ?? null;
       bySocket.set(socket, peer);
     }
     const values = createContextValues();
