@@ -90,7 +90,8 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
       ? []
       : [bindService(ServerReflectionV1, createReflectionV1Service(reflection)), bindService(ServerReflectionV1Alpha, createReflectionV1AlphaService(reflection))]),
   ];
-  const peerValues = tls === undefined ? undefined : peerContextValues({ identityFromCommonName: opts.tls?.identityFromCommonName ?? false });
+  const peerOf = tls === undefined ? undefined : verifiedPeers({ identityFromCommonName: opts.tls?.identityFromCommonName ?? false });
+  const peerValues = peerOf === undefined ? undefined : (socket: TLSSocket) => peerContextValues(peerOf(socket));
   const handler = connectNodeAdapter({
     routes(router) {
       for (const binding of served) {
@@ -111,7 +112,9 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
       ? http2.createServer({ settings })
       : // HTTP/1.1 is allowed over TLS for gRPC-Web and Connect from browsers.
         http2.createSecureServer({ ...tls.serverOptions, allowHTTP1: true, settings, handshakeTimeout: limits.handshakeTimeoutMs });
-  const admission = createAdmission(httpServer, limits, (session) => callerOf(session, tls !== undefined));
+  // The per-caller bounds count by verified identity with mTLS, else by remote address (so
+  // clients behind one proxy count as one caller).
+  const admission = createAdmission(httpServer, limits, (session) => peerOf?.(session.socket as TLSSocket)?.id ?? session.socket.remoteAddress ?? "unknown");
   const inFlight = new IdRegistry<InFlightCall>();
   const fastPath = createGrpcUnaryFastPath(served, {
     interceptors: [...observe, errorMapping, ...enforcement],
@@ -211,16 +214,6 @@ function pathOnly(path: string | undefined): string {
   return query < 0 ? path : path.slice(0, query);
 }
 
-/**
- * A caller for the per-caller bounds: the verified peer identity with mTLS, else the remote
- * address (several clients behind one proxy share it).
- */
-function callerOf(session: http2.ServerHttp2Session, withTls: boolean): string {
-  const socket = session.socket;
-  const peer = withTls ? peerIdentityOf(socket as TLSSocket) : undefined;
-  return peer?.id ?? socket.remoteAddress ?? "unknown";
-}
-
 // Every call passes admission first (the server's bounds). Unary gRPC calls then take the fast
 // path; everything else reaches connect-node through Node's compatibility layer, which the
 // 'request' listener installs as a 'stream' listener. gRPC calls to a method nobody serves are
@@ -255,7 +248,7 @@ function routeStreams(
 }
 
 // The verified client certificate is read once per connection, not once per call.
-function peerContextValues(options: PeerIdentityOptions): (socket: TLSSocket) => ContextValues {
+function verifiedPeers(options: PeerIdentityOptions): (socket: TLSSocket) => PeerIdentity | undefined {
   const bySocket = new WeakMap<object, PeerIdentity | null>();
   return (socket) => {
     let peer = bySocket.get(socket);
@@ -263,10 +256,14 @@ function peerContextValues(options: PeerIdentityOptions): (socket: TLSSocket) =>
       peer = peerIdentityOf(socket, options) ?? null;
       bySocket.set(socket, peer);
     }
-    const values = createContextValues();
-    if (peer !== null) {
-      values.set(peerIdentityKey, peer);
-    }
-    return values;
+    return peer ?? undefined;
   };
+}
+
+function peerContextValues(peer: PeerIdentity | undefined): ContextValues {
+  const values = createContextValues();
+  if (peer !== undefined) {
+    values.set(peerIdentityKey, peer);
+  }
+  return values;
 }
