@@ -1,4 +1,4 @@
-import { SignJWT } from "jose";
+import { type JWTPayload, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { isConfigError } from "../../kit/config/index.js";
 import { loadOrdersConfig } from "../config.js";
@@ -31,6 +31,26 @@ describe("access tokens", () => {
     await expect(verify(await new SignJWT().setProtectedHeader({ alg: "HS256" }).setExpirationTime("1m").sign(key))).rejects.toThrow("the token names no user (no sub claim)");
     await expect(verify(await new SignJWT().setProtectedHeader({ alg: "HS256" }).setSubject("alice").sign(key))).rejects.toThrow("the token never expires (no exp claim)");
     await expect(verify("not-a-jwt")).rejects.toThrow("the token is not a JWT signed for this service");
+  });
+
+  it.each([
+    ["a number", 42, "the token names no user (its sub claim must be the user id as a string)"],
+    ["a list", ["wsvictim"], "the token names no user (its sub claim must be the user id as a string)"],
+    ["an object", { id: "alice" }, "the token names no user (its sub claim must be the user id as a string)"],
+    ["null", null, "the token names no user (its sub claim must be the user id as a string)"],
+    ["empty", "", "the token names no user (no sub claim)"],
+  ])("refuses a signed token whose sub is %s", async (_, sub, message) => {
+    const token = await new SignJWT({ sub } as unknown as JWTPayload).setProtectedHeader({ alg: "HS256" }).setExpirationTime("1m").sign(key);
+    await expect(verify(token)).rejects.toThrow(message);
+  });
+
+  it("refuses a signed token whose exp, nbf or iat is not a number, or that is not valid yet", async () => {
+    const signed = (payload: Record<string, unknown>) => new SignJWT({ sub: "alice", ...payload }).setProtectedHeader({ alg: "HS256" }).sign(key);
+    const inAMinute = Math.floor(Date.now() / 1000) + 60;
+    await expect(verify(await signed({ exp: String(inAMinute) }))).rejects.toThrow('the token has an invalid exp claim ("exp" claim must be a number)');
+    await expect(verify(await signed({ exp: inAMinute, nbf: "0" }))).rejects.toThrow("the token has an invalid nbf claim");
+    await expect(verify(await signed({ exp: inAMinute, iat: [1] }))).rejects.toThrow("the token has an invalid iat claim");
+    await expect(verify(await signed({ exp: inAMinute + 60, nbf: inAMinute }))).rejects.toThrow("the token is not valid yet (its nbf claim is in the future)");
   });
 
   it("refuses the unsigned 'none' algorithm", async () => {
