@@ -96,6 +96,8 @@ const schema = serviceConfigSchema(
     WS_PORT: env.port(0).unwrap().optional(),
     /** HS256 secret (at least 32 bytes) of the bearer tokens the gateway accepts; required with WS_PORT. */
     WS_TOKEN_SECRET: z.string().optional(),
+    /** Most sockets one user may hold open on each gateway replica; one more is refused at the handshake. Default 10. */
+    WS_MAX_SOCKETS_PER_USER: env.positiveInt(10),
     /** Prefix of the gateway's Redis pub/sub channels (with REDIS_URL); replicas sharing it share pushes. Default orders-status. */
     WS_REDIS_CHANNEL: z.string().default("orders-status"),
   },
@@ -138,7 +140,14 @@ const schema = serviceConfigSchema(
       statusGateway:
         vars.WS_PORT === undefined || vars.WS_TOKEN_SECRET === undefined
           ? undefined
-          : { host: common.host, port: vars.WS_PORT, tokenSecret: vars.WS_TOKEN_SECRET, redisUrl: common.redisUrl, channelPrefix: vars.WS_REDIS_CHANNEL },
+          : {
+              host: common.host,
+              port: vars.WS_PORT,
+              tokenSecret: vars.WS_TOKEN_SECRET,
+              maxSocketsPerUser: vars.WS_MAX_SOCKETS_PER_USER,
+              redisUrl: common.redisUrl,
+              channelPrefix: vars.WS_REDIS_CHANNEL,
+            },
     };
   },
 );

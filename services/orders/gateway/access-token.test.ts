@@ -67,6 +67,7 @@ describe("gateway configuration", () => {
       host: "127.0.0.1",
       port: 8081,
       tokenSecret: SECRET,
+      maxSocketsPerUser: 10,
       redisUrl: "redis://127.0.0.1:6379",
       channelPrefix: "orders-status",
     });
@@ -76,5 +77,6 @@ describe("gateway configuration", () => {
     expect(problemsOf(() => loadOrdersConfig({ WS_PORT: "8081" }))).toEqual(["WS_TOKEN_SECRET: is required when WS_PORT is set (the gateway accepts only signed tokens)"]);
     expect(problemsOf(() => loadOrdersConfig({ WS_PORT: "8081", WS_TOKEN_SECRET: "short-and-secret" }))).toEqual(["WS_TOKEN_SECRET: must be at least 32 bytes (HS256)"]);
     expect(problemsOf(() => loadOrdersConfig({ WS_PORT: "http", WS_TOKEN_SECRET: SECRET }))).toEqual(['WS_PORT: must be a port number (got "http")']);
+    expect(problemsOf(() => loadOrdersConfig({ WS_PORT: "8081", WS_TOKEN_SECRET: SECRET, WS_MAX_SOCKETS_PER_USER: "0" }))).toEqual(['WS_MAX_SOCKETS_PER_USER: must be at least 1 (got "0")']);
   });
 });
