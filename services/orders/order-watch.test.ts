@@ -23,13 +23,15 @@ function fixture(ids: string[]) {
       return async () => undefined;
     },
   };
+  // What a read returns is what was stored when it began, as a database snapshot would be.
   const readOrders = async (orderIds: readonly string[]): Promise<Order[]> => {
     reads.push([...orderIds]);
-    await nextTurn();
+    const found = orderIds.flatMap((orderId) => stored.get(orderId) ?? []);
     const failure = failNextRead;
     failNextRead = undefined;
+    await nextTurn();
     if (failure !== undefined) throw failure;
-    return orderIds.flatMap((orderId) => stored.get(orderId) ?? []);
+    return found;
   };
   return {
     reads,
@@ -123,6 +125,25 @@ describe("order watch", () => {
     await Promise.all([first.ended, second.ended, third.ended]);
     expect(third.statuses).toEqual([CANCELLED]);
     expect(orders.reads).toHaveLength(2);
+    await watch.close();
+  });
+
+  it("does not leave a watcher with a read that began before its order was watched again", async () => {
+    const orders = fixture(["o1"]);
+    const watch = await orders.start();
+    const caller = new AbortController();
+    const first = watching(watch.watch("o1", caller.signal));
+    await settled();
+    orders.reconnect();
+    await nextTurn();
+    expect(orders.reads).toHaveLength(2);
+    // While that read is in flight: its only watcher leaves, the order changes, a new watcher comes.
+    caller.abort();
+    expect(await first.ended).toBe("done");
+    orders.change("o1", CANCELLED);
+    const second = watching(watch.watch("o1", new AbortController().signal));
+    expect(await second.ended).toBe("done");
+    expect(second.statuses).toEqual([PENDING, CANCELLED]);
     await watch.close();
   });
 

@@ -142,14 +142,17 @@ export async function startOrderWatch(database: Pick<Database, "listen">, readOr
   resyncTimer.unref();
 
   const join = (orderId: string, watcher: Watcher): Watched => {
-    let entry = watched.get(orderId);
+    const entry = watched.get(orderId);
     if (entry === undefined) {
-      entry = { watchers: new Set(), latest: undefined };
-      watched.set(orderId, entry);
+      const created: Watched = { watchers: new Set([watcher]), latest: undefined };
+      watched.set(orderId, created);
+      // Even if a read of it is in flight: notifications that came while nobody watched it were dropped.
+      markStale(orderId);
+      return created;
     }
     entry.watchers.add(watcher);
-    // A read that began after every change notified so far serves it as well; so does the
-    // last read when nothing was notified since it began.
+    // A read that began while the order was watched serves it as well; so does the last read
+    // when nothing was notified since it began.
     if (reading.has(orderId) || stale.has(orderId)) return entry;
     if (entry.latest === undefined) markStale(orderId);
     else hand(watcher, entry.latest);
