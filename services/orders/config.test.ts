@@ -21,3 +21,11 @@ describe("orders' shard configuration", () => {
     expect(() => loadOrdersConfig(environment)).toThrow(message);
   });
 });
+
+describe("WatchOrder's resync interval", () => {
+  it("is 10 s unless WATCH_ORDER_RESYNC_INTERVAL_MS says otherwise, and at least 100 ms", () => {
+    expect(loadOrdersConfig({}).watchOrderResyncIntervalMs).toBe(10_000);
+    expect(loadOrdersConfig({ WATCH_ORDER_RESYNC_INTERVAL_MS: "2500" }).watchOrderResyncIntervalMs).toBe(2_500);
+    expect(() => loadOrdersConfig({ WATCH_ORDER_RESYNC_INTERVAL_MS: "50" })).toThrow("WATCH_ORDER_RESYNC_INTERVAL_MS: must be at least 100 ms");
+  });
+});

@@ -87,10 +87,17 @@ const schema = serviceConfigSchema(
     CREATE_ORDER_LIMIT: z.coerce.number({ error: "must be a whole number" }).int("must be a whole number").min(0, "must not be negative").default(0),
     /** The window of CREATE_ORDER_LIMIT, in whole seconds' worth of ms. Default 60 s. */
     CREATE_ORDER_LIMIT_WINDOW_MS: env.milliseconds(60_000),
+    /**
+     * How often WatchOrder re-reads every watched order (in batches, whatever the number of
+     * watchers) to catch a change notification lost without a reconnect. Default 10 s.
+     */
+    WATCH_ORDER_RESYNC_INTERVAL_MS: env.milliseconds(10_000),
     /** Port of the order status WebSocket gateway (Socket.IO) on HOST. Unset: no gateway. */
     WS_PORT: env.port(0).unwrap().optional(),
     /** HS256 secret (at least 32 bytes) of the bearer tokens the gateway accepts; required with WS_PORT. */
     WS_TOKEN_SECRET: z.string().optional(),
+    /** Most sockets one user may hold open on each gateway replica; one more is refused at the handshake. Default 10. */
+    WS_MAX_SOCKETS_PER_USER: env.positiveInt(10),
     /** Prefix of the gateway's Redis pub/sub channels (with REDIS_URL); replicas sharing it share pushes. Default orders-status. */
     WS_REDIS_CHANNEL: z.string().default("orders-status"),
   },
@@ -109,6 +116,7 @@ const schema = serviceConfigSchema(
     if (vars.INVENTORY_CANARY_TARGET !== undefined && vars.INVENTORY_TRANSPORT !== "grpc") addIssue("INVENTORY_TRANSPORT", "must be grpc with INVENTORY_CANARY_TARGET: the NATS stock lookup cannot weight a canary");
     if (vars.SAGA_DEADLINE_MS < 100) addIssue("SAGA_DEADLINE_MS", "must be at least 100 ms");
     if (vars.ORDER_CACHE_TTL_MS < 1) addIssue("ORDER_CACHE_TTL_MS", "must be at least 1 ms");
+    if (vars.WATCH_ORDER_RESYNC_INTERVAL_MS < 100) addIssue("WATCH_ORDER_RESYNC_INTERVAL_MS", "must be at least 100 ms");
     if (vars.CREATE_ORDER_LIMIT_WINDOW_MS < 1000 || vars.CREATE_ORDER_LIMIT_WINDOW_MS % 1000 !== 0) addIssue("CREATE_ORDER_LIMIT_WINDOW_MS", "must be whole seconds in ms (1000, 60000, ...)");
     if (vars.WS_PORT !== undefined && vars.WS_TOKEN_SECRET === undefined) addIssue("WS_TOKEN_SECRET", "is required when WS_PORT is set (the gateway accepts only signed tokens)");
     return {
@@ -126,12 +134,20 @@ const schema = serviceConfigSchema(
       saga: { deadlineMs: vars.SAGA_DEADLINE_MS, sweepIntervalMs: vars.SAGA_SWEEP_INTERVAL_MS },
       inventoryTransport: vars.INVENTORY_TRANSPORT,
       orderCacheTtlMs: vars.ORDER_CACHE_TTL_MS,
+      watchOrderResyncIntervalMs: vars.WATCH_ORDER_RESYNC_INTERVAL_MS,
       quoteFallbackMaxAgeMs: vars.QUOTE_FALLBACK_MAX_AGE_MS,
       createOrderLimit: vars.CREATE_ORDER_LIMIT === 0 ? undefined : { limit: vars.CREATE_ORDER_LIMIT, windowMs: vars.CREATE_ORDER_LIMIT_WINDOW_MS },
       statusGateway:
         vars.WS_PORT === undefined || vars.WS_TOKEN_SECRET === undefined
           ? undefined
-          : { host: common.host, port: vars.WS_PORT, tokenSecret: vars.WS_TOKEN_SECRET, redisUrl: common.redisUrl, channelPrefix: vars.WS_REDIS_CHANNEL },
+          : {
+              host: common.host,
+              port: vars.WS_PORT,
+              tokenSecret: vars.WS_TOKEN_SECRET,
+              maxSocketsPerUser: vars.WS_MAX_SOCKETS_PER_USER,
+              redisUrl: common.redisUrl,
+              channelPrefix: vars.WS_REDIS_CHANNEL,
+            },
     };
   },
 );

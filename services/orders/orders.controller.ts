@@ -9,7 +9,7 @@ import {
   type ListOrdersRequest,
   type WatchOrderRequest,
 } from "protomesh/gen/shop/orders/v1/orders_pb";
-import type { startOrderWatch } from "./order-watch.js";
+import type { OrderWatch } from "./order-watch.js";
 import type { Orders } from "./orders.js";
 import { ORDER_WATCH, ORDERS } from "./orders.tokens.js";
 
@@ -17,7 +17,7 @@ import { ORDER_WATCH, ORDERS } from "./orders.tokens.js";
 export class OrdersController implements ServiceImpl<typeof OrdersService> {
   constructor(
     @Inject(ORDERS) private readonly orders: Orders,
-    @Inject(ORDER_WATCH) private readonly watch: Awaited<ReturnType<typeof startOrderWatch>>,
+    @Inject(ORDER_WATCH) private readonly watch: OrderWatch,
   ) {}
 
   async createOrder(request: CreateOrderRequest, context: HandlerContext) {

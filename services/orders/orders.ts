@@ -98,6 +98,12 @@ export function createOrders(db: Db, quoteItems: QuoteItems, options: OrdersOpti
     return row;
   }
 
+  /** The orders among `orderIds` that exist, in two statements whatever their number. */
+  async function getOrders(orderIds: readonly string[]): Promise<Order[]> {
+    if (orderIds.length === 0) return [];
+    return loadOrders(db, await db.select().from(orders).where(inArray(orders.orderId, [...orderIds])));
+  }
+
   async function replay(row: OrderRow, request: CreateOrderRequest): Promise<{ order: Order; created: boolean }> {
     if (row.requestHash !== requestHash(request)) {
       throw new AlreadyExistsError(`idempotency key ${request.idempotencyKey} was already used for a different order (${row.orderId}); use a new key for a new order`);
@@ -198,11 +204,12 @@ export function createOrders(db: Db, quoteItems: QuoteItems, options: OrdersOpti
     },
 
     async getOrder(orderId: string): Promise<Order> {
-      const [row] = await db.select().from(orders).where(eq(orders.orderId, orderId));
-      if (row === undefined) throw new NotFoundError(`no order with id ${orderId}`);
-      const [order] = await loadOrders(db, [row]);
-      return order as Order;
+      const [order] = await getOrders([orderId]);
+      if (order === undefined) throw new NotFoundError(`no order with id ${orderId}`);
+      return order;
     },
+
+    getOrders,
 
     /** Newest first; the token is a keyset cursor, so pages stay stable while orders arrive. */
     async listOrders(request: { userId: string; pageSize: number; pageToken: string }): Promise<{ orders: Order[]; nextPageToken: string }> {

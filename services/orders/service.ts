@@ -90,7 +90,11 @@ export function ordersService(config: OrdersConfig = loadOrdersConfig()): Servic
         { provide: ORDERS_FROM_DATABASE, useValue: ordersOf(runtime) },
         { provide: ORDERS, useFactory: (orders: Orders, cache: OrderCache) => withOrderCache(orders, cache), inject: [ORDERS_FROM_DATABASE, ORDER_CACHE] },
         // WatchOrder re-reads when a change is notified: from the database, not a copy that may predate it.
-        { provide: ORDER_WATCH, useFactory: (orders: Orders) => startOrderWatch(runtime.database, (orderId) => orders.getOrder(orderId)), inject: [ORDERS_FROM_DATABASE] },
+        {
+          provide: ORDER_WATCH,
+          useFactory: (orders: Orders) => startOrderWatch(runtime.database, (orderIds) => orders.getOrders(orderIds), { resyncIntervalMs: config.watchOrderResyncIntervalMs }),
+          inject: [ORDERS_FROM_DATABASE],
+        },
         {
           provide: SagaTracker,
           useFactory: (cache: OrderCache) => new SagaTracker(runtime.database.db, config.saga.sweepIntervalMs, runtime.logger, (orderIds) => cache.invalidate(orderIds)),

@@ -13,7 +13,6 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { SignJWT } from "jose";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { io, type Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { OrdersService } from "protomesh/gen/shop/orders/v1/orders_pb";
 import type { RunningService } from "../../services/kit/host/run-service.js";
@@ -21,6 +20,7 @@ import { signAccessToken } from "../../services/orders/gateway/access-token.js";
 import { ORDER_STATUS_SERVER } from "../../services/orders/gateway/order-status-push.js";
 import type { OrderStatusServer } from "../../services/orders/gateway/order-status-server.js";
 import { startShop, type Shop } from "../saga/shop.js";
+import { connectAs, type NodeClient, type PushedOrder } from "./socket-client.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 /** Flags that keep Chromium off the network on a closed machine. */
@@ -29,19 +29,6 @@ const REDIS_URL = process.env.PROTOMESH_TEST_REDIS_URL ?? "redis://127.0.0.1:637
 const SECRET = `test-secret-${randomUUID()}`;
 const PENDING = "ORDER_STATUS_PENDING";
 const CANCELLED = "ORDER_STATUS_CANCELLED";
-
-/** An order as the gateway pushes it (protobuf JSON of shop.orders.v1.Order, the fields used here). */
-interface PushedOrder {
-  orderId: string;
-  userId: string;
-  status: string;
-  updatedAt: string;
-}
-
-interface NodeClient {
-  socket: Socket;
-  pushes: PushedOrder[];
-}
 
 /** Serves the page and the Socket.IO client bundle from the npm package, on loopback. */
 async function startPageServer(): Promise<{ url: string; close(): Promise<void> }> {
@@ -63,20 +50,6 @@ async function startPageServer(): Promise<{ url: string; close(): Promise<void> 
 function gatewayOf(replica: RunningService | undefined): string {
   if (replica === undefined) throw new Error("the shop has fewer orders replicas than the test needs");
   return `http://${replica.app.get<OrderStatusServer>(ORDER_STATUS_SERVER).address()}`;
-}
-
-/** A Node Socket.IO client; resolves once connected, rejects with the server's refusal. */
-function connectAs(gateway: string, token: string | undefined): Promise<NodeClient> {
-  const socket = io(gateway, { ...(token === undefined ? {} : { auth: { token } }), transports: ["websocket"], reconnection: false, forceNew: true });
-  const pushes: PushedOrder[] = [];
-  socket.on("order", (order: PushedOrder) => pushes.push(order));
-  return new Promise((resolve, reject) => {
-    socket.once("connect", () => resolve({ socket, pushes }));
-    socket.once("connect_error", (error) => {
-      socket.close();
-      reject(error);
-    });
-  });
 }
 
 describe("order status pushed to browsers", () => {

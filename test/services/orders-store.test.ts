@@ -94,6 +94,15 @@ describe.each(backends)("orders store on %s", (backend) => {
     await expect(orders.listOrders({ userId: "", pageSize: 1, pageToken: "garbage!" })).rejects.toThrow("page_token is not a token");
   });
 
+  it("reads several orders at once with their lines, leaving out ids it does not know", async () => {
+    const placed = [(await orders.createOrder(request("key-many-1"))).order, (await orders.createOrder(request("key-many-2", "alice", [{ sku: "TEE-2", quantity: 3 }]))).order];
+    const unknown = "5b0a2f41-0c8e-4f5e-9a7c-1d2e3f4a5b6c";
+    const read = await orders.getOrders([unknown, ...placed.map((order) => order.orderId)]);
+    expect(new Map(read.map((order) => [order.orderId, order]))).toEqual(new Map(placed.map((order) => [order.orderId, order])));
+    expect(await orders.getOrders([])).toEqual([]);
+    await expect(orders.getOrder(unknown)).rejects.toThrow(`no order with id ${unknown}`);
+  });
+
   it("cancels only pending orders", async () => {
     const { order } = await orders.createOrder(request("key-cancel-1"));
     const cancelled = await orders.cancelOrder(order.orderId);

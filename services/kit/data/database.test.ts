@@ -133,6 +133,33 @@ describe("openDatabase on PGlite with a data directory", () => {
   });
 });
 
+describe("notifications on PostgreSQL", () => {
+  it("reports a listener that reconnected after losing its connection, and delivers again after it", async () => {
+    const target = await createTestDatabase("data_listen");
+    const database = await openDatabase({ url: target.url, applicationName: "listen-test" });
+    try {
+      const seen: string[] = [];
+      let reconnects = 0;
+      const unlisten = await database.listen("data_test", (payload) => seen.push(payload), { onReconnect: () => reconnects++ });
+      await database.db.execute(sql`select pg_notify('data_test', 'before')`);
+      await expect.poll(() => seen).toEqual(["before"]);
+      expect(reconnects).toBe(0);
+
+      const terminated = await database.db.execute<{ n: number }>(
+        sql`select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = current_database() and application_name = 'listen-test:listen'`,
+      );
+      expect(terminated.rows[0]?.n).toBe(1);
+      await expect.poll(() => reconnects, { timeout: 10_000 }).toBe(1);
+      await database.db.execute(sql`select pg_notify('data_test', 'after')`);
+      await expect.poll(() => seen).toEqual(["before", "after"]);
+      await unlisten();
+    } finally {
+      await database.close();
+      await target.drop();
+    }
+  });
+});
+
 describe("openDatabase on PostgreSQL replicas", () => {
   it("migrates once when replicas start at the same time", async () => {
     const target = await createTestDatabase("data_replicas");

@@ -6,7 +6,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg
 import pg from "pg";
 import { toDataError } from "./data-error.js";
 import { migratePglite, migratePostgres } from "./migrate.js";
-import { listenPostgres, type Unlisten } from "./notifications.js";
+import { type ListenOptions, listenPostgres, type Unlisten } from "./notifications.js";
 import { type DatabaseOptions, resolveDatabaseOptions } from "./options.js";
 
 /** What `db.execute()` resolves to on both drivers: the rows (other driver fields are hidden). */
@@ -47,9 +47,10 @@ export interface Database<TSchema extends Record<string, unknown> = Record<strin
   /**
    * Calls `onNotify` for each NOTIFY on `channel` (delivered on commit). On PostgreSQL a
    * dedicated connection listens and reconnects after a failure; notifications sent while it was
-   * down are lost, so listeners must also poll.
+   * down are lost, and `options.onReconnect` says when to re-read what they would have announced.
+   * PGlite's listener is in-process and never reconnects.
    */
-  listen(channel: string, onNotify: (payload: string) => void): Promise<Unlisten>;
+  listen(channel: string, onNotify: (payload: string) => void, options?: ListenOptions): Promise<Unlisten>;
   /** Applies the drizzle-kit migrations in `folder` (idempotent, one replica at a time). */
   migrate(folder: string): Promise<void>;
   /** Closes the pool or the embedded database; listeners stop. */
@@ -131,8 +132,8 @@ function openPostgres<TSchema extends Record<string, unknown>>(options: Resolved
         throw toDataError(err);
       }
     },
-    listen: async (channel, onNotify) => {
-      const unlisten = await listenPostgres(options, channel, onNotify);
+    listen: async (channel, onNotify, listenOptions) => {
+      const unlisten = await listenPostgres(options, channel, onNotify, listenOptions);
       const stop = async () => {
         listeners.delete(stop);
         await unlisten();

@@ -7,7 +7,7 @@ export {
   type Executor,
   type DbQueryResultHKT,
 } from "./database.js";
-export { type Unlisten } from "./notifications.js";
+export { type ListenOptions, type Unlisten } from "./notifications.js";
 export { type DatabaseOptions, resolveDatabaseOptions } from "./options.js";
 export { DataError, isDataError, toDataError, type DataErrorCode } from "./data-error.js";
 export { runTransaction, type RunTransactionOptions } from "./run-transaction.js";

@@ -1,4 +1,4 @@
-import { SignJWT } from "jose";
+import { type JWTPayload, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { isConfigError } from "../../kit/config/index.js";
 import { loadOrdersConfig } from "../config.js";
@@ -33,6 +33,26 @@ describe("access tokens", () => {
     await expect(verify("not-a-jwt")).rejects.toThrow("the token is not a JWT signed for this service");
   });
 
+  it.each([
+    ["a number", 42, "the token names no user (its sub claim must be the user id as a string)"],
+    ["a list", ["wsvictim"], "the token names no user (its sub claim must be the user id as a string)"],
+    ["an object", { id: "alice" }, "the token names no user (its sub claim must be the user id as a string)"],
+    ["null", null, "the token names no user (its sub claim must be the user id as a string)"],
+    ["empty", "", "the token names no user (no sub claim)"],
+  ])("refuses a signed token whose sub is %s", async (_, sub, message) => {
+    const token = await new SignJWT({ sub } as unknown as JWTPayload).setProtectedHeader({ alg: "HS256" }).setExpirationTime("1m").sign(key);
+    await expect(verify(token)).rejects.toThrow(message);
+  });
+
+  it("refuses a signed token whose exp, nbf or iat is not a number, or that is not valid yet", async () => {
+    const signed = (payload: Record<string, unknown>) => new SignJWT({ sub: "alice", ...payload }).setProtectedHeader({ alg: "HS256" }).sign(key);
+    const inAMinute = Math.floor(Date.now() / 1000) + 60;
+    await expect(verify(await signed({ exp: String(inAMinute) }))).rejects.toThrow('the token has an invalid exp claim ("exp" claim must be a number)');
+    await expect(verify(await signed({ exp: inAMinute, nbf: "0" }))).rejects.toThrow("the token has an invalid nbf claim");
+    await expect(verify(await signed({ exp: inAMinute, iat: [1] }))).rejects.toThrow("the token has an invalid iat claim");
+    await expect(verify(await signed({ exp: inAMinute + 60, nbf: inAMinute }))).rejects.toThrow("the token is not valid yet (its nbf claim is in the future)");
+  });
+
   it("refuses the unsigned 'none' algorithm", async () => {
     const header = Buffer.from(JSON.stringify({ alg: "none" })).toString("base64url");
     const payload = Buffer.from(JSON.stringify({ sub: "alice", exp: Math.floor(Date.now() / 1000) + 60 })).toString("base64url");
@@ -47,6 +67,7 @@ describe("gateway configuration", () => {
       host: "127.0.0.1",
       port: 8081,
       tokenSecret: SECRET,
+      maxSocketsPerUser: 10,
       redisUrl: "redis://127.0.0.1:6379",
       channelPrefix: "orders-status",
     });
@@ -56,5 +77,6 @@ describe("gateway configuration", () => {
     expect(problemsOf(() => loadOrdersConfig({ WS_PORT: "8081" }))).toEqual(["WS_TOKEN_SECRET: is required when WS_PORT is set (the gateway accepts only signed tokens)"]);
     expect(problemsOf(() => loadOrdersConfig({ WS_PORT: "8081", WS_TOKEN_SECRET: "short-and-secret" }))).toEqual(["WS_TOKEN_SECRET: must be at least 32 bytes (HS256)"]);
     expect(problemsOf(() => loadOrdersConfig({ WS_PORT: "http", WS_TOKEN_SECRET: SECRET }))).toEqual(['WS_PORT: must be a port number (got "http")']);
+    expect(problemsOf(() => loadOrdersConfig({ WS_PORT: "8081", WS_TOKEN_SECRET: SECRET, WS_MAX_SOCKETS_PER_USER: "0" }))).toEqual(['WS_MAX_SOCKETS_PER_USER: must be at least 1 (got "0")']);
   });
 });

@@ -29,13 +29,24 @@ export function createAccessTokenVerifier(secret: string): AccessTokenVerifier {
   return async (token) => {
     try {
       const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"], requiredClaims: ["sub", "exp"] });
-      if (payload.sub === undefined || payload.sub === "") throw new AccessTokenError("the token names no user (no sub claim)");
-      return payload.sub;
+      // jose checks the types of exp, nbf and iat, not of sub: a number or a list would pass.
+      const sub: unknown = payload.sub;
+      if (typeof sub !== "string") throw new AccessTokenError("the token names no user (its sub claim must be the user id as a string)");
+      if (sub === "") throw new AccessTokenError("the token names no user (no sub claim)");
+      return sub;
     } catch (error) {
       if (isAccessTokenError(error)) throw error;
       if (error instanceof errors.JWTExpired) throw new AccessTokenError("the token has expired; get a new one", { cause: error });
       if (error instanceof errors.JWTClaimValidationFailed) {
-        const problem = error.claim === "sub" ? "names no user (no sub claim)" : error.claim === "exp" ? "never expires (no exp claim); issue tokens with an expiry" : `has an invalid ${error.claim} claim`;
+        // Only sub and exp are required, so only they can be missing.
+        const problem =
+          error.reason === "missing"
+            ? error.claim === "sub"
+              ? "names no user (no sub claim)"
+              : "never expires (no exp claim); issue tokens with an expiry"
+            : error.claim === "nbf" && error.reason === "check_failed"
+              ? "is not valid yet (its nbf claim is in the future)"
+              : `has an invalid ${error.claim} claim (${error.message})`;
         throw new AccessTokenError(`the token ${problem}`, { cause: error });
       }
       throw new AccessTokenError("the token is not a JWT signed for this service", { cause: error });

@@ -8,9 +8,12 @@ import { type OnGatewayConnection, type OnGatewayInit, WebSocketGateway, WebSock
 import type { Server, Socket } from "socket.io";
 import { OrderSchema, type Order } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { type AccessTokenVerifier, isAccessTokenError } from "./access-token.js";
+import { createSocketsPerUser, type SocketsPerUser } from "./sockets-per-user.js";
 
 export interface OrderStatusGatewayOptions {
   verifyToken: AccessTokenVerifier;
+  /** Most sockets one user may hold open on this replica (WS_MAX_SOCKETS_PER_USER). */
+  maxSocketsPerUser: number;
   /** The user's newest orders, newest first, sent to a socket when it connects. */
   recentOrders(userId: string): Promise<Order[]>;
   /** The snapshot could not be read; the socket still gets every change from now on. */
@@ -43,8 +46,11 @@ function tokenOf(socket: Socket): string | undefined {
 @WebSocketGateway({ cors: { origin: "*" } })
 export class OrderStatusGateway implements OnGatewayInit<Server>, OnGatewayConnection<Socket> {
   @WebSocketServer() private server: Server | undefined;
+  private readonly socketsPerUser: SocketsPerUser;
 
-  constructor(@Inject(ORDER_STATUS_GATEWAY_OPTIONS) private readonly options: OrderStatusGatewayOptions) {}
+  constructor(@Inject(ORDER_STATUS_GATEWAY_OPTIONS) private readonly options: OrderStatusGatewayOptions) {
+    this.socketsPerUser = createSocketsPerUser(options.maxSocketsPerUser);
+  }
 
   afterInit(server: Server): void {
     server.use((socket, next) => {
@@ -55,6 +61,18 @@ export class OrderStatusGateway implements OnGatewayInit<Server>, OnGatewayConne
       }
       this.options.verifyToken(token).then(
         (userId) => {
+          const release = this.socketsPerUser.admit(userId);
+          if (release === undefined) {
+            next(new Error(`too many connections: this user has ${this.options.maxSocketsPerUser} open on this server; close one first`));
+            return;
+          }
+          // Given back when the socket leaves, or when its connection closes before it joined.
+          const leave = () => {
+            socket.conn.off("close", leave);
+            release();
+          };
+          socket.once("disconnect", leave);
+          socket.conn.once("close", leave);
           (socket.data as AuthenticatedData).userId = userId;
           next();
         },

@@ -19,6 +19,7 @@ export interface OrderStatusPushConfig {
   host: string;
   port: number;
   tokenSecret: string;
+  maxSocketsPerUser: number;
   redisUrl: string | undefined;
   channelPrefix: string;
 }
@@ -40,6 +41,7 @@ export function orderStatusPush(config: OrderStatusPushConfig): OrderStatusPush 
         // From the database: a snapshot must not predate a change whose push it then hides.
         useFactory: (orders: Orders): OrderStatusGatewayOptions => ({
           verifyToken: createAccessTokenVerifier(config.tokenSecret),
+          maxSocketsPerUser: config.maxSocketsPerUser,
           recentOrders: async (userId) => (await orders.listOrders({ userId, pageSize: SNAPSHOT_SIZE, pageToken: "" })).orders,
           onSnapshotError: (err, userId) => runtime.logger.warn({ err, userId }, "order status push: could not read a connecting user's orders; they get changes only"),
         }),
