@@ -1,5 +1,6 @@
 // `npm run serve -- <orders|inventory|payments>`: runs one service, configured by environment
 // variables (see docs/operations.md), until SIGTERM.
+import { useFastUtf8Encoding } from "protomesh/kit/connect";
 import { main, type ServiceDefinition } from "./kit/host/run-service.js";
 import { inventoryService } from "./inventory/service.js";
 import { ordersService } from "./orders/service.js";
@@ -17,4 +18,6 @@ if (definition === undefined) {
   console.error(`usage: npm run serve -- <${Object.keys(services).join("|")}>${name === "" ? "" : ` (got "${name}")`}`);
   process.exit(2);
 }
+// The shop's processes are its own: protobuf-es may encode strings the faster way in all of them.
+useFastUtf8Encoding();
 await main(definition);

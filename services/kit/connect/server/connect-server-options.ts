@@ -49,6 +49,13 @@ export interface ConnectServerOptions {
   /** Receives failures to reload changed certificate files. Default: console.error. */
   onTlsReloadError?: (error: unknown) => void;
   /**
+   * Keep each of this server's HTTP/2 sessions' streams in an IdRegistry instead of node:http2's
+   * internal Map, whose replaced hash tables kept finished calls alive past young-generation
+   * collections (ADR 120). Only this server's own sessions are changed, and only where the
+   * internal shape is the one measured (Node 20-24); elsewhere nothing is. Default: true.
+   */
+  http2StreamRegistry?: boolean;
+  /**
    * Bounds on connections, streams, time and memory that callers can make the server hold.
    * Default: every bound at its default (ServerLimits documents each).
    */
@@ -78,6 +85,7 @@ export function resolveConnectServerOptions(options: ConnectServerOptions): Reso
     onUnexpectedError: options.onUnexpectedError ?? logUnexpected,
     onTlsReloadError: options.onTlsReloadError ?? ((error: unknown) => console.error("reloading TLS files failed", error)),
     limits: resolveServerLimits(options.limits),
+    http2StreamRegistry: options.http2StreamRegistry ?? true,
     ...(options.tls === undefined ? {} : { tls: options.tls }),
     ...(options.allow === undefined ? {} : { allow: options.allow }),
     ...(options.observe === undefined ? {} : { observe: options.observe }),

@@ -30,7 +30,6 @@ import { createDeadlineInterceptor } from "./interceptors/deadline.js";
 import { createErrorMappingInterceptor } from "./interceptors/error-mapping.js";
 import { createGrpcUnaryFastPath, type InFlightCall } from "./grpc-unary-fast-path.js";
 import { createRegexMatch } from "./regex-match.js";
-import { useFastUtf8Encoding } from "./utf8-encoding.js";
 import { IdRegistry, useIdRegistryForStreams } from "./id-registry.js";
 import { bindService, type ServiceBinding } from "./service-binding.js";
 import { createAdmission, type Admission, type CallShape } from "./admission.js";
@@ -57,7 +56,6 @@ const abortFlushMs = 250;
 
 export function createConnectServer(bindings: readonly ServiceBinding[], options: ConnectServerOptions = {}): ConnectServer {
   const opts = resolveConnectServerOptions(options);
-  useFastUtf8Encoding();
   const builtIn = [Health, ...(opts.reflection ? [ServerReflectionV1, ServerReflectionV1Alpha] : [])];
   const procedures = new Set(
     [...bindings.map((b) => b.service), ...builtIn].flatMap((s) => [s.typeName, ...s.methods.map((m) => `${s.typeName}/${m.name}`)]),
@@ -127,8 +125,11 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
   });
   routeStreams(httpServer, dropUnreachableDeadline(handler), fastPath, admission, callShapes(served));
   const sessions = new Set<http2.ServerHttp2Session>();
+  // Feature-detected on the first session: where node:http2's internal shape is not the one
+  // measured, no session is touched (ADR 120, 127).
+  let streamRegistry = opts.http2StreamRegistry;
   httpServer.on("session", (session: http2.ServerHttp2Session) => {
-    useIdRegistryForStreams(session);
+    if (streamRegistry) streamRegistry = useIdRegistryForStreams(session);
     sessions.add(session);
     session.on("close", () => sessions.delete(session));
     // A peer sending garbage ends its own session; it must never reach the process.

@@ -6,11 +6,13 @@ const smallString = 64;
 
 /**
  * protobuf-es writes every string field through `TextEncoder.encode`, which on Node 20 costs
- * about 0.5 µs and a fresh ArrayBuffer per string: for a response of a few short strings (ids,
- * SKUs, currency codes) that was a tenth of the server's CPU per call. This makes protobuf-es, in
- * the whole process, encode short ASCII strings by hand and the rest with `Buffer.from`, which
- * produce the same bytes (lone surrogates become U+FFFD in both). Decoding is left as it is.
- * Idempotent.
+ * about 0.5 µs and a fresh ArrayBuffer per string. This makes protobuf-es, in the whole process,
+ * encode short ASCII strings by hand and the rest with `Buffer.from`, which produce the same
+ * bytes (lone surrogates become U+FFFD in both). Decoding is left as it is. Idempotent.
+ *
+ * The server never calls it: protobuf-es's encoding is a process-wide setting that belongs to the
+ * application (its lean gRPC path writes strings itself). An application that wants it for its
+ * clients and the other protocols calls it once at start-up (ADR 127).
  */
 export function useFastUtf8Encoding(): void {
   const current = getTextEncoding();
