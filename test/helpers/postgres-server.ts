@@ -18,6 +18,9 @@ export interface PostgresServer {
   stop(): Promise<void>;
   /** SIGKILL of the postmaster: a crash; recovery runs on the next start. */
   kill(): Promise<void>;
+  /** SIGSTOP of the postmaster: new connections are accepted by the kernel and never answered. */
+  pause(): void;
+  resume(): void;
   start(): Promise<void>;
   restart(): Promise<void>;
   /** Stops the server and deletes the data directory. */
@@ -72,11 +75,18 @@ export async function startPostgresServer(): Promise<PostgresServer> {
       started,
     );
   };
+  // A paused postmaster is resumed first, or it could not act on SIGINT.
   const stop = async () => {
-    if (proc) await stopProcess(proc, "SIGINT");
+    if (proc) {
+      proc.child.kill("SIGCONT");
+      await stopProcess(proc, "SIGINT");
+    }
   };
   const kill = async () => {
-    if (proc) await stopProcess(proc, "SIGKILL");
+    if (proc) {
+      proc.child.kill("SIGCONT");
+      await stopProcess(proc, "SIGKILL");
+    }
   };
   const server: PostgresServer = {
     url,
@@ -84,6 +94,8 @@ export async function startPostgresServer(): Promise<PostgresServer> {
     start,
     stop,
     kill,
+    pause: () => proc?.child.kill("SIGSTOP"),
+    resume: () => proc?.child.kill("SIGCONT"),
     restart: async () => {
       await stop();
       await start();
