@@ -32,6 +32,9 @@ export { type BackoffOptions, backoffDelay } from "./backoff.js";
 export { createMemoryBus, createMemoryBroker, type MemoryBus, type MemoryBroker } from "./bus/memory-bus.js";
 export { type StreamSpec } from "./bus/event-bus.js";
 
+// Readiness of the event path, for health probes (ADR 0123)
+export { type Readiness, combineReadiness, DEFAULT_NOT_READY_AFTER_MS } from "./readiness/readiness.js";
+
 // Consuming
 export { createEventConsumer, type EventConsumer, type EventConsumerDeps, type EventHandler, type ReceivedEvent } from "./consumer/event-consumer.js";
 export { type EventConsumerOptions, resolveConsumerOptions } from "./consumer/consumer-options.js";
