@@ -9,12 +9,24 @@ import { NestFactory } from "@nestjs/core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { connectSharedRedis, type SharedRedis } from "protomesh/kit/cache";
-import { ConnectTransport, type ConnectTransportOptions } from "protomesh/kit/connect";
+import { ConnectTransport, HealthRegistry, type ConnectTransportOptions } from "protomesh/kit/connect";
 import { isConfigError, type CommonServiceConfig } from "protomesh/kit/config";
 import { openDatabase, type Database } from "protomesh/kit/data";
-import { createJetStreamBus, createRedisStreamsBus, createOutboxRelay, outboxStats, type EventBus, type OutboxRelay, type StreamSpec } from "protomesh/kit/messaging";
+import {
+  createJetStreamBus,
+  createRedisStreamsBus,
+  createOutboxRelay,
+  DEFAULT_NOT_READY_AFTER_MS,
+  outboxStats,
+  type EventBus,
+  type OutboxRelay,
+  type Readiness,
+  type StreamSpec,
+} from "protomesh/kit/messaging";
+import { HealthCheckResponse_ServingStatus as ServingStatus } from "protomesh/gen/grpc/health/v1/health_pb";
 import { startTelemetry, type Telemetry, type TelemetryOptions } from "protomesh/kit/telemetry";
 import type { AllowList } from "protomesh/kit/tls";
+import type { DestinationStream } from "pino";
 import { createLogger, nestLogger, type Logger } from "./logger.js";
 
 /** What the host hands the service to build its Nest module and event transport from. */
@@ -37,8 +49,8 @@ export interface ServiceDefinition {
   /** Callers allowed per service or method when mTLS is on. */
   allow?: AllowList;
   module(runtime: ServiceRuntime): DynamicModule;
-  /** The Nest transport that delivers this service's saga events to its handlers. */
-  eventTransport(runtime: ServiceRuntime): CustomTransportStrategy;
+  /** The Nest transport that delivers this service's saga events to its handlers; its readiness is the "consuming" probe. */
+  eventTransport(runtime: ServiceRuntime): CustomTransportStrategy & { readiness(): Readiness };
   /**
    * Serve `@MessagePattern(subject, Transport.NATS)` handlers through Nest's NATS transport, every
    * replica in this queue group, so each request is answered by one replica (core NATS, ADR 0052).
@@ -71,11 +83,13 @@ export interface RunServiceOptions {
    * METRICS_PORT): a span exporter or metric reader of your own, e.g. in tests.
    */
   telemetry?: Partial<Omit<TelemetryOptions, "service">>;
+  /** Where the JSON log lines go. Default: stdout. */
+  logDestination?: DestinationStream;
 }
 
 export async function runService(definition: ServiceDefinition, options: RunServiceOptions = {}): Promise<RunningService> {
   const { config } = definition;
-  const logger = createLogger(definition.name, config.logLevel);
+  const logger = createLogger(definition.name, config.logLevel, options.logDestination);
   // Started first, so everything below reports to it; off unless the environment or options ask.
   const telemetry = await startTelemetry({ service: definition.name, metricsHost: config.host, sagaOutcomes: definition.sagaOutcomes, ...options.telemetry });
   const database = await openDatabase({
@@ -111,22 +125,31 @@ export async function runService(definition: ServiceDefinition, options: RunServ
         });
   const runtime: ServiceRuntime = { database, bus, nats, logger, redis };
 
+  // SERVING while the service can do its work: the database answers, events get out, and events
+  // reach its consumers; each waits out a failure of DEFAULT_NOT_READY_AFTER_MS first (ADR 0123).
+  const health = new HealthRegistry({
+    onStatusChange: (status, failing) =>
+      status === ServingStatus.SERVING ? logger.info("health: SERVING again") : logger.warn({ failing }, `health: NOT_SERVING (${failing.join("; ")})`),
+  });
+  health.addProbe("database", () => database.ready().then(() => true), { notReadyAfterMs: DEFAULT_NOT_READY_AFTER_MS });
+  health.addProbe("publishing", () => relay.readiness());
+  const eventTransport = definition.eventTransport(runtime);
+  health.addProbe("consuming", () => eventTransport.readiness());
+
   const connectTransport = new ConnectTransport({
     host: config.host,
     port: config.port,
     shutdownTimeoutMs: config.shutdownGraceMs,
+    health,
     ...(config.tls === undefined ? {} : { tls: { certFile: config.tls.certFile, keyFile: config.tls.keyFile, ...(config.tls.caFile === undefined ? {} : { caFile: config.tls.caFile }) } }),
     ...(definition.allow === undefined || config.tls?.caFile === undefined ? {} : { allow: definition.allow }),
     onUnexpectedError: (error, procedure) => logger.error({ err: error.cause ?? error, procedure }, "call failed with an unexpected error"),
     ...(telemetry.serverInterceptor === undefined ? {} : { observe: telemetry.serverInterceptor }),
   } satisfies ConnectTransportOptions);
-  connectTransport.health.addProbe("database", () => database.ready().then(() => true, () => false));
-  connectTransport.health.addProbe("nats", () => !nats.isClosed());
-  if (eventRedis !== undefined) connectTransport.health.addProbe("event bus", () => eventRedis.status === "ready");
 
   const app = await NestFactory.create(definition.module(runtime), { logger: nestLogger(logger), abortOnError: false });
   app.connectMicroservice({ strategy: connectTransport }, { inheritAppConfig: true });
-  app.connectMicroservice({ strategy: definition.eventTransport(runtime) }, { inheritAppConfig: true });
+  app.connectMicroservice({ strategy: eventTransport }, { inheritAppConfig: true });
   if (definition.requestReply !== undefined) {
     app.connectMicroservice(
       { transport: Transport.NATS, options: { servers: config.natsServers, name: `${definition.name}-request-reply`, queue: definition.requestReply.queue, maxReconnectAttempts: -1 } },
