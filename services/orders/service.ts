@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { Module } from "@nestjs/common";
 import { type ClientOptions, closeClient, createInventoryClient } from "protomesh/clients";
 import { createRateLimiter, createReadThroughCache, protobufCodec } from "protomesh/kit/cache";
+import { checkConfiguredPaths } from "protomesh/kit/config";
 import { createDeadLetterStore, JetStreamTransport } from "protomesh/kit/messaging";
 import { file_shop_inventory_v1_events } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { QuotedLineSchema } from "protomesh/gen/shop/inventory/v1/inventory_pb";
@@ -32,6 +33,8 @@ import { quoteAcrossShards } from "./sharded-quotes.js";
 export class OrdersModule {}
 
 export function ordersService(config: OrdersConfig = loadOrdersConfig()): ServiceDefinition {
+  // The inventory clients read their TLS files below, before the host would check them.
+  checkConfiguredPaths(config.paths);
   const { certFile, keyFile, caFile } = config.inventory.tls;
   const inventoryClient = (target: ClientOptions["target"]) => {
     return createInventoryClient({

@@ -3,6 +3,7 @@
 // Streams with EVENT_BUS=redis). Logs one line with its address when ready and shuts down in
 // order on SIGTERM or SIGINT.
 import "reflect-metadata";
+import { inspect } from "node:util";
 import { type DynamicModule, type INestApplication } from "@nestjs/common";
 import { Transport, type CustomTransportStrategy } from "@nestjs/microservices";
 import { NestFactory } from "@nestjs/core";
@@ -10,12 +11,13 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { connectSharedRedis, type SharedRedis } from "protomesh/kit/cache";
 import { ConnectTransport, HealthRegistry, type ConnectTransportOptions } from "protomesh/kit/connect";
-import { isConfigError, type CommonServiceConfig } from "protomesh/kit/config";
+import { checkConfiguredPaths, isConfigError, type CommonServiceConfig } from "protomesh/kit/config";
 import { openDatabase, type Database } from "protomesh/kit/data";
 import {
   createJetStreamBus,
   createRedisStreamsBus,
   createOutboxRelay,
+  DEFAULT_JETSTREAM_TIMEOUT_MS,
   DEFAULT_NOT_READY_AFTER_MS,
   outboxStats,
   type EventBus,
@@ -28,6 +30,7 @@ import { startTelemetry, type Telemetry, type TelemetryOptions } from "protomesh
 import type { AllowList } from "protomesh/kit/tls";
 import type { DestinationStream } from "pino";
 import { createLogger, nestLogger, type Logger } from "./logger.js";
+import { dependencyAt, reach, redisReady } from "./startup-failure.js";
 
 /** What the host hands the service to build its Nest module and event transport from. */
 export interface ServiceRuntime {
@@ -89,26 +92,29 @@ export interface RunServiceOptions {
 
 export async function runService(definition: ServiceDefinition, options: RunServiceOptions = {}): Promise<RunningService> {
   const { config } = definition;
+  // Files first: a bad one is named by its variable before anything connects.
+  checkConfiguredPaths(config.paths);
   const logger = createLogger(definition.name, config.logLevel, options.logDestination);
   // Started first, so everything below reports to it; off unless the environment or options ask.
   const telemetry = await startTelemetry({ service: definition.name, metricsHost: config.host, sagaOutcomes: definition.sagaOutcomes, ...options.telemetry });
-  const database = await openDatabase({
-    ...("url" in config.database ? { url: config.database.url, poolSize: config.database.poolSize } : config.database.dataDir === "memory" ? {} : { dataDir: config.database.dataDir }),
-    migrationsFolder: definition.migrationsFolder,
-    applicationName: definition.name,
-    onBackgroundError: (err) => logger.warn({ err }, "database connection problem"),
-  });
-  const nats = await connect({ servers: config.natsServers, name: definition.name, maxReconnectAttempts: -1 });
-  // Redis Streams gets a connection of its own: the cache's fails fast, a bus must wait (ADR 0057).
-  const eventRedis = config.eventBus.kind === "redis" ? new Redis(config.eventBus.url, { maxRetriesPerRequest: 1, connectionName: definition.name }) : undefined;
-  eventRedis?.on("error", (err) => logger.warn({ err }, "event bus redis unavailable; publishing and consuming resume when it is back"));
-  const bus = telemetry.instrumentBus(
-    eventRedis === undefined
-      ? await createJetStreamBus(nats)
-      : createRedisStreamsBus(eventRedis, { onError: (err) => logger.warn({ err }, "redis streams bus: a subscriber failed and retries") }),
-    eventRedis === undefined ? "nats" : "redis",
+  // Each dependency is reached within its own bound; a failure is one line naming it (ADR 0124).
+  const connectTimeoutMs = config.connectTimeoutMs;
+  const database = await reach(
+    "url" in config.database ? dependencyAt("PostgreSQL", "DATABASE_URL", config.database.url) : dependencyAt("PGlite", "DATA_DIR", config.database.dataDir),
+    connectTimeoutMs,
+    () =>
+      openDatabase({
+        ...("url" in config.database ? { url: config.database.url, poolSize: config.database.poolSize } : config.database.dataDir === "memory" ? {} : { dataDir: config.database.dataDir }),
+        migrationsFolder: definition.migrationsFolder,
+        applicationName: definition.name,
+        connectTimeoutMs,
+        onBackgroundError: (err) => logger.warn({ err }, "database connection problem"),
+      }),
   );
-  await bus.ensureStream({ ...definition.stream, replicas: config.streamReplicas });
+  const natsAt = dependencyAt("NATS", "NATS_URL", config.natsServers);
+  const nats = await reach(natsAt, connectTimeoutMs, () => connect({ servers: config.natsServers, name: definition.name, maxReconnectAttempts: -1, timeout: connectTimeoutMs }));
+  const { bus: eventBus, eventRedis } = await openEventBus(definition, nats, natsAt, logger);
+  const bus = telemetry.instrumentBus(eventBus, eventRedis === undefined ? "nats" : "redis");
   const relay: OutboxRelay = createOutboxRelay(
     { database, publisher: bus },
     {
@@ -186,6 +192,36 @@ export async function runService(definition: ServiceDefinition, options: RunServ
   return { address, runtime, app, telemetry, stop };
 }
 
+/** The saga event bus (JetStream, or Redis Streams with EVENT_BUS=redis) with the service's stream declared. */
+async function openEventBus(definition: ServiceDefinition, nats: NatsConnection, natsAt: string, logger: Logger): Promise<{ bus: EventBus; eventRedis?: Redis }> {
+  const { config } = definition;
+  const stream = { ...definition.stream, replicas: config.streamReplicas };
+  if (config.eventBus.kind === "jetstream") {
+    const bus = await reach(natsAt, DEFAULT_JETSTREAM_TIMEOUT_MS, async () => {
+      const jetStream = await createJetStreamBus(nats);
+      await jetStream.ensureStream(stream);
+      return jetStream;
+    });
+    return { bus };
+  }
+  // Redis Streams gets a connection of its own: the cache's fails fast, a bus must wait (ADR 0057).
+  const timeoutMs = config.connectTimeoutMs;
+  const eventRedis = new Redis(config.eventBus.url, { maxRetriesPerRequest: 1, connectionName: definition.name, connectTimeout: timeoutMs });
+  const bus = await reach(dependencyAt("Redis of the event bus", config.eventBus.variable, config.eventBus.url), timeoutMs, async () => {
+    try {
+      await redisReady(eventRedis, timeoutMs);
+    } catch (error) {
+      eventRedis.disconnect();
+      throw error;
+    }
+    eventRedis.on("error", (err) => logger.warn({ err }, "event bus redis unavailable; publishing and consuming resume when it is back"));
+    const streams = createRedisStreamsBus(eventRedis, { onError: (err) => logger.warn({ err }, "redis streams bus: a subscriber failed and retries") });
+    await streams.ensureStream(stream);
+    return streams;
+  });
+  return { bus, eventRedis };
+}
+
 /** Runs a service until SIGTERM or SIGINT; a start-up failure prints one line and exits 1. */
 export async function main(definition: () => ServiceDefinition): Promise<void> {
   let running: RunningService;
@@ -193,7 +229,7 @@ export async function main(definition: () => ServiceDefinition): Promise<void> {
     running = await runService(definition());
   } catch (error) {
     // One line a person can act on; a configuration error names every bad variable in it.
-    console.error(isConfigError(error) ? `invalid configuration: ${error.problems.join("; ")}` : error instanceof Error ? error.message : String(error));
+    console.error(isConfigError(error) ? `invalid configuration: ${error.problems.join("; ")}` : error instanceof Error ? error.message : inspect(error, { breakLength: Infinity }));
     process.exit(1);
   }
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

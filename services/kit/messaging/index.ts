@@ -51,7 +51,7 @@ export {
 export { replayDeadLetter } from "./dead-letter/replay.js";
 
 // JetStream
-export { createJetStreamBus, type JetStreamBusOptions } from "./jetstream/jetstream-bus.js";
+export { createJetStreamBus, DEFAULT_JETSTREAM_TIMEOUT_MS, type JetStreamBusOptions } from "./jetstream/jetstream-bus.js";
 
 // Redis Streams: the second bus behind the same port and Nest transport (ADR 0055)
 export { createRedisStreamsBus, type RedisStreamsBusOptions } from "./redis-streams/redis-streams-bus.js";

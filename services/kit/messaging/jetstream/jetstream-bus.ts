@@ -19,8 +19,11 @@ import { DEFAULT_NOT_READY_AFTER_MS, validateNotReadyAfter } from "../readiness/
 const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
 
+/** How long a JetStream API call or publish waits for the server's answer, ms. */
+export const DEFAULT_JETSTREAM_TIMEOUT_MS = 5_000;
+
 export interface JetStreamBusOptions {
-  /** Timeout of JetStream API calls and publish acks, ms. Default 5 000. */
+  /** Timeout of JetStream API calls and publish acks, ms. Default `DEFAULT_JETSTREAM_TIMEOUT_MS` (5 000). */
   timeoutMs?: number | undefined;
   /** Pause before pulling again after a subscription's iterator failed or ended, ms. Default 1 000. */
   resubscribeDelayMs?: number | undefined;
@@ -46,7 +49,7 @@ export interface JetStreamBusOptions {
  * pull consumers with explicit acks. The connection stays the caller's.
  */
 export async function createJetStreamBus(nc: NatsConnection, options: JetStreamBusOptions = {}): Promise<EventBus> {
-  const timeout = options.timeoutMs ?? 5_000;
+  const timeout = options.timeoutMs ?? DEFAULT_JETSTREAM_TIMEOUT_MS;
   const resubscribeDelayMs = options.resubscribeDelayMs ?? 1_000;
   const onError = options.onError ?? (() => undefined);
   const pullExpiresMs = options.pullExpiresMs ?? 10_000;
