@@ -95,3 +95,15 @@ function isServer(entry: string, protocols: readonly string[]): boolean {
     return false;
   }
 }
+
+/** A URL variable's value fit for logs and messages: its password replaced by "***". Anything else is returned as it is. */
+export function redactedUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password === "") return value;
+    url.password = "***";
+    return url.toString();
+  } catch {
+    return value;
+  }
+}

@@ -2,6 +2,7 @@
 // and the variable pointing at it ("NATS at NATS_URL=nats://nats:4222 did not answer within 5 s"),
 // instead of the driver's own words ("timeout", "connection refused").
 import type { Redis } from "ioredis";
+import { redactedUrl } from "protomesh/kit/config";
 
 /** Start-up failed for a reason outside the configuration; the message is the line to print. */
 export class StartupError extends Error {
@@ -11,7 +12,7 @@ export class StartupError extends Error {
 /** "PostgreSQL at DATABASE_URL=postgres://app:***@db:5432/orders": the dependency, its variable and value, without credentials. */
 export function dependencyAt(dependency: string, variable: string, value: string | readonly string[]): string {
   const values = typeof value === "string" ? [value] : value;
-  return `${dependency} at ${variable}=${values.map(withoutPassword).join(",")}`;
+  return `${dependency} at ${variable}=${values.map(redactedUrl).join(",")}`;
 }
 
 /**
@@ -63,15 +64,4 @@ function describe(error: unknown): string {
   const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
   if (typeof message === "string") return message;
   return typeof name === "string" ? `${name} ${JSON.stringify(error)}` : String(error);
-}
-
-function withoutPassword(value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.password === "") return value;
-    url.password = "***";
-    return url.toString();
-  } catch {
-    return value;
-  }
 }
