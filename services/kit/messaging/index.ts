@@ -34,6 +34,7 @@ export { type StreamSpec } from "./bus/event-bus.js";
 
 // Readiness of the event path, for health probes (ADR 0123)
 export { type Readiness, combineReadiness, DEFAULT_NOT_READY_AFTER_MS } from "./readiness/readiness.js";
+export { Liveness } from "./readiness/liveness.js";
 
 // Consuming
 export { createEventConsumer, type EventConsumer, type EventConsumerDeps, type EventHandler, type ReceivedEvent } from "./consumer/event-consumer.js";
