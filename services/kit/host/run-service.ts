@@ -11,7 +11,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { connectSharedRedis, type SharedRedis } from "protomesh/kit/cache";
 import { ConnectTransport, HealthRegistry, type ConnectTransportOptions } from "protomesh/kit/connect";
-import { checkConfiguredPaths, isConfigError, type CommonServiceConfig } from "protomesh/kit/config";
+import { isConfigError, type CommonServiceConfig } from "protomesh/kit/config";
 import { openDatabase, type Database } from "protomesh/kit/data";
 import {
   createJetStreamBus,
@@ -30,6 +30,7 @@ import { startTelemetry, type Telemetry, type TelemetryOptions } from "protomesh
 import type { AllowList } from "protomesh/kit/tls";
 import type { DestinationStream } from "pino";
 import { createLogger, nestLogger, type Logger } from "./logger.js";
+import { checkConfiguredPaths } from "./check-paths.js";
 import { dependencyAt, reach, redisReady } from "./startup-failure.js";
 
 /** What the host hands the service to build its Nest module and event transport from. */

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCertificateAuthority } from "protomesh/kit/tls";
-import { checkConfiguredPaths, type ConfiguredPath } from "./config-paths.js";
-import { ConfigError } from "./env-config.js";
+import { ConfigError, type ConfiguredPath } from "protomesh/kit/config";
+import { checkConfiguredPaths } from "./check-paths.js";
 
 let dir: string;
 const at = (name: string) => join(dir, name);
