@@ -39,7 +39,7 @@ export interface JetStreamBusOptions {
   /**
    * How long a subscription may hear nothing from the server (no message, no pull heartbeat,
    * which comes every pullExpiresMs / 2 while a pull waits) before its readiness says so, ms.
-   * Default 15 000: three heartbeat intervals.
+   * Default: three heartbeat intervals, at least `DEFAULT_NOT_READY_AFTER_MS` (15 000).
    */
   notReadyAfterMs?: number | undefined;
 }
@@ -53,7 +53,7 @@ export async function createJetStreamBus(nc: NatsConnection, options: JetStreamB
   const resubscribeDelayMs = options.resubscribeDelayMs ?? 1_000;
   const onError = options.onError ?? (() => undefined);
   const pullExpiresMs = options.pullExpiresMs ?? 10_000;
-  const notReadyAfterMs = options.notReadyAfterMs ?? DEFAULT_NOT_READY_AFTER_MS;
+  const notReadyAfterMs = options.notReadyAfterMs ?? Math.max(DEFAULT_NOT_READY_AFTER_MS, Math.ceil(1.5 * pullExpiresMs));
   validateNotReadyAfter("JetStream bus", notReadyAfterMs, pullExpiresMs / 2, "a pull's heartbeat interval, pullExpiresMs / 2");
   const js: JetStreamClient = jetstream(nc, { timeout });
   const jsm: JetStreamManager = await jetstreamManager(nc, { timeout });

@@ -26,7 +26,8 @@ export interface RedisStreamsBusOptions {
   defaultMaxAgeMs?: number | undefined;
   /**
    * How long a subscription may hear nothing from Redis (a read returns at least every
-   * maxBlockMs) before its readiness says so, ms. Default 15 000.
+   * maxBlockMs) before its readiness says so, ms. Default: three maxBlockMs, at least
+   * `DEFAULT_NOT_READY_AFTER_MS` (15 000).
    */
   notReadyAfterMs?: number | undefined;
   /** Subscribers idle this long with nothing pending are removed from their group when another starts, ms. Default 1 hour. */
@@ -52,7 +53,7 @@ export function createRedisStreamsBus(client: Redis, options: RedisStreamsBusOpt
   const defaultMaxAgeMs = options.defaultMaxAgeMs ?? SEVEN_DAYS_MS;
   const pruneConsumersAfterMs = options.pruneConsumersAfterMs ?? 3_600_000;
   const onError = options.onError ?? (() => undefined);
-  const notReadyAfterMs = options.notReadyAfterMs ?? DEFAULT_NOT_READY_AFTER_MS;
+  const notReadyAfterMs = options.notReadyAfterMs ?? Math.max(DEFAULT_NOT_READY_AFTER_MS, 3 * maxBlockMs);
   for (const [name, value] of [
     ["maxBlockMs", maxBlockMs],
     ["retryDelayMs", retryDelayMs],
