@@ -1,7 +1,7 @@
 // grpc.health.v1 of a service run by the production host tells whether it can do its work: it
 // turns NOT_SERVING when its events cannot get out (the stream refuses publishes) or cannot come
-// in (the broker hangs or is gone), on JetStream and on Redis Streams, and SERVING again once they
-// can, without flipping on a moment's silence. Each server here is private, so it can be paused,
+// in (the broker hangs or is gone), on JetStream and on Redis Streams, or when its database hangs,
+// and SERVING again once they can, without flipping on a moment's silence. Each server here is private, so it can be paused,
 // stopped and limited.
 import { create } from "@bufbuild/protobuf";
 import { DiscardPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -14,7 +14,7 @@ import { runService, type RunningService } from "../../services/kit/host/run-ser
 import { loadInventoryConfig } from "../../services/inventory/config.js";
 import { inventoryService } from "../../services/inventory/service.js";
 import { streams } from "../../services/saga/topology.js";
-import { startNatsServer, startRedisServer, type NatsServer, type RedisServer } from "../helpers/index.js";
+import { startNatsServer, startPostgresServer, startRedisServer, type NatsServer, type PostgresServer, type RedisServer } from "../helpers/index.js";
 import { cleanUp, grpcClient, startTimeoutMs, waitUntilConsuming } from "./rpc-helpers.js";
 
 /** The host's default: a failure must last this long before health reports it. */
@@ -136,5 +136,37 @@ describe("health of a service on Redis Streams", () => {
     expect(healthLines(served.logs).at(-1)).toMatch(/^health: NOT_SERVING \(consuming: consumer group inventory_shop_orders_v1_\w+ on SHOP_ORDERS: no answer from the broker for \d+ s/);
     const backMs = await statusWithin(served.status, ServingStatus.SERVING, 30_000);
     console.info(`Redis paused: NOT_SERVING after ${tookMs} ms; resumed: SERVING after ${backMs} ms`);
+  }, 120_000);
+});
+
+describe("health of a service on PostgreSQL", () => {
+  let nats: NatsServer;
+  let postgres: PostgresServer;
+  let served: Awaited<ReturnType<typeof serveInventory>>;
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    postgres = await startPostgresServer();
+    served = await serveInventory({ NATS_URL: nats.url, DATABASE_URL: postgres.url });
+    await waitUntilConsuming(served.running.runtime.nats, "inventory");
+  }, startTimeoutMs);
+  afterAll(async () => {
+    await postgres?.resume();
+    await cleanUp([() => served?.running.stop(), () => postgres?.dispose(), () => nats?.dispose()]);
+  });
+
+  it("turns NOT_SERVING once every check for 15 s found the database hung, and SERVING at the first that gets an answer", async () => {
+    expect(await served.status()).toBe(ServingStatus.SERVING);
+    await postgres.pause();
+    let tookMs: number;
+    try {
+      tookMs = await statusWithin(served.status, ServingStatus.NOT_SERVING, NOT_READY_AFTER_MS + 30_000);
+    } finally {
+      await postgres.resume();
+    }
+    expect(tookMs).toBeGreaterThanOrEqual(NOT_READY_AFTER_MS);
+    expect(healthLines(served.logs).at(-1)).toBe("health: NOT_SERVING (database: no answer within 2000 ms)");
+    const backMs = await statusWithin(served.status, ServingStatus.SERVING, 30_000);
+    console.info(`PostgreSQL paused: NOT_SERVING after ${tookMs} ms; resumed: SERVING after ${backMs} ms`);
   }, 120_000);
 });

@@ -205,7 +205,7 @@ describe("npm run serve -- inventory: start-up failures", () => {
 
   it("names PostgreSQL and DATABASE_URL when it hangs, after CONNECT_TIMEOUT_MS", async () => {
     const postgres = await startPostgresServer();
-    postgres.pause();
+    await postgres.pause();
     try {
       expect(await failure({ DATABASE_URL: postgres.url })).toBe(`PostgreSQL at DATABASE_URL=${postgres.url} did not answer within ${connectTimeoutMs / 1000} s`);
     } finally {
