@@ -16,6 +16,7 @@ export {
 export type { ClientOptions, ResolvedClientOptions } from "./options.js";
 export { resolveClientOptions } from "./options.js";
 export type { TlsOptions } from "./tls/file-tls-source.js";
+export { readPemFile, type PemContents } from "./tls/pem-file.js";
 
 // Deadlines and their propagation
 export { deadlineKey, currentDeadline, withDeadline, withIncomingDeadline } from "./deadline-context.js";

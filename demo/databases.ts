@@ -1,11 +1,12 @@
 // The demo's databases: one per service, and with sharded inventory one per shard in place of
 // inventory's. With DATABASE_URL (a PostgreSQL server) each gets a fresh database on it and may
 // run several replicas; without it each keeps an embedded PGlite directory, which only one process
-// can open, so it runs one replica.
+// can open, so it runs one replica. A run that fails keeps them to be looked at.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { redactedUrl } from "protomesh/kit/config";
 import { createDatabase, dropDatabase, openDatabase, type Database } from "protomesh/kit/data";
 
 export interface DemoDatabases {
@@ -18,6 +19,8 @@ export interface DemoDatabases {
   envFor(name: string): Record<string, string>;
   /** Opens a database in this process (PGlite: only once its replicas have stopped). */
   open(name: string): Promise<Database>;
+  /** Lines saying where the databases are and how to look at and remove them, for a run that keeps them. */
+  whereKept(): string[];
   dispose(): Promise<void>;
 }
 
@@ -35,6 +38,11 @@ export async function prepareDatabases(serverUrl: string | undefined, inventoryS
       names: all,
       envFor: (database) => ({ DATABASE_URL: urls.get(database) ?? "" }),
       open: (database) => openDatabase({ url: urls.get(database) ?? "" }),
+      whereKept: () => [
+        `the databases are kept on the DATABASE_URL server: ${[...names.values()].join(", ")}`,
+        `  look:  ${[...urls].map(([database, url]) => `${database.toUpperCase().replace(/-/g, "_")}_DATABASE_URL=${redactedUrl(url)}`).join(" ")} npm run ops -- saga <order-id>`,
+        `  drop:  psql "$DATABASE_URL" ${[...names.values()].map((name) => `-c 'DROP DATABASE ${name}'`).join(" ")}`,
+      ],
       dispose: async () => {
         for (const name of names.values()) await dropDatabase(serverUrl, name);
       },
@@ -47,6 +55,11 @@ export async function prepareDatabases(serverUrl: string | undefined, inventoryS
     names: all,
     envFor: (database) => ({ DATA_DIR: join(root, database) }),
     open: (database) => openDatabase({ dataDir: join(root, database) }),
+    whereKept: () => [
+      `the databases are kept in ${root} (${all.join(", ")})`,
+      `  look:  DATA_DIR=${root} npm run ops -- saga <order-id>`,
+      `  drop:  rm -rf ${root}`,
+    ],
     dispose: () => rm(root, { recursive: true, force: true }),
   };
 }

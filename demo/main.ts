@@ -65,16 +65,24 @@ async function main(): Promise<number> {
     throw error;
   }
   const databases = await prepareDatabases(process.env.DATABASE_URL);
+  // A failed run keeps its databases: what went wrong is in them. A run that passed, or that
+  // Ctrl-C stopped, removes them.
+  let failed = true;
   try {
     const result = await runDemo(options, { nats, databases }, interrupted);
     printSummary(result);
-    return result.report.violations.length === 0 && result.unfinished === 0 ? 0 : 1;
+    failed = result.report.violations.length > 0 || result.unfinished > 0;
+    return failed ? 1 : 0;
   } catch (error) {
-    if (interrupted.aborted) return INTERRUPTED_EXIT_CODE;
+    if (interrupted.aborted) {
+      failed = false;
+      return INTERRUPTED_EXIT_CODE;
+    }
     console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   } finally {
-    await databases.dispose();
+    if (failed) console.error(databases.whereKept().join("\n"));
+    else await databases.dispose();
     await nats.stop();
   }
 }

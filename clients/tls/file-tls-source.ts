@@ -1,6 +1,7 @@
-import { readFileSync, unwatchFile, watchFile } from "node:fs";
+import { unwatchFile, watchFile } from "node:fs";
 import { createSecureContext, type SecureContextOptions } from "node:tls";
 import type { TlsSource } from "../balancer/connection.js";
+import { type PemContents, readPemFile } from "./pem-file.js";
 
 type Pem = string | Buffer;
 
@@ -11,7 +12,10 @@ export interface TlsOptions {
   cert?: Pem;
   /** Private key of the client certificate (PEM). */
   key?: Pem;
-  /** Paths instead of PEM text; these files are watched and reloaded when they change. */
+  /**
+   * Paths instead of PEM text; these files are watched and reloaded when they change. Each must
+   * hold what it is for (certificates, or a key), or the client is not created.
+   */
   caFile?: string;
   certFile?: string;
   keyFile?: string;
@@ -67,10 +71,18 @@ export class FileTlsSource implements TlsSource {
 
   private read(): Material {
     const { options } = this;
-    const pick = (pem: Pem | undefined, file: string | undefined) => (file !== undefined ? readFileSync(file) : pem);
-    const ca = pick(options.ca, options.caFile);
-    const cert = pick(options.cert, options.certFile);
-    const key = pick(options.key, options.keyFile);
+    const pick = (pem: Pem | undefined, option: "caFile" | "certFile" | "keyFile", contents: PemContents) => {
+      const file = options[option];
+      if (file === undefined) return pem;
+      try {
+        return readPemFile(file, contents);
+      } catch (error) {
+        throw new TypeError(`protomesh client: tls.${option}: ${(error as Error).message}`);
+      }
+    };
+    const ca = pick(options.ca, "caFile", "certificates");
+    const cert = pick(options.cert, "certFile", "certificates");
+    const key = pick(options.key, "keyFile", "private key");
     return { ...(ca !== undefined ? { ca } : {}), ...(cert !== undefined ? { cert } : {}), ...(key !== undefined ? { key } : {}) };
   }
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConfigError, env, parseEnv, serviceConfigSchema } from "../kit/config/index.js";
+import { ConfigError, env, parseEnv, pathsOf, serviceConfigSchema } from "../kit/config/index.js";
 import { MIN_SECRET_BYTES } from "./gateway/access-token.js";
 
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^:/\s]+):\d{1,5}$/;
@@ -121,6 +121,14 @@ const schema = serviceConfigSchema(
     if (vars.WS_PORT !== undefined && vars.WS_TOKEN_SECRET === undefined) addIssue("WS_TOKEN_SECRET", "is required when WS_PORT is set (the gateway accepts only signed tokens)");
     return {
       ...common,
+      paths: [
+        ...common.paths,
+        ...pathsOf([
+          ["CLIENT_CERT_FILE", vars.CLIENT_CERT_FILE, "certificates"],
+          ["CLIENT_KEY_FILE", vars.CLIENT_KEY_FILE, "private key"],
+          ["CLIENT_CA_FILE", vars.CLIENT_CA_FILE, "certificates"],
+        ]),
+      ],
       inventory: {
         target: vars.INVENTORY_TARGET,
         canary: vars.INVENTORY_CANARY_TARGET === undefined || vars.INVENTORY_WEIGHTS_FILE === undefined ? undefined : { target: vars.INVENTORY_CANARY_TARGET, weightsFile: vars.INVENTORY_WEIGHTS_FILE },

@@ -11,6 +11,7 @@ import { QuotedLineSchema } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { OrderSchema } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { file_shop_orders_v1_events, OrderCancelledSchema, OrderConfirmedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { file_shop_payments_v1_events } from "protomesh/gen/shop/payments/v1/events_pb";
+import { checkConfiguredPaths } from "../kit/host/check-paths.js";
 import type { ServiceDefinition, ServiceRuntime } from "../kit/host/run-service.js";
 import { consumerDefaults, streams } from "../saga/topology.js";
 import { createStockLookupClient } from "../inventory/stock-lookup/stock-lookup.client.js";
@@ -32,6 +33,8 @@ import { quoteAcrossShards } from "./sharded-quotes.js";
 export class OrdersModule {}
 
 export function ordersService(config: OrdersConfig = loadOrdersConfig()): ServiceDefinition {
+  // The inventory clients read their TLS files below, before the host would check them.
+  checkConfiguredPaths(config.paths);
   const { certFile, keyFile, caFile } = config.inventory.tls;
   const inventoryClient = (target: ClientOptions["target"]) => {
     return createInventoryClient({

@@ -84,4 +84,15 @@ describe("mTLS", () => {
       closeClient(c);
     }
   });
+
+  it("is not created from TLS files that hold no certificate or key, naming the option and the file", () => {
+    const garbage = join(dir, "garbage.pem");
+    writeFileSync(garbage, "not a certificate\n");
+    writeFileSync(join(dir, "good.crt"), clientCert.cert);
+    writeFileSync(join(dir, "good.key"), clientCert.key);
+    const good = { certFile: join(dir, "good.crt"), keyFile: join(dir, "good.key") };
+    expect(() => client({ ...good, caFile: garbage })).toThrow(`protomesh client: tls.caFile: ${garbage} holds no PEM certificate`);
+    expect(() => client({ ...good, certFile: garbage })).toThrow(`protomesh client: tls.certFile: ${garbage} holds no PEM certificate`);
+    expect(() => client({ ...good, keyFile: garbage })).toThrow(`protomesh client: tls.keyFile: ${garbage} holds no PEM private key`);
+  });
 });

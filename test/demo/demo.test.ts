@@ -2,6 +2,10 @@
 // with nothing configured (also while its replicas are killed), and a run with replicas on
 // PostgreSQL and Redis while replicas are killed. NATS comes from NATS_URL when set.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import pg from "pg";
+import { dropDatabase } from "protomesh/kit/data";
 import { processesMarkedBy, requireBuild, SHARED_POSTGRES_URL, spawnMarkedRun, startNatsServer, stopMarkedRuns } from "../helpers/index.js";
 
 const SHARED_REDIS_URL = process.env.PROTOMESH_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -71,4 +75,38 @@ describe("npm run demo", () => {
     expect(output.trim()).toBe("NATS_URL is nats://127.0.0.1:1, but nothing answers there; start that server or unset NATS_URL");
     expect(code).toBe(1);
   }, 60_000);
+
+  it("keeps its databases when the run fails, saying where they are and how to drop them", async () => {
+    // The fault: every replica refuses its configuration, so the run fails right after the
+    // databases are made. A private nats-server keeps the run off the shared one.
+    const nats = await startNatsServer();
+    const kept: string[] = [];
+    try {
+      const { code, output } = await demo(["--orders", "1"], { NATS_URL: nats.url, DATABASE_URL: SHARED_POSTGRES_URL, CONNECT_TIMEOUT_MS: "1" });
+      expect(code).toBe(1);
+      expect(output).toMatch(/demo failed: inventory-0 exited during start-up \(1\)/);
+      const names = /the databases are kept on the DATABASE_URL server: (.+)/.exec(output)?.[1]?.split(", ") ?? [];
+      kept.push(...names);
+      expect(names).toHaveLength(3);
+      expect(output).toContain(`drop:  psql "$DATABASE_URL" ${names.map((name) => `-c 'DROP DATABASE ${name}'`).join(" ")}`);
+      const client = new pg.Client({ connectionString: SHARED_POSTGRES_URL });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ datname: string }>("select datname from pg_database where datname = any($1) order by datname", [names]);
+        expect(rows.map((row) => row.datname)).toEqual([...names].sort());
+      } finally {
+        await client.end();
+      }
+
+      const pglite = await demo(["--orders", "1"], { NATS_URL: nats.url, CONNECT_TIMEOUT_MS: "1" });
+      expect(pglite.code).toBe(1);
+      const root = /the databases are kept in (\S+) \(orders, inventory, payments\)/.exec(pglite.output)?.[1] ?? "";
+      expect(pglite.output).toContain(`drop:  rm -rf ${root}`);
+      expect(existsSync(root)).toBe(true);
+      await rm(root, { recursive: true, force: true });
+    } finally {
+      for (const name of kept) await dropDatabase(SHARED_POSTGRES_URL, name);
+      await nats.dispose();
+    }
+  }, 120_000);
 });

@@ -15,6 +15,9 @@ export interface NatsServer {
   stop(): Promise<void>;
   /** SIGKILL: a crash, with whatever was not yet synced to disk lost. */
   kill(): Promise<void>;
+  /** SIGSTOP: it hangs with its connections open, like a deadlocked or stalled server. */
+  pause(): void;
+  resume(): void;
   /** Starts the server again on the same port and store. */
   start(): Promise<void>;
   restart(): Promise<void>;
@@ -59,11 +62,18 @@ async function createNode(spec: NodeSpec): Promise<NatsServer> {
       started,
     );
   };
+  // A paused server is resumed first, or it could not act on SIGTERM.
   const stop = async () => {
-    if (proc) await stopProcess(proc, "SIGTERM");
+    if (proc) {
+      proc.child.kill("SIGCONT");
+      await stopProcess(proc, "SIGTERM");
+    }
   };
   const kill = async () => {
-    if (proc) await stopProcess(proc, "SIGKILL");
+    if (proc) {
+      proc.child.kill("SIGCONT");
+      await stopProcess(proc, "SIGKILL");
+    }
   };
   return {
     url: `nats://127.0.0.1:${spec.port}`,
@@ -72,6 +82,8 @@ async function createNode(spec: NodeSpec): Promise<NatsServer> {
     start,
     stop,
     kill,
+    pause: () => proc?.child.kill("SIGSTOP"),
+    resume: () => proc?.child.kill("SIGCONT"),
     restart: async () => {
       await stop();
       await start();

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { chown, mkdtemp, readdir, rm } from "node:fs/promises";
+import { chown, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -18,6 +18,12 @@ export interface PostgresServer {
   stop(): Promise<void>;
   /** SIGKILL of the postmaster: a crash; recovery runs on the next start. */
   kill(): Promise<void>;
+  /**
+   * SIGSTOP of the postmaster and its backends: the whole server hangs with its connections open,
+   * and new ones are accepted by the kernel and never answered.
+   */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   start(): Promise<void>;
   restart(): Promise<void>;
   /** Stops the server and deletes the data directory. */
@@ -72,11 +78,25 @@ export async function startPostgresServer(): Promise<PostgresServer> {
       started,
     );
   };
+  // A paused postmaster is resumed first, or it could not act on SIGINT.
   const stop = async () => {
-    if (proc) await stopProcess(proc, "SIGINT");
+    if (proc) {
+      proc.child.kill("SIGCONT");
+      await stopProcess(proc, "SIGINT");
+    }
   };
   const kill = async () => {
-    if (proc) await stopProcess(proc, "SIGKILL");
+    if (proc) {
+      proc.child.kill("SIGCONT");
+      await stopProcess(proc, "SIGKILL");
+    }
+  };
+  // The postmaster first, so it forks no backend while they are being stopped.
+  const signalServer = async (signal: NodeJS.Signals) => {
+    const postmaster = proc?.child.pid;
+    if (postmaster === undefined) return;
+    process.kill(postmaster, signal);
+    for (const pid of await childrenOf(postmaster)) process.kill(pid, signal);
   };
   const server: PostgresServer = {
     url,
@@ -84,6 +104,8 @@ export async function startPostgresServer(): Promise<PostgresServer> {
     start,
     stop,
     kill,
+    pause: () => signalServer("SIGSTOP"),
+    resume: () => signalServer("SIGCONT"),
     restart: async () => {
       await stop();
       await start();
@@ -100,4 +122,16 @@ export async function startPostgresServer(): Promise<PostgresServer> {
     throw err;
   }
   return server;
+}
+
+/** Processes whose parent is `pid` (Linux /proc). */
+async function childrenOf(pid: number): Promise<number[]> {
+  const children: number[] = [];
+  for (const entry of (await readdir("/proc")).filter((name) => /^\d+$/.test(name))) {
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    // Fields after the command name, which is in parentheses and may hold spaces: state, ppid, ...
+    const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    if (parent === pid) children.push(Number(entry));
+  }
+  return children;
 }

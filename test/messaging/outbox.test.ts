@@ -219,6 +219,21 @@ describe.each(backends)("outbox on $name", (backend) => {
     expect(row?.publishedAt).toBeInstanceOf(Date);
   });
 
+  it("reports itself not ready once publishes have failed for notReadyAfterMs, and ready again at the first that gets out", async () => {
+    const { writeTx, mine } = scenario();
+    let brokerDown = true;
+    const publisher = recordingPublisher({ fail: () => brokerDown });
+    const r = relay(database, publisher, { notReadyAfterMs: 500, retry: { initialDelayMs: 50, maxDelayMs: 100 } });
+    expect(r.readiness()).toEqual({ ready: false, reason: "outbox relay is not running" });
+    await r.start();
+    expect(r.readiness()).toEqual({ ready: true });
+    await writeTx("h", "h-0");
+    await expect.poll(() => r.readiness(), { timeout: 10_000 }).toEqual({ ready: false, reason: expect.stringMatching(/^outbox relay publishes failing for \d+ s \(last error: publish of .* refused\)$/) });
+    brokerDown = false;
+    await expect.poll(() => r.readiness(), { timeout: 10_000 }).toEqual({ ready: true });
+    expect(mine(publisher).map((m) => m.messageId)).toEqual(["h-0"]);
+  });
+
   it("reports the backlog: pending rows, failing rows, age of the oldest", async () => {
     const { writeTx, aggregateType } = scenario();
     const before = await outboxStats(database.db);

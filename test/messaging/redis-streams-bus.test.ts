@@ -42,11 +42,14 @@ describe("Redis Streams bus", () => {
     );
   });
 
-  it("refuses names that cannot be keys, and streams without subjects", async () => {
+  it("refuses names that cannot be keys, streams without subjects, and options that cannot work", async () => {
     const { bus } = harness.open();
     await expect(bus.ensureStream({ name: "a.b", subjects: ["a.>"] })).rejects.toThrow(/stream name "a.b" must be letters, digits/);
     await expect(bus.ensureStream({ name: "EMPTY", subjects: [] })).rejects.toThrow("stream EMPTY must capture at least one subject");
     expect(() => harness.open({ maxBlockMs: 0 })).toThrow("redis streams bus maxBlockMs must be a positive integer, got 0");
+    expect(() => harness.open({ maxBlockMs: 1_000, notReadyAfterMs: 1_000 })).toThrow(
+      "redis streams bus notReadyAfterMs must be an integer above 1000 (the longest blocking read, maxBlockMs), got 1000",
+    );
   });
 
   it("trims entries older than the stream's max age when it publishes", async () => {

@@ -19,10 +19,11 @@ describe("EVENT_BUS configuration", () => {
   });
 
   it("puts events on Redis Streams at EVENT_REDIS_URL, else at REDIS_URL", () => {
-    expect(loadInventoryConfig({ EVENT_BUS: "redis", REDIS_URL: "redis://cache:6379" }).eventBus).toEqual({ kind: "redis", url: "redis://cache:6379" });
+    expect(loadInventoryConfig({ EVENT_BUS: "redis", REDIS_URL: "redis://cache:6379" }).eventBus).toEqual({ kind: "redis", url: "redis://cache:6379", variable: "REDIS_URL" });
     expect(loadInventoryConfig({ EVENT_BUS: "redis", REDIS_URL: "redis://cache:6379", EVENT_REDIS_URL: "redis://events:6379" }).eventBus).toEqual({
       kind: "redis",
       url: "redis://events:6379",
+      variable: "EVENT_REDIS_URL",
     });
   });
 

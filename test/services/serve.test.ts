@@ -1,21 +1,33 @@
 // `npm run serve -- inventory` as a user runs it on a fresh clone: the built entry point with
 // no configuration but a free port, a private nats-server and a temp PGlite directory. It must
 // log one line with its address, answer buf curl through reflection alone, stop cleanly on
-// SIGTERM, and refuse a bad variable with a message naming it.
+// SIGTERM, and refuse a bad variable with a message naming it; a dependency it cannot reach,
+// a file that is not what its variable says, or a URL that is no URL stops it within a bound
+// with one line naming the dependency or the variable.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, requireBuild, startNatsServer, type NatsServer } from "../helpers/index.js";
+import {
+  createTestDatabase,
+  freePort,
+  requireBuild,
+  startNatsServer,
+  startPostgresServer,
+  startRedisServer,
+  type NatsServer,
+  type TestDatabase,
+} from "../helpers/index.js";
+import { createCertificateAuthority } from "protomesh/kit/tls";
 import { startTimeoutMs, waitUntilConsuming } from "./rpc-helpers.js";
 
 const root = resolve(import.meta.dirname, "../..");
 const run = promisify(execFile);
 
 /** Variables the services read: unset, so the process sees "no configuration". */
-const serviceVariables = /^(HOST|PORT|TLS_.*|DATABASE_URL|DATA_DIR|NATS_URL|REDIS_URL|SHUTDOWN_GRACE_MS|LOG_LEVEL|INVENTORY_TARGET|CLIENT_.*|SAGA_.*|PAYMENT_.*)$/;
+const serviceVariables = /^(HOST|PORT|TLS_.*|DATABASE_URL|DATA_DIR|NATS_URL|REDIS_URL|EVENT_BUS|EVENT_REDIS_URL|CONNECT_TIMEOUT_MS|SHUTDOWN_GRACE_MS|LOG_LEVEL|INVENTORY_TARGET|CLIENT_.*|SAGA_.*|PAYMENT_.*)$/;
 
 interface Served {
   child: ChildProcess;
@@ -48,7 +60,7 @@ async function waitForLine(served: Served, pattern: RegExp, timeoutMs: number): 
 async function exitWithin(served: Served, timeoutMs: number): Promise<number | null> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`still running ${timeoutMs} ms after SIGTERM:\n${served.output()}`)), timeoutMs);
+    timer = setTimeout(() => reject(new Error(`still running after ${timeoutMs} ms:\n${served.output()}`)), timeoutMs);
   });
   try {
     return await Promise.race([served.exited, timeout]);
@@ -116,5 +128,119 @@ describe("npm run serve -- inventory", () => {
     expect(output.trim()).toBe('invalid configuration: PORT: must be a port number (got "http")');
     expect(output).not.toMatch(/^\s+at /m);
     expect(output).not.toContain("listening on");
+  });
+});
+
+describe("npm run serve -- inventory: start-up failures", () => {
+  /** The default CONNECT_TIMEOUT_MS, which the lines quote. */
+  const connectTimeoutMs = 5_000;
+  /** Room for loading the program and migrating PostgreSQL on a busy machine, plus the connect timeout. */
+  const exitBoundMs = 20_000;
+  let database: TestDatabase;
+  let dir: string;
+  const started: Served[] = [];
+
+  beforeAll(async () => {
+    requireBuild();
+    database = await createTestDatabase("serve_failures");
+    dir = await mkdtemp(join(tmpdir(), "protomesh-serve-failures-"));
+    const ca = await createCertificateAuthority();
+    const leaf = await ca.issue({ commonName: "inventory" });
+    await writeFile(join(dir, "tls.crt"), leaf.cert);
+    await writeFile(join(dir, "tls.key"), leaf.key);
+    await writeFile(join(dir, "garbage.pem"), "this is not a certificate\n");
+    await writeFile(join(dir, "a-file"), "");
+  });
+  afterAll(async () => {
+    for (const served of started) {
+      if (served.child.exitCode === null && served.child.signalCode === null) {
+        served.child.kill("SIGKILL");
+        await served.exited;
+      }
+    }
+    await database?.drop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Starts inventory on the test database unless `env` says otherwise; resolves with its one line once it exited 1 within the bound. */
+  async function failure(env: Record<string, string>): Promise<string> {
+    const began = Date.now();
+    const served = serve("inventory", { DATABASE_URL: database.url, PORT: String(await freePort()), ...env });
+    started.push(served);
+    expect(await exitWithin(served, exitBoundMs)).toBe(1);
+    const lines = served.output().trim().split("\n");
+    console.info(`${Date.now() - began} ms: ${lines.join(" / ")}`);
+    expect(lines).toHaveLength(1);
+    expect(served.output()).not.toMatch(/^\s+at /m);
+    return lines[0] ?? "";
+  }
+
+  it("refuses a NATS_URL that is no URL at parse time, naming it", async () => {
+    expect(await failure({ NATS_URL: "foo bar" })).toBe(
+      'invalid configuration: NATS_URL: each entry must be nats://host:port or tls://host:port (or host:port); "foo bar" is not (got "foo bar")',
+    );
+  });
+
+  it("names NATS and NATS_URL when nothing listens there", async () => {
+    const url = `nats://127.0.0.1:${await freePort()}`;
+    expect(await failure({ NATS_URL: url })).toBe(`NATS at NATS_URL=${url} refused the connection`);
+  });
+
+  it("names NATS and NATS_URL when it hangs, after CONNECT_TIMEOUT_MS", async () => {
+    const nats = await startNatsServer();
+    nats.pause();
+    try {
+      expect(await failure({ NATS_URL: nats.url })).toBe(`NATS at NATS_URL=${nats.url} did not answer within ${connectTimeoutMs / 1000} s`);
+    } finally {
+      await nats.dispose();
+    }
+  });
+
+  it("names PostgreSQL and DATABASE_URL, without its password, when nothing listens there", async () => {
+    const port = await freePort();
+    expect(await failure({ DATABASE_URL: `postgres://postgres:s3cret@127.0.0.1:${port}/inventory` })).toBe(
+      `PostgreSQL at DATABASE_URL=postgres://postgres:***@127.0.0.1:${port}/inventory refused the connection`,
+    );
+  });
+
+  it("names PostgreSQL and DATABASE_URL when it hangs, after CONNECT_TIMEOUT_MS", async () => {
+    const postgres = await startPostgresServer();
+    await postgres.pause();
+    try {
+      expect(await failure({ DATABASE_URL: postgres.url })).toBe(`PostgreSQL at DATABASE_URL=${postgres.url} did not answer within ${connectTimeoutMs / 1000} s`);
+    } finally {
+      await postgres.dispose();
+    }
+  });
+
+  it("names the event bus's Redis and the variable it came from when it refuses or hangs", async () => {
+    const port = await freePort();
+    expect(await failure({ EVENT_BUS: "redis", EVENT_REDIS_URL: `redis://127.0.0.1:${port}` })).toBe(
+      `Redis of the event bus at EVENT_REDIS_URL=redis://127.0.0.1:${port} refused the connection`,
+    );
+    const redis = await startRedisServer();
+    redis.pause();
+    try {
+      expect(await failure({ EVENT_BUS: "redis", REDIS_URL: redis.url })).toBe(`Redis of the event bus at REDIS_URL=${redis.url} did not answer within ${connectTimeoutMs / 1000} s`);
+    } finally {
+      redis.resume();
+      await redis.dispose();
+    }
+  });
+
+  it("names DATA_DIR when it is a file", async () => {
+    const file = join(dir, "a-file");
+    expect(await failure({ DATABASE_URL: "", DATA_DIR: file })).toBe(`invalid configuration: DATA_DIR: ${file} is a file; it must be a directory (or not exist yet)`);
+  });
+
+  it("names each TLS variable whose file is not a PEM certificate or key, before anything starts", async () => {
+    const tls = { TLS_CERT_FILE: join(dir, "tls.crt"), TLS_KEY_FILE: join(dir, "tls.key") };
+    const garbage = join(dir, "garbage.pem");
+    expect(await failure({ ...tls, TLS_CA_FILE: garbage })).toBe(
+      `invalid configuration: TLS_CA_FILE: ${garbage} holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" block)`,
+    );
+    expect(await failure({ TLS_CERT_FILE: garbage, TLS_KEY_FILE: garbage })).toMatch(
+      new RegExp(`^invalid configuration: TLS_CERT_FILE: ${garbage} holds no PEM certificate .*; TLS_KEY_FILE: ${garbage} holds no PEM private key \\(`),
+    );
   });
 });

@@ -58,6 +58,23 @@ export const env = {
       },
       { message: `must be a URL starting with ${protocols.map((p) => `${p}://`).join(" or ")}` },
     ),
+  /**
+   * Comma-separated servers, each a URL with one of `protocols` or a bare host[:port] (which
+   * clients read with the first protocol), e.g. NATS_URL.
+   */
+  serverList: (protocols: readonly string[]) =>
+    z.string().transform((value, ctx) => {
+      const entries = value
+        .split(",")
+        .map((item) => item.trim())
+        .filter((item) => item.length > 0);
+      for (const entry of entries) {
+        if (!isServer(entry, protocols)) {
+          ctx.addIssue({ code: "custom", message: `each entry must be ${protocols.map((p) => `${p}://host:port`).join(" or ")} (or host:port); ${JSON.stringify(entry)} is not` });
+        }
+      }
+      return entries;
+    }),
   list: () =>
     z.string().transform((value) =>
       value
@@ -67,3 +84,26 @@ export const env = {
     ),
   logLevel: () => z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { error: "must be one of fatal, error, warn, info, debug, trace, silent" }).default("info"),
 };
+
+function isServer(entry: string, protocols: readonly string[]): boolean {
+  if (/\s/.test(entry)) return false;
+  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(entry);
+  try {
+    const url = new URL(hasScheme ? entry : `${protocols[0] ?? "http"}://${entry}`);
+    return protocols.includes(url.protocol.replace(/:$/, "")) && url.hostname !== "" && (url.pathname === "" || url.pathname === "/") && url.search === "";
+  } catch {
+    return false;
+  }
+}
+
+/** A URL variable's value fit for logs and messages: its password replaced by "***". Anything else is returned as it is. */
+export function redactedUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password === "") return value;
+    url.password = "***";
+    return url.toString();
+  } catch {
+    return value;
+  }
+}

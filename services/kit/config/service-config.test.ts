@@ -24,7 +24,9 @@ describe("service configuration", () => {
       database: { dataDir: ".data/inventory" },
       natsServers: ["nats://127.0.0.1:4222"],
       redisUrl: undefined,
+      connectTimeoutMs: 5_000,
       shutdownGraceMs: 10_000,
+      paths: [{ variable: "DATA_DIR", path: ".data/inventory", holds: "directory" }],
     });
   });
 
@@ -47,6 +49,11 @@ describe("service configuration", () => {
       tls: { certFile: "/certs/orders.pem", keyFile: "/certs/orders.key", caFile: "/certs/ca.pem" },
       inventory: { target: ["inventory-0:50052", "inventory-1:50052"], tls: { certFile: "/certs/orders.pem", caFile: "/certs/ca.pem" } },
       saga: { deadlineMs: 5000, sweepIntervalMs: 1000 },
+      paths: [
+        { variable: "TLS_CERT_FILE", path: "/certs/orders.pem", holds: "certificates" },
+        { variable: "TLS_KEY_FILE", path: "/certs/orders.key", holds: "private key" },
+        { variable: "TLS_CA_FILE", path: "/certs/ca.pem", holds: "certificates" },
+      ],
     });
   });
 
@@ -60,6 +67,25 @@ describe("service configuration", () => {
     expect(problemsOf(() => loadInventoryConfig({ TLS_CERT_FILE: "/c.pem" }))).toEqual(['TLS_KEY_FILE: TLS_CERT_FILE and TLS_KEY_FILE must be set together']);
     expect(problemsOf(() => loadPaymentsConfig({ PAYMENT_DECLINE_RATE: "20%" }))).toEqual(['PAYMENT_DECLINE_RATE: must be a number (got "20%")']);
     expect(problemsOf(() => loadOrdersConfig({ INVENTORY_TARGET: "http://inventory" }))).toEqual(['INVENTORY_TARGET: each entry must be host:port; "http://inventory" is not (got "http://inventory")']);
+    expect(problemsOf(() => loadInventoryConfig({ CONNECT_TIMEOUT_MS: "50" }))).toEqual(['CONNECT_TIMEOUT_MS: must be at least 100 ms (got "50")']);
+  });
+
+  it("refuses a NATS_URL entry that is not a NATS server, naming it", () => {
+    expect(problemsOf(() => loadInventoryConfig({ NATS_URL: "foo bar" }))).toEqual([
+      'NATS_URL: each entry must be nats://host:port or tls://host:port (or host:port); "foo bar" is not (got "foo bar")',
+    ]);
+    expect(problemsOf(() => loadInventoryConfig({ NATS_URL: "nats://a:4222,http://b:4222" }))).toEqual([
+      'NATS_URL: each entry must be nats://host:port or tls://host:port (or host:port); "http://b:4222" is not (got "nats://a:4222,http://b:4222")',
+    ]);
+    expect(problemsOf(() => loadInventoryConfig({ NATS_URL: "nats://:4222" }))).toHaveLength(1);
+    expect(problemsOf(() => loadInventoryConfig({ NATS_URL: "nats://a:4222/path" }))).toHaveLength(1);
+    expect(loadInventoryConfig({ NATS_URL: "nats://user:pw@a:4222, tls://b:4443,c:4222,d" }).natsServers).toEqual(["nats://user:pw@a:4222", "tls://b:4443", "c:4222", "d"]);
+  });
+
+  it("lists the files and directories the variables name, for the check at start-up", () => {
+    expect(loadInventoryConfig({ DATA_DIR: "memory" }).paths).toEqual([]);
+    expect(loadInventoryConfig({ DATABASE_URL: "postgres://postgres@db/inventory", DATA_DIR: "/var/lib/inventory" }).paths).toEqual([]);
+    expect(loadOrdersConfig({ DATA_DIR: "memory", CLIENT_CA_FILE: "/certs/inventory-ca.pem" }).paths).toEqual([{ variable: "CLIENT_CA_FILE", path: "/certs/inventory-ca.pem", holds: "certificates" }]);
   });
 
   it("treats an empty variable as unset", () => {

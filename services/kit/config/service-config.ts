@@ -1,6 +1,7 @@
 // The variables every service reads, with their defaults. Each service extends this with its
 // own (services/<name>/config.ts).
 import { z } from "zod";
+import { type ConfiguredPath, pathsOf } from "./config-paths.js";
 import { env } from "./env-config.js";
 
 export interface TlsFiles {
@@ -27,8 +28,8 @@ export function commonVariables(defaultPort: number) {
     DATABASE_POOL_SIZE: env.positiveInt(10),
     /** PGlite data directory when DATABASE_URL is unset. Default .data/<service>. */
     DATA_DIR: z.string().optional(),
-    /** NATS server(s), comma-separated. Default nats://127.0.0.1:4222. */
-    NATS_URL: env.list().default(["nats://127.0.0.1:4222"]),
+    /** NATS server(s), comma-separated: nats://host:port, tls://host:port or host:port. Default nats://127.0.0.1:4222. */
+    NATS_URL: env.serverList(["nats", "tls"]).default(["nats://127.0.0.1:4222"]),
     /** Copies a NATS cluster keeps of this service's stream (1, 3 or 5; R3 in production). Default 1. */
     NATS_STREAM_REPLICAS: z.coerce.number({ error: "must be 1, 3 or 5" }).refine((n) => [1, 3, 5].includes(n), "must be 1, 3 or 5").default(1),
     /** Redis for caching; unset disables the cache (the service stays correct without it). */
@@ -37,6 +38,11 @@ export function commonVariables(defaultPort: number) {
     EVENT_BUS: z.enum(["jetstream", "redis"], { error: 'must be "jetstream" or "redis"' }).default("jetstream"),
     /** Redis of the event bus when EVENT_BUS=redis; default REDIS_URL. Give it AOF and noeviction (ADR 0056). */
     EVENT_REDIS_URL: env.url(["redis", "rediss"]).optional(),
+    /**
+     * How long a new connection to PostgreSQL, NATS or the event bus's Redis may take; at start-up
+     * a dependency that does not answer within it stops the service with a line naming it. Default 5 s.
+     */
+    CONNECT_TIMEOUT_MS: env.milliseconds(5_000),
     /** How long in-flight calls and handlers may take to finish on SIGTERM. Default 10 s. */
     SHUTDOWN_GRACE_MS: env.milliseconds(10_000),
     LOG_LEVEL: env.logLevel(),
@@ -54,10 +60,13 @@ export interface CommonServiceConfig {
   natsServers: string[];
   streamReplicas: number;
   redisUrl: string | undefined;
-  /** Where saga events travel; the handlers are the same on both. */
-  eventBus: { kind: "jetstream" } | { kind: "redis"; url: string };
+  /** Where saga events travel; the handlers are the same on both. `variable` names where the Redis URL came from. */
+  eventBus: { kind: "jetstream" } | { kind: "redis"; url: string; variable: "EVENT_REDIS_URL" | "REDIS_URL" };
+  connectTimeoutMs: number;
   shutdownGraceMs: number;
   logLevel: Common["LOG_LEVEL"];
+  /** Files and directories the variables name, checked at start-up (`checkConfiguredPaths`). */
+  paths: ConfiguredPath[];
 }
 
 /** Shapes the common variables into options; call from a service schema's transform. */
@@ -70,6 +79,14 @@ export function commonConfig(service: string, vars: Common, addIssue: (variable:
   }
   const eventRedisUrl = vars.EVENT_REDIS_URL ?? vars.REDIS_URL;
   if (vars.EVENT_BUS === "redis" && eventRedisUrl === undefined) addIssue("EVENT_BUS", "redis needs EVENT_REDIS_URL (or REDIS_URL)");
+  if (vars.CONNECT_TIMEOUT_MS < 100) addIssue("CONNECT_TIMEOUT_MS", "must be at least 100 ms");
+  const dataDir = vars.DATA_DIR ?? `.data/${service}`;
+  const paths = pathsOf([
+    ["TLS_CERT_FILE", vars.TLS_CERT_FILE, "certificates"],
+    ["TLS_KEY_FILE", vars.TLS_KEY_FILE, "private key"],
+    ["TLS_CA_FILE", vars.TLS_CA_FILE, "certificates"],
+    ["DATA_DIR", vars.DATABASE_URL === undefined && dataDir !== "memory" ? dataDir : undefined, "directory"],
+  ]);
   return {
     host: vars.HOST,
     port: vars.PORT,
@@ -77,13 +94,18 @@ export function commonConfig(service: string, vars: Common, addIssue: (variable:
       vars.TLS_CERT_FILE !== undefined && vars.TLS_KEY_FILE !== undefined
         ? { certFile: vars.TLS_CERT_FILE, keyFile: vars.TLS_KEY_FILE, caFile: vars.TLS_CA_FILE }
         : undefined,
-    database: vars.DATABASE_URL !== undefined ? { url: vars.DATABASE_URL, poolSize: vars.DATABASE_POOL_SIZE } : { dataDir: vars.DATA_DIR ?? `.data/${service}` },
+    database: vars.DATABASE_URL !== undefined ? { url: vars.DATABASE_URL, poolSize: vars.DATABASE_POOL_SIZE } : { dataDir },
     natsServers: vars.NATS_URL,
     streamReplicas: vars.NATS_STREAM_REPLICAS,
     redisUrl: vars.REDIS_URL,
-    eventBus: vars.EVENT_BUS === "redis" && eventRedisUrl !== undefined ? { kind: "redis", url: eventRedisUrl } : { kind: "jetstream" },
+    eventBus:
+      vars.EVENT_BUS === "redis" && eventRedisUrl !== undefined
+        ? { kind: "redis", url: eventRedisUrl, variable: vars.EVENT_REDIS_URL === undefined ? "REDIS_URL" : "EVENT_REDIS_URL" }
+        : { kind: "jetstream" },
+    connectTimeoutMs: vars.CONNECT_TIMEOUT_MS,
     shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
     logLevel: vars.LOG_LEVEL,
+    paths,
   };
 }
 

@@ -35,7 +35,7 @@ export { bindService, type ServiceBinding } from "./server/service-binding.js";
 export type { UnexpectedErrorHandler } from "./server/interceptors/error-mapping.js";
 
 // Health driven by the app's readiness probes.
-export { HealthRegistry, type HealthRegistryOptions, type ReadinessProbe } from "./health/health-registry.js";
+export { HealthRegistry, type HealthRegistryOptions, type ProbeOptions, type ProbeResult, type ReadinessProbe } from "./health/health-registry.js";
 
 // Peer identity and allow-lists live in protomesh/kit/tls; re-exported for handlers and guards.
 export { peerIdentity, type PeerIdentity } from "protomesh/kit/tls";

@@ -32,6 +32,10 @@ export { type BackoffOptions, backoffDelay } from "./backoff.js";
 export { createMemoryBus, createMemoryBroker, type MemoryBus, type MemoryBroker } from "./bus/memory-bus.js";
 export { type StreamSpec } from "./bus/event-bus.js";
 
+// Readiness of the event path, for health probes (ADR 0123)
+export { type Readiness, combineReadiness, DEFAULT_NOT_READY_AFTER_MS } from "./readiness/readiness.js";
+export { Liveness } from "./readiness/liveness.js";
+
 // Consuming
 export { createEventConsumer, type EventConsumer, type EventConsumerDeps, type EventHandler, type ReceivedEvent } from "./consumer/event-consumer.js";
 export { type EventConsumerOptions, resolveConsumerOptions } from "./consumer/consumer-options.js";
@@ -48,7 +52,7 @@ export {
 export { replayDeadLetter } from "./dead-letter/replay.js";
 
 // JetStream
-export { createJetStreamBus, type JetStreamBusOptions } from "./jetstream/jetstream-bus.js";
+export { createJetStreamBus, DEFAULT_JETSTREAM_TIMEOUT_MS, type JetStreamBusOptions } from "./jetstream/jetstream-bus.js";
 
 // Redis Streams: the second bus behind the same port and Nest transport (ADR 0055)
 export { createRedisStreamsBus, type RedisStreamsBusOptions } from "./redis-streams/redis-streams-bus.js";

@@ -48,6 +48,18 @@ describe("loadServerTls", () => {
     expect(() => loadServerTls({ ...base, requireClientCert: true })).toThrow(/needs caFile/);
   });
 
+  it("refuses files that are not what they are for, naming the option and the file", async () => {
+    await writeFile(file("garbage.pem"), "not PEM at all\n");
+    const other = await ca.issue({ commonName: "other" });
+    await writeFile(file("other.key"), other.key);
+    const base = { certFile: file("tls.crt"), keyFile: file("tls.key") };
+    expect(() => loadServerTls({ ...base, caFile: file("garbage.pem") })).toThrow(`caFile: ${file("garbage.pem")} holds no PEM certificate`);
+    expect(() => loadServerTls({ ...base, certFile: file("garbage.pem") })).toThrow(`certFile: ${file("garbage.pem")} holds no PEM certificate`);
+    expect(() => loadServerTls({ ...base, keyFile: file("garbage.pem") })).toThrow(`keyFile: ${file("garbage.pem")} holds no PEM private key`);
+    expect(() => loadServerTls({ ...base, caFile: file("missing.pem") })).toThrow(`caFile: ${file("missing.pem")} does not exist`);
+    expect(() => loadServerTls({ ...base, keyFile: file("other.key") })).toThrow(`keyFile ${file("other.key")} is not the key of certFile ${file("tls.crt")}`);
+  });
+
   it("keeps the old credentials while a rotation is half written, then loads the new pair", async () => {
     const tls = loadServerTls({ certFile: file("tls.crt"), keyFile: file("tls.key"), reloadIntervalMs: 20 });
     const { server, loaded } = recordingServer();

@@ -1,6 +1,7 @@
-import { readFileSync, statSync, type Stats } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { statSync, type Stats } from "node:fs";
+import { stat } from "node:fs/promises";
 import { createSecureContext, type SecureContextOptions, type Server as TlsServer } from "node:tls";
+import { type PemContents, readPemFile } from "protomesh/clients";
 
 /** Server certificate files and client-certificate policy. */
 export interface ServerTlsOptions {
@@ -39,7 +40,10 @@ export interface ServerTls {
 
 const defaultReloadIntervalMs = 5000;
 
-/** Reads the files now (failing fast on a bad path or a key that does not match). */
+/**
+ * Reads the files now, failing fast on a bad path, a file that is not what it is for (a CA file
+ * without certificates would make the server refuse every client), or a key that does not match.
+ */
 export function loadServerTls(options: ServerTlsOptions): ServerTls {
   const requireClientCert = options.requireClientCert ?? options.caFile !== undefined;
   if (requireClientCert && options.caFile === undefined) {
@@ -50,11 +54,35 @@ export function loadServerTls(options: ServerTlsOptions): ServerTls {
     throw new Error(`reloadIntervalMs must be a non-negative integer, got ${reloadIntervalMs}`);
   }
   const files = [options.certFile, options.keyFile, ...(options.caFile === undefined ? [] : [options.caFile])];
-  const toContext = ([cert, key, ca]: Buffer[]): SecureContextOptions => ({ cert, key, ...(ca === undefined ? {} : { ca }) });
+  const read = (): SecureContextOptions => {
+    const pem = (option: "certFile" | "keyFile" | "caFile", file: string, contents: PemContents) => {
+      try {
+        return readPemFile(file, contents);
+      } catch (error) {
+        throw new Error(`${option}: ${(error as Error).message}`);
+      }
+    };
+    return {
+      cert: pem("certFile", options.certFile, "certificates"),
+      key: pem("keyFile", options.keyFile, "private key"),
+      ...(options.caFile === undefined ? {} : { ca: pem("caFile", options.caFile, "certificates") }),
+    };
+  };
   const versionOf = (stats: Stats[]): string => stats.map((s) => `${s.mtimeMs}:${s.size}:${s.ino}`).join("|");
-  const loadedVersion = versionOf(files.map((file) => statSync(file)));
-  const initial = toContext(files.map((file) => readFileSync(file)));
-  createSecureContext(initial);
+  let loadedVersion: string;
+  try {
+    loadedVersion = versionOf(files.map((file) => statSync(file)));
+  } catch (error) {
+    // read() reports a missing file by the option it is for.
+    read();
+    throw error;
+  }
+  const initial = read();
+  try {
+    createSecureContext(initial);
+  } catch (error) {
+    throw new Error(`keyFile ${options.keyFile} is not the key of certFile ${options.certFile} (${(error as Error).message})`);
+  }
 
   return {
     serverOptions: {
@@ -74,7 +102,7 @@ export function loadServerTls(options: ServerTlsOptions): ServerTls {
         if (version === seen) {
           return;
         }
-        const context = toContext(await Promise.all(files.map((file) => readFile(file))));
+        const context = read();
         // Throws on a mismatched pair; `seen` stays old so the next poll tries again.
         createSecureContext(context);
         server.setSecureContext(context);

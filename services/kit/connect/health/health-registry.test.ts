@@ -32,6 +32,42 @@ describe("HealthRegistry", () => {
     expect(await slow).toBe(ServingStatus.NOT_SERVING);
   });
 
+  it("turns NOT_SERVING only once a probe has failed on every run for its notReadyAfterMs, and SERVING at its first pass", async () => {
+    const registry = new HealthRegistry({ probeTimeoutMs: 100 });
+    let answer: "yes" | "no" | "hang" = "hang";
+    registry.addProbe("database", () => (answer === "hang" ? new Promise<boolean>(() => {}) : answer === "yes"), { notReadyAfterMs: 10_000 });
+    const slow = registry.status("");
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await slow).toBe(ServingStatus.SERVING);
+    answer = "no";
+    await vi.advanceTimersByTimeAsync(9_000);
+    expect(await registry.status("")).toBe(ServingStatus.SERVING);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(await registry.status("")).toBe(ServingStatus.NOT_SERVING);
+    answer = "yes";
+    expect(await registry.status("")).toBe(ServingStatus.SERVING);
+    answer = "no";
+    expect(await registry.status("")).toBe(ServingStatus.SERVING);
+  });
+
+  it("reports each change of status with the failing probes and their reasons", async () => {
+    const changes: [ServingStatus, readonly string[]][] = [];
+    const registry = new HealthRegistry({ onStatusChange: (status, failing) => changes.push([status, failing]) });
+    let publishing: { ready: boolean; reason?: string } = { ready: true };
+    registry.addProbe("publishing", () => publishing);
+    registry.addProbe("database", () => true);
+    await registry.status("");
+    publishing = { ready: false, reason: "outbox relay publishes failing for 15 s (last error: TIMEOUT)" };
+    await registry.status("");
+    await registry.status("");
+    publishing = { ready: true };
+    await registry.status("");
+    expect(changes).toEqual([
+      [ServingStatus.NOT_SERVING, ["publishing: outbox relay publishes failing for 15 s (last error: TIMEOUT)"]],
+      [ServingStatus.SERVING, []],
+    ]);
+  });
+
   it("watch yields the status now and then each change, until its signal aborts", async () => {
     const registry = new HealthRegistry({ watchIntervalMs: 1000 });
     let up = true;

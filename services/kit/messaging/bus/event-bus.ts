@@ -1,3 +1,5 @@
+import type { Readiness } from "../readiness/readiness.js";
+
 /** Header names protomesh puts on every event message. */
 export const EventHeaders = {
   /** Fully-qualified protobuf type of the payload, e.g. `shop.orders.v1.OrderPlaced`. */
@@ -90,6 +92,11 @@ export interface EventSubscriber {
 export interface Subscription {
   /** Stops pulling and waits for the handlers already running to finish. */
   stop(): Promise<void>;
+  /**
+   * Whether deliveries can reach this subscription now: not ready once its broker has not
+   * answered it (messages, heartbeats, reads) for the bus's `notReadyAfterMs`. Reads state only.
+   */
+  readiness(): Readiness;
 }
 
 /** A persistent stream, declared in code and created or updated at start-up. */

@@ -1,5 +1,6 @@
 import type { ConsumerSpec, Delivery, EventBus, OutgoingMessage, PublishAck, StreamSpec, Subscription } from "./event-bus.js";
 import { subjectMatches } from "./subject.js";
+import { READY } from "../readiness/readiness.js";
 
 interface StoredMessage {
   sequence: number;
@@ -211,6 +212,7 @@ export function createMemoryBroker(): MemoryBroker {
             subscriptions.delete(subscription);
             await Promise.all(running);
           },
+          readiness: () => (connected ? READY : { ready: false, reason: `consumer ${spec.durable} on ${spec.stream}: connection closed` }),
         };
         subscriptions.add(subscription);
         setImmediate(pump);

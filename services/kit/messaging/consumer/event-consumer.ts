@@ -1,8 +1,10 @@
 import { fromBinary, type Message, type Registry } from "@bufbuild/protobuf";
 import { trace } from "@opentelemetry/api";
 import { backoffDelay } from "../backoff.js";
+import { errorText } from "../error-text.js";
 import { type Delivery, EventHeaders, type EventSubscriber, type Subscription } from "../bus/event-bus.js";
 import type { DeadLetterSink } from "../dead-letter/dead-letter-store.js";
+import { type Readiness } from "../readiness/readiness.js";
 import { type EventConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from "./consumer-options.js";
 
 /** A decoded event as a handler sees it. */
@@ -38,6 +40,8 @@ export interface EventConsumer {
   start(): Promise<void>;
   /** Stops pulling and waits for running handlers. */
   stop(): Promise<void>;
+  /** Whether events reach this consumer now: its subscription's readiness; not ready unless started. */
+  readiness(): Readiness;
 }
 
 /** Consumes one durable consumer: decode, run the handler, then ack, nak or dead-letter. */
@@ -65,6 +69,9 @@ export function createEventConsumer(deps: EventConsumerDeps, options: EventConsu
       const s = subscription;
       subscription = undefined;
       await s?.stop();
+    },
+    readiness() {
+      return subscription?.readiness() ?? { ready: false, reason: `consumer ${opts.durable} on ${opts.stream} is not running` };
     },
   };
 }
@@ -152,11 +159,4 @@ function keepAlive(delivery: Delivery): void {
   } catch {
     // The connection is gone; the message will be redelivered, and the inbox absorbs the rerun.
   }
-}
-
-function errorText(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  const message = (err as { message?: unknown } | null)?.message;
-  if (typeof message === "string") return message;
-  return typeof err === "string" ? err : JSON.stringify(err) ?? "unknown error";
 }

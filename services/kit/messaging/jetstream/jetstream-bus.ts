@@ -12,13 +12,18 @@ import {
 } from "@nats-io/jetstream";
 import { headers as natsHeaders, type NatsConnection, nanos } from "@nats-io/transport-node";
 import type { ConsumerSpec, Delivery, EventBus, OutgoingMessage, PublishAck, StreamSpec, Subscription } from "../bus/event-bus.js";
+import { Liveness } from "../readiness/liveness.js";
+import { DEFAULT_NOT_READY_AFTER_MS, validateNotReadyAfter } from "../readiness/readiness.js";
 
 /** JetStream API error codes we act on. */
 const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
 
+/** How long a JetStream API call or publish waits for the server's answer, ms. */
+export const DEFAULT_JETSTREAM_TIMEOUT_MS = 5_000;
+
 export interface JetStreamBusOptions {
-  /** Timeout of JetStream API calls and publish acks, ms. Default 5 000. */
+  /** Timeout of JetStream API calls and publish acks, ms. Default `DEFAULT_JETSTREAM_TIMEOUT_MS` (5 000). */
   timeoutMs?: number | undefined;
   /** Pause before pulling again after a subscription's iterator failed or ended, ms. Default 1 000. */
   resubscribeDelayMs?: number | undefined;
@@ -31,6 +36,12 @@ export interface JetStreamBusOptions {
    * the saga for ~35 s in the node-loss scenario, past the 30 s saga deadline).
    */
   pullExpiresMs?: number | undefined;
+  /**
+   * How long a subscription may hear nothing from the server (no message, no pull heartbeat,
+   * which comes every pullExpiresMs / 2 while a pull waits) before its readiness says so, ms.
+   * Default: three heartbeat intervals, at least `DEFAULT_NOT_READY_AFTER_MS` (15 000).
+   */
+  notReadyAfterMs?: number | undefined;
 }
 
 /**
@@ -38,10 +49,12 @@ export interface JetStreamBusOptions {
  * pull consumers with explicit acks. The connection stays the caller's.
  */
 export async function createJetStreamBus(nc: NatsConnection, options: JetStreamBusOptions = {}): Promise<EventBus> {
-  const timeout = options.timeoutMs ?? 5_000;
+  const timeout = options.timeoutMs ?? DEFAULT_JETSTREAM_TIMEOUT_MS;
   const resubscribeDelayMs = options.resubscribeDelayMs ?? 1_000;
   const onError = options.onError ?? (() => undefined);
   const pullExpiresMs = options.pullExpiresMs ?? 10_000;
+  const notReadyAfterMs = options.notReadyAfterMs ?? Math.max(DEFAULT_NOT_READY_AFTER_MS, Math.ceil(1.5 * pullExpiresMs));
+  validateNotReadyAfter("JetStream bus", notReadyAfterMs, pullExpiresMs / 2, "a pull's heartbeat interval, pullExpiresMs / 2");
   const js: JetStreamClient = jetstream(nc, { timeout });
   const jsm: JetStreamManager = await jetstreamManager(nc, { timeout });
   const subscriptions = new Set<Subscription>();
@@ -80,6 +93,7 @@ export async function createJetStreamBus(nc: NatsConnection, options: JetStreamB
 
     async subscribe(spec: ConsumerSpec, concurrency: number, handler: (delivery: Delivery) => Promise<void>) {
       await ensureConsumer(jsm, spec);
+      const liveness = new Liveness(`consumer ${spec.durable} on ${spec.stream}`, notReadyAfterMs);
       const running = new Set<Promise<void>>();
       let freeSlot: (() => void) | undefined;
       let messages: ConsumerMessages | undefined;
@@ -88,6 +102,7 @@ export async function createJetStreamBus(nc: NatsConnection, options: JetStreamB
 
       const pull = async () => {
         const consumer = await js.consumers.get(spec.stream, spec.durable);
+        liveness.heard();
         // consume() yields the next message only when the loop body returns: the body only waits
         // for a free slot, and the handlers run in parallel up to `concurrency`.
         const current = await consumer.consume({ max_messages: concurrency, expires: pullExpiresMs });
@@ -99,6 +114,10 @@ export async function createJetStreamBus(nc: NatsConnection, options: JetStreamB
         // end it, so the loop below recreates the consumer and pulls again at once.
         void (async () => {
           for await (const status of current.status()) {
+            // A waiting pull is answered by a heartbeat every pullExpiresMs / 2 and ends with a
+            // discard; a new pull follows a successful consumer info or a message.
+            if (status.type === "heartbeat" || status.type === "discard" || status.type === "next") liveness.heard();
+            if (status.type === "heartbeats_missed") liveness.problem(new Error(`${status.count} heartbeats missed`));
             if (status.type === "consumer_deleted" || status.type === "consumer_not_found") {
               onError(new Error(`consumer ${spec.durable} on ${spec.stream}: ${status.type}; recreating it`));
               await current.close();
@@ -106,6 +125,7 @@ export async function createJetStreamBus(nc: NatsConnection, options: JetStreamB
           }
         })().catch(onError);
         for await (const m of current) {
+          liveness.heard();
           const run = handler(toDelivery(m, spec))
             .catch(() => undefined)
             .finally(() => {
@@ -123,6 +143,7 @@ export async function createJetStreamBus(nc: NatsConnection, options: JetStreamB
           try {
             await pull();
           } catch (err) {
+            liveness.problem(err);
             onError(err);
           }
           if (stopped) break;
@@ -133,7 +154,10 @@ export async function createJetStreamBus(nc: NatsConnection, options: JetStreamB
               resolve();
             };
           });
-          await ensureConsumer(jsm, spec).catch(onError);
+          await ensureConsumer(jsm, spec).catch((err: unknown) => {
+            liveness.problem(err);
+            onError(err);
+          });
         }
       })();
       const subscription: Subscription = {
@@ -145,6 +169,7 @@ export async function createJetStreamBus(nc: NatsConnection, options: JetStreamB
           await loop;
           await Promise.all(running);
         },
+        readiness: () => liveness.readiness(),
       };
       subscriptions.add(subscription);
       return subscription;

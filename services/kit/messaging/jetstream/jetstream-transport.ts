@@ -6,6 +6,7 @@ import { subjectMatches } from "../bus/subject.js";
 import type { EventConsumerOptions } from "../consumer/consumer-options.js";
 import { createEventConsumer, type EventConsumer, type ReceivedEvent } from "../consumer/event-consumer.js";
 import type { DeadLetterSink } from "../dead-letter/dead-letter-store.js";
+import { combineReadiness, type Readiness } from "../readiness/readiness.js";
 import { JetStreamContext } from "./jetstream-context.js";
 import { JETSTREAM_TRANSPORT, ON_EVENT_EXTRAS, type OnEventOptions } from "./on-event.js";
 
@@ -39,6 +40,7 @@ export interface JetStreamTransportOptions {
 export class JetStreamTransport extends Server implements CustomTransportStrategy {
   override readonly transportId = JETSTREAM_TRANSPORT;
   private readonly consumers: EventConsumer[] = [];
+  private started = false;
 
   constructor(private readonly options: JetStreamTransportOptions) {
     super();
@@ -52,7 +54,14 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
   }
 
   async close(): Promise<void> {
+    this.started = false;
     await Promise.all(this.consumers.splice(0).map((c) => c.stop()));
+  }
+
+  /** Whether events reach every handler's consumer now (for a health probe); not ready until all have started. */
+  readiness(): Readiness {
+    if (!this.started) return { ready: false, reason: "event consumers are not running" };
+    return combineReadiness(this.consumers.map((c) => c.readiness()));
   }
 
   on(): never {
@@ -75,6 +84,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
       await consumer.start();
       this.consumers.push(consumer);
     }
+    this.started = true;
   }
 
   private consumerFor(subject: string, head: MessageHandler): { options: EventConsumerOptions; handler: (e: ReceivedEvent) => Promise<void> } {

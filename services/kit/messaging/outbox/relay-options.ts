@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { type BackoffOptions, validateBackoff } from "../backoff.js";
 import type { Envelope } from "./envelope.js";
 import type { PublishAck } from "../bus/event-bus.js";
+import { DEFAULT_NOT_READY_AFTER_MS } from "../readiness/readiness.js";
 
 export interface OutboxRelayOptions {
   /** Names this relay in `claimed_by`. Default: `<hostname>-<pid>-<random>`. */
@@ -34,6 +35,11 @@ export interface OutboxRelayOptions {
   cleanupIntervalMs?: number | undefined;
   /** Rows deleted per statement during cleanup. Default 1 000. */
   cleanupBatchSize?: number | undefined;
+  /**
+   * How long publishes must keep failing, with none succeeding, before `readiness()` says so, ms.
+   * Default 15 000 (`DEFAULT_NOT_READY_AFTER_MS`).
+   */
+  notReadyAfterMs?: number | undefined;
   /** Errors the relay survives (database down, publish failed). Default: ignored. */
   onError?: ((err: unknown) => void) | undefined;
   /** Called after each event is stored by the broker, e.g. to record outbox lag. Default: none. */
@@ -61,6 +67,7 @@ export interface ResolvedRelayOptions {
   retentionMs: number;
   cleanupIntervalMs: number;
   cleanupBatchSize: number;
+  notReadyAfterMs: number;
   onError: (err: unknown) => void;
   onPublished: (envelope: Envelope, ack: PublishAck) => void;
   aroundRound: <T>(rows: readonly Envelope[], publish: () => Promise<T>) => Promise<T>;
@@ -77,11 +84,12 @@ export function resolveRelayOptions(options: OutboxRelayOptions): ResolvedRelayO
     retentionMs: options.retentionMs ?? 7 * 24 * 3600_000,
     cleanupIntervalMs: options.cleanupIntervalMs ?? 60_000,
     cleanupBatchSize: options.cleanupBatchSize ?? 1_000,
+    notReadyAfterMs: options.notReadyAfterMs ?? DEFAULT_NOT_READY_AFTER_MS,
     onError: options.onError ?? (() => undefined),
     onPublished: options.onPublished ?? (() => undefined),
     aroundRound: options.aroundRound ?? ((_rows, publish) => publish()),
   };
-  for (const key of ["batchSize", "roundsInFlight", "pollIntervalMs", "leaseMs", "cleanupIntervalMs", "cleanupBatchSize"] as const) {
+  for (const key of ["batchSize", "roundsInFlight", "pollIntervalMs", "leaseMs", "cleanupIntervalMs", "cleanupBatchSize", "notReadyAfterMs"] as const) {
     const value = resolved[key];
     if (!Number.isInteger(value) || value < 1) throw new TypeError(`outbox relay ${key} must be a positive integer, got ${value}`);
   }

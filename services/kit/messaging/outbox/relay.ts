@@ -2,6 +2,8 @@ import { and, getTableColumns, inArray, isNull, sql } from "drizzle-orm";
 import type { Database, Executor } from "protomesh/kit/data";
 import { backoffDelay } from "../backoff.js";
 import type { EventPublisher } from "../bus/event-bus.js";
+import { FailureStreak } from "../readiness/failure-streak.js";
+import type { Readiness } from "../readiness/readiness.js";
 import { type Envelope, toOutgoingMessage } from "./envelope.js";
 import { outbox } from "./outbox-table.js";
 import { type OutboxRelayOptions, type ResolvedRelayOptions, resolveRelayOptions } from "./relay-options.js";
@@ -22,6 +24,11 @@ export interface OutboxRelay {
   runOnce(): Promise<number>;
   /** Deletes published rows older than the retention; returns how many. */
   cleanup(): Promise<number>;
+  /**
+   * Whether events get out (for a health probe): not ready when stopped, or when publishes have
+   * failed for `notReadyAfterMs` with none succeeding. With nothing to publish it stays as it was.
+   */
+  readiness(): Readiness;
 }
 
 export interface OutboxRelayDeps {
@@ -32,6 +39,13 @@ export interface OutboxRelayDeps {
 export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOptions = {}): OutboxRelay {
   const opts = resolveRelayOptions(options);
   const db: Executor = deps.database.db;
+  // A failed row is tried again within the longest retry delay and a poll; a streak quiet for
+  // longer than that (with notReadyAfterMs of margin for the publish itself) has no row behind it.
+  const publishes = new FailureStreak({
+    what: "outbox relay publishes",
+    notReadyAfterMs: opts.notReadyAfterMs,
+    forgetAfterMs: opts.notReadyAfterMs + opts.retry.maxDelayMs + opts.pollIntervalMs,
+  });
   let running: Promise<void[]> | undefined;
   let stopped = true;
   const sleepers = new Set<() => void>();
@@ -66,7 +80,7 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
     });
   };
 
-  const runOnce = async () => (await publishRound(db, deps.publisher, opts)).claimed;
+  const runOnce = async () => (await publishRound(db, deps.publisher, publishes, opts)).claimed;
 
   // Under a backlog several rounds run at once, so the next round's claim overlaps this round's
   // publishes and mark; rows claimed by one round are leased, so the others skip them, and an
@@ -77,7 +91,7 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
       pending = false;
       let more = false;
       try {
-        ({ more } = await publishRound(db, deps.publisher, opts, (count) => {
+        ({ more } = await publishRound(db, deps.publisher, publishes, opts, (count) => {
           if (count >= opts.batchSize) wakeOne();
         }));
       } catch (err) {
@@ -118,6 +132,7 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
     },
     runOnce,
     cleanup,
+    readiness: () => (stopped ? { ready: false, reason: "outbox relay is not running" } : publishes.readiness()),
   };
 }
 
@@ -127,7 +142,13 @@ interface RoundResult {
   more: boolean;
 }
 
-async function publishRound(db: Executor, publisher: EventPublisher, opts: ResolvedRelayOptions, afterClaim?: (count: number) => void): Promise<RoundResult> {
+async function publishRound(
+  db: Executor,
+  publisher: EventPublisher,
+  publishes: FailureStreak,
+  opts: ResolvedRelayOptions,
+  afterClaim?: (count: number) => void,
+): Promise<RoundResult> {
   const rows = await claim(db, opts);
   afterClaim?.(rows.length);
   if (rows.length === 0) return { claimed: 0, more: false };
@@ -149,9 +170,12 @@ async function publishRound(db: Executor, publisher: EventPublisher, opts: Resol
       published.push(row.id);
     } else {
       opts.onError(result.reason);
+      publishes.failed(result.reason);
       failures.push(markFailed(db, row.id, row.attempts + 1, result.reason, opts));
     }
   });
+  // One row getting out shows the bus takes publishes; the others' failures are theirs.
+  if (published.length > 0) publishes.succeeded();
   if (published.length > 0) {
     await db
       .update(outbox)

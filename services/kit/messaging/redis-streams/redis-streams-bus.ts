@@ -4,6 +4,7 @@ import { subjectMatches } from "../bus/subject.js";
 import { streamKeys, streamRegistryKey, validateName } from "./redis-streams-keys.js";
 import { bindScripts } from "./redis-streams-scripts.js";
 import { startSubscription } from "./redis-streams-subscription.js";
+import { DEFAULT_NOT_READY_AFTER_MS, validateNotReadyAfter } from "../readiness/readiness.js";
 
 export interface RedisStreamsBusOptions {
   /** Prefix of every key the bus writes; buses with different prefixes share nothing. Default `protomesh:`. */
@@ -23,6 +24,12 @@ export interface RedisStreamsBusOptions {
    * default is not "keep everything". Default 7 days, the outbox's retention. 0 keeps everything.
    */
   defaultMaxAgeMs?: number | undefined;
+  /**
+   * How long a subscription may hear nothing from Redis (a read returns at least every
+   * maxBlockMs) before its readiness says so, ms. Default: three maxBlockMs, at least
+   * `DEFAULT_NOT_READY_AFTER_MS` (15 000).
+   */
+  notReadyAfterMs?: number | undefined;
   /** Subscribers idle this long with nothing pending are removed from their group when another starts, ms. Default 1 hour. */
   pruneConsumersAfterMs?: number | undefined;
   /** Errors a subscription survives (Redis down, group deleted) and failed nak/working/term calls. Default: ignored. */
@@ -46,6 +53,7 @@ export function createRedisStreamsBus(client: Redis, options: RedisStreamsBusOpt
   const defaultMaxAgeMs = options.defaultMaxAgeMs ?? SEVEN_DAYS_MS;
   const pruneConsumersAfterMs = options.pruneConsumersAfterMs ?? 3_600_000;
   const onError = options.onError ?? (() => undefined);
+  const notReadyAfterMs = options.notReadyAfterMs ?? Math.max(DEFAULT_NOT_READY_AFTER_MS, 3 * maxBlockMs);
   for (const [name, value] of [
     ["maxBlockMs", maxBlockMs],
     ["retryDelayMs", retryDelayMs],
@@ -54,6 +62,7 @@ export function createRedisStreamsBus(client: Redis, options: RedisStreamsBusOpt
   ] as const) {
     if (!Number.isInteger(value) || value < 1) throw new TypeError(`redis streams bus ${name} must be a positive integer, got ${value}`);
   }
+  validateNotReadyAfter("redis streams bus", notReadyAfterMs, maxBlockMs, "the longest blocking read, maxBlockMs");
   if (!Number.isInteger(defaultMaxAgeMs) || defaultMaxAgeMs < 0) throw new TypeError(`redis streams bus defaultMaxAgeMs must be 0 or a positive integer, got ${defaultMaxAgeMs}`);
   const registryKey = streamRegistryKey(prefix);
   const scripts = bindScripts(client);
@@ -117,12 +126,13 @@ export function createRedisStreamsBus(client: Redis, options: RedisStreamsBusOpt
         }
         await scripts.prune([keys.stream], [spec.durable, pruneConsumersAfterMs]);
       };
-      const subscription = await startSubscription({ client, scripts, keys, ensureGroup, maxBlockMs, retryDelayMs, onError }, spec, concurrency, handler);
+      const subscription = await startSubscription({ client, scripts, keys, ensureGroup, maxBlockMs, retryDelayMs, notReadyAfterMs, onError }, spec, concurrency, handler);
       const tracked: Subscription = {
         stop: async () => {
           subscriptions.delete(tracked);
           await subscription.stop();
         },
+        readiness: () => subscription.readiness(),
       };
       subscriptions.add(tracked);
       return tracked;

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { ConsumerSpec, Delivery, Subscription } from "../bus/event-bus.js";
 import { subjectMatches } from "../bus/subject.js";
+import { Liveness } from "../readiness/liveness.js";
 import type { StreamKeys } from "./redis-streams-keys.js";
 import type { FetchReply, StreamScripts } from "./redis-streams-scripts.js";
 
@@ -17,6 +18,8 @@ export interface SubscriptionContext {
   ensureGroup(): Promise<void>;
   maxBlockMs: number;
   retryDelayMs: number;
+  /** Silence from Redis after which the subscription reports itself not ready, ms. */
+  notReadyAfterMs: number;
   onError: (err: unknown) => void;
 }
 
@@ -38,6 +41,7 @@ export async function startSubscription(
   // The idle scan costs a walk over the group's pending entries: a few times per ack wait is enough.
   const idleScanEveryMs = Math.max(50, Math.floor(spec.ackWaitMs / 4));
   await context.ensureGroup();
+  const liveness = new Liveness(`consumer group ${group} on ${keys.name}`, context.notReadyAfterMs);
 
   // Blocking reads hold their connection: a duplicate, so the caller's client stays free.
   const blocker = client.duplicate({ commandTimeout: context.maxBlockMs + 5_000, maxRetriesPerRequest: 1 });
@@ -79,6 +83,7 @@ export async function startSubscription(
     blocking = true;
     try {
       await blocker.xread("BLOCK", Math.max(1, ms), "STREAMS", keys.stream, lastId);
+      liveness.heard();
     } catch {
       // Disconnected or timed out: the next fetch reports a real Redis problem.
       if (!stopped) await sleep(Math.min(ms, context.retryDelayMs));
@@ -155,15 +160,22 @@ export async function startSubscription(
 
   const loop = async () => {
     while (!stopped) {
-      while (!stopped && running.size >= concurrency) await new Promise<void>((resolve) => (slotFreed = resolve));
+      if (running.size >= concurrency) {
+        // Nothing is asked of Redis while every slot is busy: silence then is no failure.
+        liveness.suspend();
+        while (!stopped && running.size >= concurrency) await new Promise<void>((resolve) => (slotFreed = resolve));
+        liveness.resume();
+      }
       if (stopped) break;
       const free = concurrency - running.size;
       const scanIdle = Date.now() - lastIdleScan >= idleScanEveryMs;
       let reply: FetchReply;
       try {
         reply = await scripts.fetch([keys.stream, naks], [group, me, free, scanIdle ? spec.ackWaitMs : 0, spec.maxAckPending, spec.maxDeliver]);
+        liveness.heard();
       } catch (err) {
         if (stopped) break;
+        liveness.problem(err);
         onError(err);
         await sleep(context.retryDelayMs);
         // The group is gone when the stream was deleted or Redis restarted empty.
@@ -201,5 +213,6 @@ export async function startSubscription(
         await looping;
         await Promise.all(running);
       })()),
+    readiness: () => liveness.readiness(),
   };
 }
