@@ -92,6 +92,11 @@ describe("WatchOrder with thousands of watchers on PostgreSQL", () => {
       SAGA_DEADLINE_MS: "600000",
       SAGA_SWEEP_INTERVAL_MS: "600000",
       WATCH_ORDER_RESYNC_INTERVAL_MS: "600000",
+      // 250 watches per connection, all from one caller: past the server's default bounds (100
+      // streams and 50 streaming calls per connection, 500 per caller), which this test is not about.
+      SERVER_MAX_STREAMS_PER_CONNECTION: "1000",
+      SERVER_MAX_STREAMING_CALLS_PER_CONNECTION: "1000",
+      SERVER_MAX_STREAMING_CALLS_PER_CALLER: "5000",
     });
     running.push(orders);
     await grpcClient(InventoryService, inventory).setStock({ sku: "MUG-1", name: "Mug", available: 1_000_000, unitPrice: { currencyCode: "EUR", amountMinor: 1250n } });

@@ -33,6 +33,8 @@ export function parseEnv<Schema extends z.ZodType>(schema: Schema, env: Record<s
   );
 }
 
+const positiveInt = () => z.coerce.number({ error: "must be a whole number" }).int("must be a whole number").min(1, "must be at least 1");
+
 /** Reusable variable parsers with messages a person can act on. */
 export const env = {
   port: (fallback: number) =>
@@ -44,8 +46,9 @@ export const env = {
       .default(fallback),
   milliseconds: (fallback: number) =>
     z.coerce.number({ error: "must be a number of milliseconds" }).int("must be a whole number of milliseconds").min(0, "must not be negative").default(fallback),
-  positiveInt: (fallback: number) =>
-    z.coerce.number({ error: "must be a whole number" }).int("must be a whole number").min(1, "must be at least 1").default(fallback),
+  positiveInt: (fallback: number) => positiveInt().default(fallback),
+  /** A whole number of at least 1, or unset (the component's own default applies). */
+  optionalPositiveInt: () => positiveInt().max(2 ** 31 - 1, "must be at most 2147483647").optional(),
   rate: (fallback: number) => z.coerce.number({ error: "must be a number" }).min(0, "must be between 0 and 1").max(1, "must be between 0 and 1").default(fallback),
   url: (protocols: readonly string[]) =>
     z.string().refine(

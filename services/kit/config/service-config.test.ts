@@ -30,6 +30,15 @@ describe("service configuration", () => {
     });
   });
 
+  it("leaves the server limits at the toolkit's defaults unless a SERVER_* variable sets one", () => {
+    expect(loadInventoryConfig({}).serverLimits).toEqual({});
+    expect(loadInventoryConfig({ SERVER_MAX_CONCURRENT_CALLS: "2000", SERVER_REQUEST_TIMEOUT_MS: "30000" }).serverLimits).toEqual({ maxConcurrentCalls: 2000, requestTimeoutMs: 30_000 });
+    expect(problemsOf(() => loadInventoryConfig({ SERVER_MAX_CONNECTIONS: "0", SERVER_IDLE_TIMEOUT_MS: "soon" }))).toEqual([
+      'SERVER_MAX_CONNECTIONS: must be at least 1 (got "0")',
+      'SERVER_IDLE_TIMEOUT_MS: must be a whole number (got "soon")',
+    ]);
+  });
+
   it("reads every variable it documents", () => {
     const config = loadOrdersConfig({
       PORT: "6000",

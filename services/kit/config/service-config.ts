@@ -1,6 +1,7 @@
 // The variables every service reads, with their defaults. Each service extends this with its
 // own (services/<name>/config.ts).
 import { z } from "zod";
+import type { ServerLimits } from "protomesh/kit/connect";
 import { type ConfiguredPath, pathsOf } from "./config-paths.js";
 import { env } from "./env-config.js";
 
@@ -11,8 +12,24 @@ export interface TlsFiles {
   caFile: string | undefined;
 }
 
+/** The server's bounds (ADR 126), each settable by a variable; unset, the toolkit's default. */
+const serverLimitVariables = {
+  SERVER_MAX_CONNECTIONS: "maxConnections",
+  SERVER_MAX_STREAMS_PER_CONNECTION: "maxStreamsPerConnection",
+  SERVER_MAX_CONCURRENT_CALLS: "maxConcurrentCalls",
+  SERVER_MAX_STREAMING_CALLS_PER_CONNECTION: "maxStreamingCallsPerConnection",
+  SERVER_MAX_STREAMING_CALLS_PER_CALLER: "maxStreamingCallsPerCaller",
+  SERVER_MAX_BUFFERED_REQUEST_BYTES: "maxBufferedRequestBytes",
+  SERVER_HANDSHAKE_TIMEOUT_MS: "handshakeTimeoutMs",
+  SERVER_REQUEST_TIMEOUT_MS: "requestTimeoutMs",
+  SERVER_IDLE_TIMEOUT_MS: "idleTimeoutMs",
+} as const satisfies Record<string, keyof ServerLimits>;
+
+type ServerLimitVariable = keyof typeof serverLimitVariables;
+
 export function commonVariables(defaultPort: number) {
   return {
+    ...(Object.fromEntries(Object.keys(serverLimitVariables).map((name) => [name, env.optionalPositiveInt()])) as Record<ServerLimitVariable, ReturnType<typeof env.optionalPositiveInt>>),
     /** Interface to listen on. Default 127.0.0.1; set 0.0.0.0 in containers. */
     HOST: z.string().default("127.0.0.1"),
     /** gRPC / Connect / gRPC-Web port (one HTTP/2 port). */
@@ -65,6 +82,8 @@ export interface CommonServiceConfig {
   connectTimeoutMs: number;
   shutdownGraceMs: number;
   logLevel: Common["LOG_LEVEL"];
+  /** The server bounds set by SERVER_* variables; the others keep the toolkit's defaults. */
+  serverLimits: ServerLimits;
   /** Files and directories the variables name, checked at start-up (`checkConfiguredPaths`). */
   paths: ConfiguredPath[];
 }
@@ -105,6 +124,9 @@ export function commonConfig(service: string, vars: Common, addIssue: (variable:
     connectTimeoutMs: vars.CONNECT_TIMEOUT_MS,
     shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
     logLevel: vars.LOG_LEVEL,
+    serverLimits: Object.fromEntries(
+      Object.entries(serverLimitVariables).flatMap(([variable, limit]) => (vars[variable as ServerLimitVariable] === undefined ? [] : [[limit, vars[variable as ServerLimitVariable]]])),
+    ),
     paths,
   };
 }

@@ -147,6 +147,7 @@ export async function runService(definition: ServiceDefinition, options: RunServ
     host: config.host,
     port: config.port,
     shutdownTimeoutMs: config.shutdownGraceMs,
+    limits: config.serverLimits,
     health,
     ...(config.tls === undefined ? {} : { tls: { certFile: config.tls.certFile, keyFile: config.tls.keyFile, ...(config.tls.caFile === undefined ? {} : { caFile: config.tls.caFile }) } }),
     ...(definition.allow === undefined || config.tls?.caFile === undefined ? {} : { allow: definition.allow }),
