@@ -18,6 +18,7 @@ import { createStockLookupClient } from "../inventory/stock-lookup/stock-lookup.
 import { loadOrdersConfig, type OrdersConfig } from "./config.js";
 import { LAST_QUOTES_NAMESPACE, quoteWithFallback } from "./inventory-quotes.js";
 import { ORDER_CACHE_NAMESPACE, withOrderCache, type OrderCache } from "./order-cache.js";
+import { resolveServerLimits } from "protomesh/kit/connect";
 import { orderStatusPush } from "./gateway/order-status-push.js";
 import { startOrderWatch } from "./order-watch.js";
 import { OrdersController } from "./orders.controller.js";
@@ -74,7 +75,7 @@ export function ordersService(config: OrdersConfig = loadOrdersConfig()): Servic
   };
 
   // The browser push (WS_PORT): consumes this service's own status events (ADR 0060).
-  const statusPush = config.statusGateway === undefined ? undefined : orderStatusPush(config.statusGateway);
+  const statusPush = config.statusGateway === undefined ? undefined : orderStatusPush(config.statusGateway, resolveServerLimits(config.serverLimits));
 
   return {
     name: "orders",

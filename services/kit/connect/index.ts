@@ -28,7 +28,7 @@ export { ConnectExceptionFilter, fromNestException } from "./nest/connect-except
 // The framework-free core: serve bound implementations without Nest.
 export { createConnectServer, type ConnectServer } from "./server/connect-server.js";
 export type { ConnectServerOptions } from "./server/connect-server-options.js";
-export type { ServerLimits } from "./server/server-limits.js";
+export { resolveServerLimits, type ResolvedServerLimits, type ServerLimits } from "./server/server-limits.js";
 // Opt-in, process-wide: faster string encoding for every protobuf-es serialization (ADR 127).
 export { useFastUtf8Encoding } from "./server/utf8-encoding.js";
 export { bindService, type ServiceBinding } from "./server/service-binding.js";

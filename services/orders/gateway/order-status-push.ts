@@ -1,6 +1,7 @@
 // The orders service's status push as parts of its Nest module: the gateway, the event handlers
 // that feed it, and the server it listens on. Absent when WS_PORT is unset.
 import type { INestApplication, Provider, Type } from "@nestjs/common";
+import type { ResolvedServerLimits } from "protomesh/kit/connect";
 import type { ServiceRuntime } from "../../kit/host/run-service.js";
 import type { Orders } from "../orders.js";
 import { ORDERS_FROM_DATABASE } from "../orders.tokens.js";
@@ -31,7 +32,8 @@ export interface OrderStatusPush {
   configureApp: (app: INestApplication, runtime: ServiceRuntime) => void;
 }
 
-export function orderStatusPush(config: OrderStatusPushConfig): OrderStatusPush {
+/** `limits`: the gRPC server's bounds, of which the gateway's HTTP server keeps the connection and handshake ones. */
+export function orderStatusPush(config: OrderStatusPushConfig, limits: Pick<ResolvedServerLimits, "maxConnections" | "handshakeTimeoutMs">): OrderStatusPush {
   return {
     controllers: [OrderStatusEvents],
     providers: (runtime) => [
@@ -55,6 +57,8 @@ export function orderStatusPush(config: OrderStatusPushConfig): OrderStatusPush 
             port: config.port,
             redisUrl: config.redisUrl,
             channelPrefix: config.channelPrefix,
+            maxConnections: limits.maxConnections,
+            headersTimeoutMs: limits.handshakeTimeoutMs,
             onRedisError: (err) => runtime.logger.warn({ err }, "order status push: Redis failed; other replicas miss pushes until it is back"),
           }),
       },

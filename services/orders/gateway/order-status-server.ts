@@ -2,7 +2,7 @@
 // with Socket.IO's Redis adapter when REDIS_URL is set so a push reaches the sockets of every
 // replica. Without Redis the in-memory adapter serves this replica's sockets alone.
 import { createServer, type Server as HttpServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { IoAdapter } from "@nestjs/platform-socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
@@ -16,6 +16,10 @@ export interface OrderStatusServerOptions {
   redisUrl?: string | undefined;
   /** Prefix of the Redis pub/sub channels; replicas that share it share their rooms. */
   channelPrefix: string;
+  /** Open connections; more are closed as they arrive (the gRPC port's bound, ADR 0126). */
+  maxConnections: number;
+  /** Time a connection has to send its request headers (the gRPC port's handshake bound). */
+  headersTimeoutMs: number;
   /** Redis connection and publish failures (pushes to other replicas are lost meanwhile). */
   onRedisError: (error: Error) => void;
 }
@@ -25,6 +29,8 @@ export interface OrderStatusServer {
   readonly adapter: IoAdapter;
   /** "127.0.0.1:8081". */
   address(): string;
+  /** Stops listening, for use without Nest (an app's close does it through the adapter). */
+  close(): Promise<void>;
 }
 
 /**
@@ -70,7 +76,15 @@ class OrderStatusIoAdapter extends IoAdapter {
 }
 
 export async function startOrderStatusServer(options: OrderStatusServerOptions): Promise<OrderStatusServer> {
-  const httpServer = createServer();
+  // Node's own bounds apply too: headers within headersTimeout once they start, a request within
+  // 5 min, idle keep-alive sockets closed after 5 s. A connection that sends nothing at all is
+  // closed here.
+  const httpServer = createServer({ headersTimeout: options.headersTimeoutMs });
+  httpServer.maxConnections = options.maxConnections;
+  httpServer.on("connection", (socket: Socket) => {
+    socket.setTimeout(options.headersTimeoutMs, () => socket.destroy());
+    socket.once("data", () => socket.setTimeout(0));
+  });
   await new Promise<void>((resolve, reject) => {
     httpServer.once("error", reject);
     httpServer.listen(options.port, options.host, () => {
@@ -95,5 +109,6 @@ export async function startOrderStatusServer(options: OrderStatusServerOptions):
       const { address, port } = httpServer.address() as AddressInfo;
       return `${address.includes(":") ? `[${address}]` : address}:${port}`;
     },
+    close: () => new Promise<void>((resolve) => httpServer.close(() => resolve())),
   };
 }
