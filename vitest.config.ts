@@ -1,9 +1,24 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { defineConfig } from "vitest/config";
+
+// Tests import the toolkit by package name ("@protomesh/server"), as the shop and users do; the
+// same paths tsc type-checks with point those imports at the packages' TypeScript sources, so
+// tests need no build of the packages. Exact matches only: "@protomesh/server" must not swallow
+// "@protomesh/server/nest".
+const tsconfig = JSON.parse(readFileSync(resolve(import.meta.dirname, "tsconfig.json"), "utf8")) as {
+  compilerOptions: { paths: Record<string, [string]> };
+};
+const packageAliases = Object.entries(tsconfig.compilerOptions.paths).map(([name, [source]]) => ({
+  find: new RegExp(`^${name.replace(/[/.]/g, "\\$&")}$`),
+  replacement: resolve(import.meta.dirname, source),
+}));
 
 export default defineConfig({
   resolve: {
-    // Tests import the package by name ("protomesh/clients"); the "source" export condition
-    // points those imports at the TypeScript sources instead of dist/.
+    alias: packageAliases,
+    // The shop's own generated code ("protomesh/gen/...") resolves through the root package's
+    // "source" export condition to the TypeScript in gen/.
     conditions: ["source"],
   },
   ssr: {
@@ -13,7 +28,7 @@ export default defineConfig({
   },
   test: {
     include: ["**/*.test.ts"],
-    exclude: ["node_modules/**", "dist/**"],
+    exclude: ["node_modules/**", "**/dist/**"],
     // Integration tests start real servers; give them room but fail a hang.
     testTimeout: 60_000,
     hookTimeout: 60_000,

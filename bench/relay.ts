@@ -9,8 +9,8 @@
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { openDatabase } from "protomesh/kit/data";
-import { resolveRelayOptions } from "protomesh/kit/messaging";
+import { openDatabase } from "@protomesh/data";
+import { resolveRelayOptions } from "@protomesh/messaging";
 import { createTestDatabase, startNatsServer, type NatsServer, type TestDatabase } from "../test/helpers/index.js";
 import { type Child, startChild } from "./harness/children.js";
 import type { GcTotals } from "./harness/gc-time.js";

@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeDevCertificates } from "protomesh/kit/tls";
+import { writeDevCertificates } from "@protomesh/server/pki";
 import { freePort } from "../test/helpers/free-port.js";
 import { startChild } from "./harness/children.js";
 import { measure } from "./harness/measure.js";
@@ -26,7 +26,7 @@ export async function rpc(settings: BenchSettings): Promise<void> {
   const chosen = variants.filter((v) => settings.only.length === 0 || settings.only.includes(v.variant));
   const certDir = await mkdtemp(join(tmpdir(), "protomesh-bench-"));
   try {
-    await writeDevCertificates(certDir, ["orders", "bench-client"]);
+    await writeDevCertificates(certDir, { trustDomain: "shop", names: ["orders", "bench-client"] });
     const rounds: Result[][] = [];
     for (let r = 0; r < settings.rounds; r++) {
       const rows: Result[] = [];

@@ -6,8 +6,9 @@
 // databases on the shared PostgreSQL; the load generator drives them through the typed client.
 import { loadavg } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { closeClient, createInventoryClient } from "protomesh/clients";
-import { openDatabase } from "protomesh/kit/data";
+import { closeClient } from "@protomesh/clients";
+import { createInventoryClient } from "../services/clients.js";
+import { openDatabase } from "@protomesh/data";
 import { orders } from "../services/orders/schema.js";
 import type { ServiceName } from "../services/saga/topology.js";
 import { createTestDatabase, freePort, startNatsServer, type TestDatabase } from "../test/helpers/index.js";

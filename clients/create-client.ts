@@ -1,9 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient as createConnectClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { ExponentialBackoff } from "cockatiel";
-import { InventoryService } from "../gen/shop/inventory/v1/inventory_pb.js";
-import { OrdersService } from "../gen/shop/orders/v1/orders_pb.js";
-import { PaymentsService } from "../gen/shop/payments/v1/payments_pb.js";
 import { Balancer, type EndpointSnapshot } from "./balancer/balancer.js";
 import { P2cPicker } from "./balancer/picker/p2c.js";
 import { PickFirstPicker } from "./balancer/picker/pick-first.js";
@@ -122,9 +119,6 @@ export function closeClient(client: object): void {
   clientTransport(client).close();
 }
 
-export const createOrdersClient = (options: ClientOptions): Client<typeof OrdersService> => createClient(OrdersService, options);
-export const createInventoryClient = (options: ClientOptions): Client<typeof InventoryService> => createClient(InventoryService, options);
-export const createPaymentsClient = (options: ClientOptions): Client<typeof PaymentsService> => createClient(PaymentsService, options);
 
 /**
  * The resolver a client makes of a `target` string or list: a host name is resolved and

@@ -4,9 +4,6 @@
 // Clients
 export {
   createClient,
-  createOrdersClient,
-  createInventoryClient,
-  createPaymentsClient,
   createBalancedTransport,
   clientTransport,
   closeClient,

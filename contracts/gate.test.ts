@@ -9,7 +9,20 @@ import { afterEach, describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
 const repoRoot = resolve(import.meta.dirname, "..");
-const workspaceEntries = ["buf.yaml", "buf.gen.yaml", "proto", "proto-vendor", "gen", "scripts", "contracts/baseline.binpb"];
+const workspaceEntries = [
+  "buf.yaml",
+  "buf.gen.yaml",
+  "proto",
+  "proto-vendor",
+  "gen",
+  "clients/buf.gen.yaml",
+  "clients/gen",
+  "kit/server/buf.gen.yaml",
+  "kit/server/gen",
+  "test/contract",
+  "scripts",
+  "contracts/baseline.binpb",
+];
 
 interface Edit {
   file: string;

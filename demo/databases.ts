@@ -6,8 +6,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { redactedUrl } from "protomesh/kit/config";
-import { createDatabase, dropDatabase, openDatabase, type Database } from "protomesh/kit/data";
+import { redactedUrl } from "../services/config/index.js";
+import { createDatabase, dropDatabase, openDatabase, type Database } from "@protomesh/data";
 
 export interface DemoDatabases {
   kind: "postgres" | "pglite";

@@ -9,19 +9,11 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { SingleBar } from "cli-progress";
 import { sql } from "drizzle-orm";
-import {
-  clientTransport,
-  closeClient,
-  createInventoryClient,
-  createOrdersClient,
-  resolverForTarget,
-  shardKeyInterceptor,
-  WeightedResolver,
-  type ClientOptions,
-} from "protomesh/clients";
-import type { Database } from "protomesh/kit/data";
-import { DEFAULT_OUTBOX_LEASE_MS } from "protomesh/kit/messaging";
-import { writeDevCertificates } from "protomesh/kit/tls";
+import { clientTransport, closeClient, resolverForTarget, shardKeyInterceptor, WeightedResolver, type ClientOptions } from "@protomesh/clients";
+import { createInventoryClient, createOrdersClient } from "../services/clients.js";
+import type { Database } from "@protomesh/data";
+import { DEFAULT_OUTBOX_LEASE_MS } from "@protomesh/messaging";
+import { writeDevCertificates } from "@protomesh/server/pki";
 import { CancellationReason, OrderStatus, type Order } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { checkInvariants, type InvariantReport } from "../test/checker/invariants.js";
 import { durableName, subscriptions, type ServiceName } from "../services/saga/topology.js";
@@ -100,7 +92,7 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
   if (infra.databases.kind === "pglite" && (options.replicas ?? 1) > 1) {
     console.error("note: replicas of a service need a shared database; on embedded PGlite each service runs one replica (set DATABASE_URL for more)");
   }
-  if (!existsSync(join(CERT_DIR, "ca.crt"))) await writeDevCertificates(CERT_DIR, ["orders", "inventory", "payments", "gateway"]);
+  if (!existsSync(join(CERT_DIR, "ca.crt"))) await writeDevCertificates(CERT_DIR, { trustDomain: "shop", names: ["orders", "inventory", "payments", "gateway"] });
   const tlsEnv = (service: string) => ({
     TLS_CERT_FILE: join(CERT_DIR, `${service}.crt`),
     TLS_KEY_FILE: join(CERT_DIR, `${service}.key`),

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Compiles the project to dist/ (tsc emits decorator metadata, which Nest's DI reads) and
-# copies what is not TypeScript but is read at run time: the services' SQL migrations.
+# Builds the toolkit's packages (each to its own dist/: ESM plus .d.ts), in dependency order, then
+# the shop, which imports them by package name through the workspace links exactly as a user's
+# app imports them from npm. tsc emits decorator metadata, which Nest's DI reads; the services'
+# SQL migrations are copied beside their compiled code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for package in clients kit/data kit/server kit/messaging kit/telemetry kit/cache; do
+  (cd "$package" && rm -rf dist && tsc -p tsconfig.build.json)
+done
 tsc -p tsconfig.build.json
 for service in orders inventory payments; do
   rm -rf "dist/services/$service/migrations"

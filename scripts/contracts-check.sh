@@ -16,12 +16,16 @@ check() {
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
+generated_dirs=(gen clients/gen kit/server/gen test/contract/gen)
 gen_is_current() {
-  buf generate --output "$scratch" || return 1
-  if ! diff -r gen "$scratch/gen"; then
-    echo "gen/ is stale or was edited by hand: run npm run generate and commit the result" >&2
-    return 1
-  fi
+  local dir
+  bash scripts/generate.sh "$scratch" || return 1
+  for dir in "${generated_dirs[@]}"; do
+    if ! diff -r "$dir" "$scratch/$dir"; then
+      echo "$dir/ is stale or was edited by hand: run npm run generate and commit the result" >&2
+      return 1
+    fi
+  done
 }
 
 check "buf format" buf format --diff --exit-code
@@ -29,7 +33,7 @@ check "buf lint" buf lint --error-format msvs
 check "buf breaking (against contracts/baseline.binpb, the last released contract)" \
   buf breaking proto --against contracts/baseline.binpb --error-format msvs
 check "protovalidate module is current" node scripts/protovalidate-proto.mjs --check
-check "gen/ is what buf generate produces" gen_is_current
+check "generated code (gen/, clients/gen/, kit/server/gen/, test/contract/gen/) is what buf generate produces" gen_is_current
 
 echo
 if ((${#failed[@]} > 0)); then

@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { createJetStreamBus } from "protomesh/kit/messaging";
+import { createJetStreamBus } from "@protomesh/messaging/jetstream";
 import { boundedNumber } from "../demo/cli.js";
 import { prepareDatabases } from "../demo/databases.js";
 import { abortOnSignals, INTERRUPTED_EXIT_CODE } from "../demo/interrupt.js";

@@ -1,7 +1,7 @@
 // `npm run serve -- <orders|inventory|payments>`: runs one service, configured by environment
 // variables (see docs/operations.md), until SIGTERM.
-import { useFastUtf8Encoding } from "protomesh/kit/connect";
-import { main, type ServiceDefinition } from "./kit/host/run-service.js";
+import { useFastUtf8Encoding } from "@protomesh/server";
+import { main, type ServiceDefinition } from "./host/run-service.js";
 import { inventoryService } from "./inventory/service.js";
 import { ordersService } from "./orders/service.js";
 import { paymentsService } from "./payments/service.js";

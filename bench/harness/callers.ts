@@ -5,7 +5,8 @@ import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import { createClient as createConnectClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { closeClient, createOrdersClient, type ClientOptions } from "protomesh/clients";
+import { closeClient, type ClientOptions } from "@protomesh/clients";
+import { createOrdersClient } from "../../services/clients.js";
 import { CreateOrderRequestSchema, GetOrderRequestSchema, OrdersService } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { ordersGrpcJs } from "./orders-grpc-js.js";
 

@@ -4,7 +4,8 @@
 // the window, the order id and the wall-clock time the call started. Sends "measuring" when the
 // window opens and "closed" when it ends (calls still in flight then are awaited).
 import { randomUUID } from "node:crypto";
-import { closeClient, createOrdersClient } from "protomesh/clients";
+import { closeClient } from "@protomesh/clients";
+import { createOrdersClient } from "../../services/clients.js";
 import { serveParent } from "./children.js";
 import { wallClockMs } from "./outbox-event.js";
 import { monotonicNow } from "./stats.js";

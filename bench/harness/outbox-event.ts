@@ -3,7 +3,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
-import type { StreamSpec } from "protomesh/kit/messaging";
+import type { StreamSpec } from "@protomesh/messaging";
 
 export const benchStream: StreamSpec = { name: "BENCH_RELAY", subjects: ["bench.relay.>"] };
 export const benchSubject = "bench.relay.OrderPlaced";

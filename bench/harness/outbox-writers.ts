@@ -8,8 +8,8 @@
 import { randomBytes } from "node:crypto";
 import { toBinary } from "@bufbuild/protobuf";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
-import { openDatabase } from "protomesh/kit/data";
-import { outbox, writeEvent } from "protomesh/kit/messaging";
+import { openDatabase } from "@protomesh/data";
+import { outbox, writeEvent } from "@protomesh/messaging";
 import { serveParent } from "./children.js";
 import { benchSubject, orderPlaced, wallClockMs } from "./outbox-event.js";
 import { monotonicNow } from "./stats.js";

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { Module } from "@nestjs/common";
 import { NestFactory } from "@nestjs/core";
 import { AggregationTemporality, InMemoryMetricExporter, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
-import { ConnectService, ConnectTransport, type ConnectTransportOptions } from "protomesh/kit/connect";
-import { startTelemetry } from "protomesh/kit/telemetry";
+import { ConnectService, ConnectTransport, type ConnectTransportOptions } from "@protomesh/server/nest";
+import { startTelemetry } from "@protomesh/telemetry";
 import { OrdersService, type CreateOrderRequest, type GetOrderRequest } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { ConnectOrders } from "./connect-impl.js";
 

@@ -9,9 +9,10 @@
 import { connect } from "@nats-io/transport-node";
 import { toBinary } from "@bufbuild/protobuf";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
-import { openDatabase } from "protomesh/kit/data";
+import { openDatabase } from "@protomesh/data";
 import { isNull } from "drizzle-orm";
-import { createJetStreamBus, createOutboxRelay, outbox, toOutgoingMessage, type OutboxRelay } from "protomesh/kit/messaging";
+import { createJetStreamBus } from "@protomesh/messaging/jetstream";
+import { createOutboxRelay, outbox, toOutgoingMessage, type OutboxRelay } from "@protomesh/messaging";
 import { serveParent } from "../harness/children.js";
 import { gcTotals } from "../harness/gc-time.js";
 import { benchStream, benchSubject, orderPlaced, wallClockMs } from "../harness/outbox-event.js";

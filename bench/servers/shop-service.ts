@@ -3,7 +3,7 @@
 // Answers {type: "sample"} with cumulative CPU µs, RSS and GC time.
 //   shop-service.ts <orders|inventory|payments> '<environment as JSON>'
 // (the variables services/serve.ts would read, e.g. {"PORT": "50051", "DATABASE_URL": ...})
-import { runService } from "../../services/kit/host/run-service.js";
+import { runService } from "../../services/host/run-service.js";
 import { loadInventoryConfig } from "../../services/inventory/config.js";
 import { inventoryService } from "../../services/inventory/service.js";
 import { loadOrdersConfig } from "../../services/orders/config.js";

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Code, ConnectError, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
-import { CallNotSentError, circuitBreakerInterceptor, type CircuitBreakerOptions, type ClientEvent, isCallNotSentError, isCircuitOpenError } from "protomesh/clients";
+import { CallNotSentError, circuitBreakerInterceptor, type CircuitBreakerOptions, type ClientEvent, isCallNotSentError, isCircuitOpenError } from "@protomesh/clients";
 import { methods, settle, unaryRequest, unaryResponse } from "../../test/clients/helpers/requests.js";
 import { ClientEvents } from "../events.js";
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Code, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
-import { deadlineInterceptor, deadlineKey, withDeadline, withIncomingDeadline } from "protomesh/clients";
+import { deadlineInterceptor, deadlineKey, withDeadline, withIncomingDeadline } from "@protomesh/clients";
 import { methods, settle, unaryRequest, unaryResponse } from "../../test/clients/helpers/requests.js";
 
 function setup(options: Parameters<typeof deadlineInterceptor>[0], respond: (req: UnaryRequest) => Promise<UnaryResponse> = (req) => Promise.resolve(unaryResponse(req))) {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Code, ConnectError, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
-import { type ClientEvent, deadlineKey, RetryBudget, retryInterceptor, type RetryOptions } from "protomesh/clients";
+import { type ClientEvent, deadlineKey, RetryBudget, retryInterceptor, type RetryOptions } from "@protomesh/clients";
 import { methods, settle, unaryRequest, unaryResponse } from "../../test/clients/helpers/requests.js";
 import { ClientEvents } from "../events.js";
 

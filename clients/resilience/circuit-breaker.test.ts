@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type BreakerState, CircuitBreaker } from "protomesh/clients";
+import { type BreakerState, CircuitBreaker } from "@protomesh/clients";
 
 function breaker(canOpen = () => true) {
   const transitions: BreakerState["kind"][] = [];

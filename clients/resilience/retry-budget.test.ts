@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RetryBudget } from "protomesh/clients";
+import { RetryBudget } from "@protomesh/clients";
 
 function drain(budget: RetryBudget, now: number): number {
   let n = 0;

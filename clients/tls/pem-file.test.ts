@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCertificateAuthority, type CertificateAuthority } from "protomesh/kit/tls";
+import { createCertificateAuthority, type CertificateAuthority } from "@protomesh/server/pki";
 import { readPemFile } from "./pem-file.js";
 
 let dir: string;

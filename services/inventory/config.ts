@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { env, parseEnv, serviceConfigSchema } from "../kit/config/index.js";
+import { env, parseEnv, serviceConfigSchema } from "../config/index.js";
 
 /** Shard names go into JetStream durable names (`<shard>_shop_orders_v1_OrderPlaced`). */
 export const SHARD_NAME = /^[a-z0-9][a-z0-9-]*$/;

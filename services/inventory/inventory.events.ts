@@ -1,7 +1,8 @@
 import { Controller, Inject, UseFilters } from "@nestjs/common";
 import { Ctx, Payload } from "@nestjs/microservices";
-import type { Database } from "protomesh/kit/data";
-import { EventErrorFilter, JetStreamContext, OnEvent, type InboxOutcome } from "protomesh/kit/messaging";
+import type { Database } from "@protomesh/data";
+import { EventErrorFilter, EventContext, OnEvent } from "@protomesh/messaging/nest";
+import { type InboxOutcome } from "@protomesh/messaging";
 import { OrderCancelledSchema, OrderConfirmedSchema, OrderPlacedSchema, type OrderCancelled, type OrderConfirmed, type OrderPlaced } from "protomesh/gen/shop/orders/v1/events_pb";
 import { applyEventOnce } from "../saga/apply-once.js";
 import type { ReservationDecision } from "./domain/reservation.js";
@@ -29,17 +30,17 @@ export class InventoryEvents {
   ) {}
 
   @OnEvent(OrderPlacedSchema)
-  async orderPlaced(@Payload() event: OrderPlaced, @Ctx() context: JetStreamContext) {
+  async orderPlaced(@Payload() event: OrderPlaced, @Ctx() context: EventContext) {
     await this.invalidate(await applyEventOnce(this.database.db, this.saga.consumer, context, (tx) => this.saga.handlers.orderPlaced(tx, event)));
   }
 
   @OnEvent(OrderCancelledSchema)
-  async orderCancelled(@Payload() event: OrderCancelled, @Ctx() context: JetStreamContext) {
+  async orderCancelled(@Payload() event: OrderCancelled, @Ctx() context: EventContext) {
     await this.invalidate(await applyEventOnce(this.database.db, this.saga.consumer, context, (tx) => this.saga.handlers.orderCancelled(tx, event)));
   }
 
   @OnEvent(OrderConfirmedSchema)
-  async orderConfirmed(@Payload() event: OrderConfirmed, @Ctx() context: JetStreamContext) {
+  async orderConfirmed(@Payload() event: OrderConfirmed, @Ctx() context: EventContext) {
     await this.invalidate(await applyEventOnce(this.database.db, this.saga.consumer, context, (tx) => this.saga.handlers.orderConfirmed(tx, event)));
   }
 

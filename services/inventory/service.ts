@@ -2,11 +2,12 @@
 import { createRegistry } from "@bufbuild/protobuf";
 import { fileURLToPath } from "node:url";
 import { Module } from "@nestjs/common";
-import { createReadThroughCache, protobufCodec } from "protomesh/kit/cache";
-import { createDeadLetterStore, JetStreamTransport } from "protomesh/kit/messaging";
+import { createReadThroughCache, protobufCodec } from "@protomesh/cache";
+import { createDeadLetterStore } from "@protomesh/messaging";
+import { EventTransport } from "@protomesh/messaging/nest";
 import { StockItemSchema } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { file_shop_orders_v1_events } from "protomesh/gen/shop/orders/v1/events_pb";
-import type { ServiceDefinition } from "../kit/host/run-service.js";
+import type { ServiceDefinition } from "../host/run-service.js";
 import { consumerDefaults, streams } from "../saga/topology.js";
 import { loadInventoryConfig, type InventoryConfig } from "./config.js";
 import { InventoryController } from "./inventory.controller.js";
@@ -52,7 +53,7 @@ export function inventoryService(config: InventoryConfig = loadInventoryConfig()
     },
     ...(shard === undefined ? { requestReply: { queue: INVENTORY_QUEUE_GROUP } } : {}),
     eventTransport: (runtime) =>
-      new JetStreamTransport({
+      new EventTransport({
         bus: runtime.bus,
         registry: createRegistry(file_shop_orders_v1_events),
         deadLetters: createDeadLetterStore(runtime.database.db),

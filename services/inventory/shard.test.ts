@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { shardOf } from "protomesh/clients";
+import { shardOf } from "@protomesh/clients";
 import { SetStockRequestSchema, StockItemSchema } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { loadInventoryConfig } from "./config.js";
 import { ownsSku, shardStockStore } from "./shard.js";

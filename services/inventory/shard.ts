@@ -1,8 +1,8 @@
 // Which SKUs this inventory replica may touch when inventory is split into shards (ADR 0105):
 // those `shardOf` gives to its shard, the same function the callers route with. A call or an
 // event line for another shard's SKU is refused or skipped, never stored here.
-import { shardOf } from "protomesh/clients";
-import { FailedPreconditionError } from "protomesh/kit/connect";
+import { shardOf } from "@protomesh/clients";
+import { FailedPreconditionError } from "@protomesh/server";
 import type { StockStore } from "./stock.js";
 
 export interface InventoryShard {

@@ -4,9 +4,9 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { eq, inArray, sql } from "drizzle-orm";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "protomesh/kit/connect";
-import { createReadThroughCache, protobufCodec, type ReadThroughCache } from "protomesh/kit/cache";
-import { runTransaction, type Db } from "protomesh/kit/data";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@protomesh/server";
+import { createReadThroughCache, protobufCodec, type ReadThroughCache } from "@protomesh/cache";
+import { runTransaction, type Db } from "@protomesh/data";
 import { MoneySchema } from "protomesh/gen/shop/common/v1/money_pb";
 import {
   QuoteItemsResponseSchema,

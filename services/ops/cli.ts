@@ -7,8 +7,9 @@
 // Sharded inventory (ADR 0105): INVENTORY_SHARDS names the shards, each a database of its own
 // (INVENTORY_0_DATABASE_URL for inventory-0, ...), and a shard's name stands for a service.
 import { connect } from "@nats-io/transport-node";
-import { openDatabase, type Database } from "protomesh/kit/data";
-import { createDeadLetterStore, createJetStreamBus, replayDeadLetter } from "protomesh/kit/messaging";
+import { openDatabase, type Database } from "@protomesh/data";
+import { createDeadLetterStore, replayDeadLetter } from "@protomesh/messaging";
+import { createJetStreamBus } from "@protomesh/messaging/jetstream";
 import { pendingDeadLetters, sagaView } from "./saga-views.js";
 
 const inventoryShards = (process.env.INVENTORY_SHARDS ?? "").split(",").map((shard) => shard.trim()).filter((shard) => shard !== "");

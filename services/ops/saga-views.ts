@@ -1,8 +1,8 @@
 // Read-only views operators use: where one order's saga stands in each service, and what the
 // consumers gave up on. The CLI (cli.ts) prints them; tests call them directly.
 import { eq } from "drizzle-orm";
-import type { Executor } from "protomesh/kit/data";
-import { createDeadLetterStore, type StoredDeadLetter } from "protomesh/kit/messaging";
+import type { Executor } from "@protomesh/data";
+import { createDeadLetterStore, type StoredDeadLetter } from "@protomesh/messaging";
 import { orders } from "../orders/schema.js";
 import { reservations } from "../inventory/schema.js";
 import { charges } from "../payments/schema.js";

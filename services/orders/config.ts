@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConfigError, env, parseEnv, pathsOf, serviceConfigSchema } from "../kit/config/index.js";
+import { ConfigError, env, parseEnv, pathsOf, serviceConfigSchema } from "../config/index.js";
 import { MIN_SECRET_BYTES } from "./gateway/access-token.js";
 
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^:/\s]+):\d{1,5}$/;

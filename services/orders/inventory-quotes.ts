@@ -2,8 +2,8 @@
 // inventory cannot answer, the remembered answers within QUOTE_FALLBACK_MAX_AGE_MS (ADR 0053).
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { ReadThroughCache } from "protomesh/kit/cache";
-import { UnavailableError } from "protomesh/kit/connect";
+import type { ReadThroughCache } from "@protomesh/cache";
+import { UnavailableError } from "@protomesh/server";
 import { QuoteItemsResponseSchema, type QuotedLine, type QuotedLineSchema, type QuoteItemsRequestSchema, type QuoteItemsResponse } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { orderTotal, type PricedLine } from "../money/money.js";
 import type { QuoteItems, StaleQuote } from "./orders.js";

@@ -1,7 +1,7 @@
 // Where orders sends its inventory calls: INVENTORY_TARGET, or during a canary release a
 // WeightedResolver over the stable and canary targets whose shares follow the weights file, so
 // promotion and rollback are an edit of the file (a mounted ConfigMap), not a restart.
-import { type ClientOptions, resolverForTarget, watchWeightsFile, WeightedResolver } from "protomesh/clients";
+import { type ClientOptions, resolverForTarget, watchWeightsFile, WeightedResolver } from "@protomesh/clients";
 import type { OrdersConfig } from "./config.js";
 
 export interface InventoryTarget {

@@ -1,7 +1,7 @@
 // GetOrder through a read-through cache (Redis when configured). Every status change
 // invalidates the order after it commits: the saga handlers (orders.events.ts), CancelOrder
 // (below) and the deadline sweep (saga-tracker.ts); the TTL bounds an invalidation that was lost.
-import type { ReadThroughCache } from "protomesh/kit/cache";
+import type { ReadThroughCache } from "@protomesh/cache";
 import type { Order } from "protomesh/gen/shop/orders/v1/orders_pb";
 import type { Orders } from "./orders.js";
 

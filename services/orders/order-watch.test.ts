@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { OrderSchema, OrderStatus, type Order } from "protomesh/gen/shop/orders/v1/orders_pb";
-import type { ListenOptions } from "protomesh/kit/data";
+import type { ListenOptions } from "@protomesh/data";
 import { type OrderWatchOptions, startOrderWatch } from "./order-watch.js";
 import { ORDER_CHANGED_CHANNEL } from "./saga.js";
 

@@ -4,8 +4,8 @@
 // Notifications lost while the listener reconnected, or on a connection that died unnoticed, are
 // caught by re-reading every watched order in batches: after each reconnect, and on an interval.
 import { OrderStatus, type Order } from "protomesh/gen/shop/orders/v1/orders_pb";
-import { NotFoundError, UnavailableError } from "protomesh/kit/connect";
-import type { Database } from "protomesh/kit/data";
+import { NotFoundError, UnavailableError } from "@protomesh/server";
+import type { Database } from "@protomesh/data";
 import { ORDER_CHANGED_CHANNEL } from "./saga.js";
 
 export interface OrderWatchOptions {

@@ -1,6 +1,6 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { Inject } from "@nestjs/common";
-import { ConnectService } from "protomesh/kit/connect";
+import { ConnectService } from "@protomesh/server/nest";
 import {
   OrdersService,
   type CancelOrderRequest,

@@ -1,7 +1,8 @@
 import { Controller, Inject, UseFilters } from "@nestjs/common";
 import { Ctx, Payload } from "@nestjs/microservices";
-import type { Database } from "protomesh/kit/data";
-import { EventErrorFilter, JetStreamContext, OnEvent, type InboxOutcome } from "protomesh/kit/messaging";
+import type { Database } from "@protomesh/data";
+import { EventErrorFilter, EventContext, OnEvent } from "@protomesh/messaging/nest";
+import { type InboxOutcome } from "@protomesh/messaging";
 import { StockRejectedSchema, StockReservedSchema, type StockRejected, type StockReserved } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { PaymentCapturedSchema, PaymentDeclinedSchema, type PaymentCaptured, type PaymentDeclined } from "protomesh/gen/shop/payments/v1/events_pb";
 import { applyEventOnce } from "../saga/apply-once.js";
@@ -24,22 +25,22 @@ export class OrdersEvents {
   ) {}
 
   @OnEvent(StockReservedSchema)
-  async stockReserved(@Payload() event: StockReserved, @Ctx() context: JetStreamContext) {
+  async stockReserved(@Payload() event: StockReserved, @Ctx() context: EventContext) {
     await this.invalidate(event.orderId, await applyEventOnce(this.database.db, "orders", context, (tx) => this.sagaHandlers.stockReserved(tx, event)));
   }
 
   @OnEvent(StockRejectedSchema)
-  async stockRejected(@Payload() event: StockRejected, @Ctx() context: JetStreamContext) {
+  async stockRejected(@Payload() event: StockRejected, @Ctx() context: EventContext) {
     await this.invalidate(event.orderId, await applyEventOnce(this.database.db, "orders", context, (tx) => this.sagaHandlers.stockRejected(tx, event)));
   }
 
   @OnEvent(PaymentCapturedSchema)
-  async paymentCaptured(@Payload() event: PaymentCaptured, @Ctx() context: JetStreamContext) {
+  async paymentCaptured(@Payload() event: PaymentCaptured, @Ctx() context: EventContext) {
     await this.invalidate(event.orderId, await applyEventOnce(this.database.db, "orders", context, (tx) => this.sagaHandlers.paymentCaptured(tx, event)));
   }
 
   @OnEvent(PaymentDeclinedSchema)
-  async paymentDeclined(@Payload() event: PaymentDeclined, @Ctx() context: JetStreamContext) {
+  async paymentDeclined(@Payload() event: PaymentDeclined, @Ctx() context: EventContext) {
     await this.invalidate(event.orderId, await applyEventOnce(this.database.db, "orders", context, (tx) => this.sagaHandlers.paymentDeclined(tx, event)));
   }
 

@@ -1,8 +1,8 @@
 // Runs the deadline sweep on a timer in every replica (the sweep itself is replica-safe), and
 // tells `onCancelled` which orders it cancelled once they are committed (cache invalidation).
 import type { BeforeApplicationShutdown, OnApplicationBootstrap } from "@nestjs/common";
-import type { Db } from "protomesh/kit/data";
-import type { Logger } from "../kit/host/logger.js";
+import type { Db } from "@protomesh/data";
+import type { Logger } from "../host/logger.js";
 import { cancelExpiredSagas } from "./saga.js";
 
 export class SagaTracker implements OnApplicationBootstrap, BeforeApplicationShutdown {

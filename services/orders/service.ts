@@ -3,22 +3,24 @@
 import { createRegistry } from "@bufbuild/protobuf";
 import { fileURLToPath } from "node:url";
 import { Module } from "@nestjs/common";
-import { type ClientOptions, closeClient, createInventoryClient } from "protomesh/clients";
-import { createRateLimiter, createReadThroughCache, protobufCodec } from "protomesh/kit/cache";
-import { createDeadLetterStore, JetStreamTransport } from "protomesh/kit/messaging";
+import { type ClientOptions, closeClient } from "@protomesh/clients";
+import { createInventoryClient } from "../clients.js";
+import { createRateLimiter, createReadThroughCache, protobufCodec } from "@protomesh/cache";
+import { createDeadLetterStore } from "@protomesh/messaging";
+import { EventTransport } from "@protomesh/messaging/nest";
 import { file_shop_inventory_v1_events } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { QuotedLineSchema } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { OrderSchema } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { file_shop_orders_v1_events, OrderCancelledSchema, OrderConfirmedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { file_shop_payments_v1_events } from "protomesh/gen/shop/payments/v1/events_pb";
-import { checkConfiguredPaths } from "../kit/host/check-paths.js";
-import type { ServiceDefinition, ServiceRuntime } from "../kit/host/run-service.js";
+import { checkConfiguredPaths } from "../host/check-paths.js";
+import type { ServiceDefinition, ServiceRuntime } from "../host/run-service.js";
 import { consumerDefaults, streams } from "../saga/topology.js";
 import { createStockLookupClient } from "../inventory/stock-lookup/stock-lookup.client.js";
 import { loadOrdersConfig, type OrdersConfig } from "./config.js";
 import { LAST_QUOTES_NAMESPACE, quoteWithFallback } from "./inventory-quotes.js";
 import { ORDER_CACHE_NAMESPACE, withOrderCache, type OrderCache } from "./order-cache.js";
-import { resolveServerLimits } from "protomesh/kit/connect";
+import { resolveServerLimits } from "@protomesh/server";
 import { orderStatusPush } from "./gateway/order-status-push.js";
 import { startOrderWatch } from "./order-watch.js";
 import { OrdersController } from "./orders.controller.js";
@@ -115,7 +117,7 @@ export function ordersService(config: OrdersConfig = loadOrdersConfig()): Servic
       else if (shards === undefined) closeClient(inventory);
     },
     eventTransport: (runtime) =>
-      new JetStreamTransport({
+      new EventTransport({
         bus: runtime.bus,
         registry: createRegistry(file_shop_inventory_v1_events, file_shop_payments_v1_events, ...(statusPush === undefined ? [] : [file_shop_orders_v1_events])),
         deadLetters: createDeadLetterStore(runtime.database.db),

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { shardOf } from "protomesh/clients";
+import { shardOf } from "@protomesh/clients";
 import { QuoteItemsResponseSchema, type QuoteItemsResponse } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { isAmountOutOfRange } from "../money/money.js";
 import { quoteAcrossShards } from "./sharded-quotes.js";

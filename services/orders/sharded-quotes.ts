@@ -3,7 +3,7 @@
 // CreateOrder sees one quote as from unsharded inventory.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
-import { shardOf } from "protomesh/clients";
+import { shardOf } from "@protomesh/clients";
 import { QuoteItemsResponseSchema, type QuotedLine, type QuoteItemsRequestSchema, type QuoteItemsResponse } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { orderTotal } from "../money/money.js";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { env, parseEnv, serviceConfigSchema } from "../kit/config/index.js";
+import { env, parseEnv, serviceConfigSchema } from "../config/index.js";
 
 const schema = serviceConfigSchema(
   "payments",

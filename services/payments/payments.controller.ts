@@ -1,6 +1,6 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { Inject } from "@nestjs/common";
-import { ConnectService } from "protomesh/kit/connect";
+import { ConnectService } from "@protomesh/server/nest";
 import { PaymentsService, type GetPaymentRequest, type ListPaymentsForOrderRequest } from "protomesh/gen/shop/payments/v1/payments_pb";
 import type { createPaymentReads } from "./charges.js";
 import { PAYMENT_READS } from "./payments.tokens.js";

@@ -1,7 +1,7 @@
 import { Controller, Inject, UseFilters } from "@nestjs/common";
 import { Ctx, Payload } from "@nestjs/microservices";
-import type { Database } from "protomesh/kit/data";
-import { EventErrorFilter, JetStreamContext, OnEvent } from "protomesh/kit/messaging";
+import type { Database } from "@protomesh/data";
+import { EventErrorFilter, EventContext, OnEvent } from "@protomesh/messaging/nest";
 import { StockReservedSchema, type StockReserved } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { OrderCancelledSchema, type OrderCancelled } from "protomesh/gen/shop/orders/v1/events_pb";
 import { applyEventOnce } from "../saga/apply-once.js";
@@ -18,12 +18,12 @@ export class PaymentsEvents {
   ) {}
 
   @OnEvent(StockReservedSchema)
-  async stockReserved(@Payload() event: StockReserved, @Ctx() context: JetStreamContext) {
+  async stockReserved(@Payload() event: StockReserved, @Ctx() context: EventContext) {
     await applyEventOnce(this.database.db, "payments", context, (tx) => this.charges.stockReserved(tx, event));
   }
 
   @OnEvent(OrderCancelledSchema)
-  async orderCancelled(@Payload() event: OrderCancelled, @Ctx() context: JetStreamContext) {
+  async orderCancelled(@Payload() event: OrderCancelled, @Ctx() context: EventContext) {
     await applyEventOnce(this.database.db, "payments", context, (tx) => this.charges.orderCancelled(tx, event));
   }
 }

@@ -39,4 +39,4 @@ export const ledgerEntries = pgTable(
 );
 
 // Kit tables this service owns a copy of: its outbox, its inbox and its dead letters.
-export { outbox, inbox, deadLetters } from "protomesh/kit/messaging";
+export { outbox, inbox, deadLetters } from "@protomesh/messaging";

@@ -2,10 +2,11 @@
 import { createRegistry } from "@bufbuild/protobuf";
 import { fileURLToPath } from "node:url";
 import { Module } from "@nestjs/common";
-import { createDeadLetterStore, JetStreamTransport } from "protomesh/kit/messaging";
+import { createDeadLetterStore } from "@protomesh/messaging";
+import { EventTransport } from "@protomesh/messaging/nest";
 import { file_shop_inventory_v1_events } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { file_shop_orders_v1_events } from "protomesh/gen/shop/orders/v1/events_pb";
-import type { ServiceDefinition } from "../kit/host/run-service.js";
+import type { ServiceDefinition } from "../host/run-service.js";
 import { consumerDefaults, streams } from "../saga/topology.js";
 import { createChargeHandlers, createPaymentReads } from "./charges.js";
 import { loadPaymentsConfig, type PaymentsConfig } from "./config.js";
@@ -34,7 +35,7 @@ export function paymentsService(config: PaymentsConfig = loadPaymentsConfig()): 
       ],
     }),
     eventTransport: (runtime) =>
-      new JetStreamTransport({
+      new EventTransport({
         bus: runtime.bus,
         registry: createRegistry(file_shop_orders_v1_events, file_shop_inventory_v1_events),
         deadLetters: createDeadLetterStore(runtime.database.db),

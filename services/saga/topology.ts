@@ -1,7 +1,7 @@
 // The saga's wiring in one place: which stream carries whose events and which service
 // consumes which event types. Services, the demo and the invariant checker all read it, so a
 // new event or consumer is declared once.
-import type { StreamSpec } from "protomesh/kit/messaging";
+import type { StreamSpec } from "@protomesh/messaging";
 
 export type ServiceName = "orders" | "inventory" | "payments";
 

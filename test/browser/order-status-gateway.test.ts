@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { type JWTPayload, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { RunningService } from "../../services/kit/host/run-service.js";
+import type { RunningService } from "../../services/host/run-service.js";
 import { signAccessToken } from "../../services/orders/gateway/access-token.js";
 import { ORDER_STATUS_SERVER } from "../../services/orders/gateway/order-status-push.js";
 import type { OrderStatusServer } from "../../services/orders/gateway/order-status-server.js";

@@ -15,7 +15,7 @@ import { SignJWT } from "jose";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { OrdersService } from "protomesh/gen/shop/orders/v1/orders_pb";
-import type { RunningService } from "../../services/kit/host/run-service.js";
+import type { RunningService } from "../../services/host/run-service.js";
 import { signAccessToken } from "../../services/orders/gateway/access-token.js";
 import { ORDER_STATUS_SERVER } from "../../services/orders/gateway/order-status-push.js";
 import type { OrderStatusServer } from "../../services/orders/gateway/order-status-server.js";

@@ -1,6 +1,6 @@
 // The caching, limit and request/reply variables as the services parse them.
 import { describe, expect, it } from "vitest";
-import { isConfigError } from "protomesh/kit/config";
+import { isConfigError } from "../../services/config/index.js";
 import { loadInventoryConfig } from "../../services/inventory/config.js";
 import { loadOrdersConfig } from "../../services/orders/config.js";
 

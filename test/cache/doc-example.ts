@@ -1,4 +1,4 @@
-import { connectSharedRedis, createReadThroughCache, protobufCodec } from "protomesh/kit/cache";
+import { connectSharedRedis, createReadThroughCache, protobufCodec } from "@protomesh/cache";
 import { OrderSchema, type Order } from "protomesh/gen/shop/orders/v1/orders_pb";
 
 /** GetOrder through Redis. `load` reads the database; call `changed` once a change has committed. */

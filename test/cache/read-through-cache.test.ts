@@ -2,7 +2,7 @@
 // where a test only reads and writes, a private one where a test kills or freezes it.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectSharedRedis, createRateLimiter, createReadThroughCache, type CacheCodec, type SharedRedis } from "protomesh/kit/cache";
+import { connectSharedRedis, createRateLimiter, createReadThroughCache, type CacheCodec, type SharedRedis } from "@protomesh/cache";
 import { startRedisServer, type RedisServer } from "../helpers/index.js";
 
 const SHARED_REDIS_URL = process.env.PROTOMESH_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";

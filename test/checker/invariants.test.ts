@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDatabase, type Database } from "protomesh/kit/data";
+import { openDatabase, type Database } from "@protomesh/data";
 import { checkInvariants } from "./invariants.js";
 
 const migrations = (service: string) => new URL(`../../services/${service}/migrations`, import.meta.url).pathname;

@@ -2,7 +2,7 @@
 // of DESIGN.md). The tests, the fault scenarios and the demo share it, so they all judge a
 // run by the same rules.
 import { sql } from "drizzle-orm";
-import type { Executor } from "protomesh/kit/data";
+import type { Executor } from "@protomesh/data";
 import { durableName, subscriptions, type ServiceName } from "../../services/saga/topology.js";
 
 export interface CheckerDatabases {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type Client } from "@connectrpc/connect";
-import { clientTransport, closeClient, createOrdersClient, StaticResolver, type ClientOptions } from "protomesh/clients";
+import { clientTransport, closeClient, StaticResolver, type ClientOptions } from "@protomesh/clients";
+import { createOrdersClient } from "../../services/clients.js";
 import type { OrdersService } from "../../gen/shop/orders/v1/orders_pb.js";
 import { useCleanup } from "./helpers/cleanup.js";
 import { eventually, runLoad } from "./helpers/load.js";

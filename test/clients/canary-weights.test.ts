@@ -3,8 +3,9 @@
 // time, and a canary that stops serving hands its share back without failing calls.
 import { describe, expect, it } from "vitest";
 import { type Client } from "@connectrpc/connect";
-import { clientTransport, closeClient, createOrdersClient, StaticResolver, WeightedResolver } from "protomesh/clients";
-import { HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
+import { clientTransport, closeClient, StaticResolver, WeightedResolver } from "@protomesh/clients";
+import { createOrdersClient } from "../../services/clients.js";
+import { HealthCheckResponse_ServingStatus } from "../../clients/gen/grpc/health/v1/health_pb.js";
 import type { OrdersService } from "../../gen/shop/orders/v1/orders_pb.js";
 import { useCleanup } from "./helpers/cleanup.js";
 import { eventually, runCalls, runLoad } from "./helpers/load.js";

@@ -3,7 +3,8 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createContextValues } from "@connectrpc/connect";
-import { clientTransport, closeClient, createOrdersClient, deadlineKey, withIncomingDeadline } from "protomesh/clients";
+import { clientTransport, closeClient, deadlineKey, withIncomingDeadline } from "@protomesh/clients";
+import { createOrdersClient } from "../../services/clients.js";
 import { OrdersService } from "../../gen/shop/orders/v1/orders_pb.js";
 import { type Replica, startReplica } from "./helpers/replicas.js";
 

@@ -3,7 +3,8 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { closeClient, createOrdersClient } from "protomesh/clients";
+import { closeClient } from "@protomesh/clients";
+import { createOrdersClient } from "../../services/clients.js";
 import { GetOrderRequestSchema, OrdersService } from "../../gen/shop/orders/v1/orders_pb.js";
 
 const ORDER_ID = "00000000-0000-4000-8000-000000000001";

@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { clientTransport, closeClient, createOrdersClient, type ClientEvent, type TlsOptions } from "protomesh/clients";
-import { type CertificateAuthority, createCertificateAuthority, type PemPair } from "../../services/kit/tls/pki.js";
+import { clientTransport, closeClient, type ClientEvent, type TlsOptions } from "@protomesh/clients";
+import { createOrdersClient } from "../../services/clients.js";
+import { type CertificateAuthority, createCertificateAuthority, type PemPair } from "@protomesh/server/pki";
 import { eventually } from "./helpers/load.js";
 import { type Replica, startReplica } from "./helpers/replicas.js";
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeClient, createInventoryClient, createOrdersClient, createPaymentsClient } from "protomesh/clients";
+import { closeClient } from "@protomesh/clients";
+import { createInventoryClient, createOrdersClient, createPaymentsClient } from "../../services/clients.js";
 import { type ReplicaSet, startReplicas } from "./helpers/replicas.js";
 
 describe("protomesh/clients", () => {

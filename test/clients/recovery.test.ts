@@ -4,7 +4,8 @@
 // as unresponsive while another answers, readmitted after SIGCONT).
 import { describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
-import { clientTransport, closeClient, createOrdersClient, type ClientEvent, type ClientOptions } from "protomesh/clients";
+import { clientTransport, closeClient, type ClientEvent, type ClientOptions } from "@protomesh/clients";
+import { createOrdersClient } from "../../services/clients.js";
 import { startChildReplica } from "./helpers/child-replica.js";
 import { useCleanup } from "./helpers/cleanup.js";
 import { eventually } from "./helpers/load.js";

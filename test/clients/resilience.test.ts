@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import { clientTransport, closeClient, createOrdersClient, isCircuitOpenError, type ClientEvent, type ClientOptions } from "protomesh/clients";
-import { HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
+import { clientTransport, closeClient, isCircuitOpenError, type ClientEvent, type ClientOptions } from "@protomesh/clients";
+import { createOrdersClient } from "../../services/clients.js";
+import { HealthCheckResponse_ServingStatus } from "../../clients/gen/grpc/health/v1/health_pb.js";
 import type { OrdersService } from "../../gen/shop/orders/v1/orders_pb.js";
 import { useCleanup } from "./helpers/cleanup.js";
 import { eventually, runLoad } from "./helpers/load.js";

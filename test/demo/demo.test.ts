@@ -5,7 +5,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import pg from "pg";
-import { dropDatabase } from "protomesh/kit/data";
+import { dropDatabase } from "@protomesh/data";
 import { processesMarkedBy, requireBuild, SHARED_POSTGRES_URL, spawnMarkedRun, startNatsServer, stopMarkedRuns } from "../helpers/index.js";
 
 const SHARED_REDIS_URL = process.env.PROTOMESH_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";

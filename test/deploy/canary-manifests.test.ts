@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { StaticResolver, WeightedResolver } from "protomesh/clients";
+import { StaticResolver, WeightedResolver } from "@protomesh/clients";
 import { loadOrdersConfig } from "../../services/orders/config.js";
 import { type Manifest, renderKustomization } from "./kustomize.js";
 import { deployRoot, find, selectsPods, shopEnvironment, shopServiceManifests, type ShopServiceManifests } from "./shop-manifests.js";

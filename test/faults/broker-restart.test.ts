@@ -8,7 +8,7 @@ import { sql } from "drizzle-orm";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
-import { EventHeaders } from "protomesh/kit/messaging";
+import { EventHeaders } from "@protomesh/messaging";
 import { redeliveries } from "./broker-stats.js";
 import { useFaultShop } from "./fault-shop.js";
 

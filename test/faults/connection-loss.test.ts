@@ -7,7 +7,7 @@ import pg from "pg";
 import { sql } from "drizzle-orm";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDatabase } from "protomesh/kit/data";
+import { openDatabase } from "@protomesh/data";
 import { createTestDatabase, type TestDatabase } from "../helpers/index.js";
 import { isStatement, startWireTap } from "./wire-tap.js";
 

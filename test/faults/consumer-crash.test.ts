@@ -8,7 +8,7 @@ import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
-import { EventHeaders } from "protomesh/kit/messaging";
+import { EventHeaders } from "@protomesh/messaging";
 import { durableName, streams } from "../../services/saga/topology.js";
 import type { ChildOptions, ChildReplica } from "../saga/shop.js";
 import { useFaultShop } from "./fault-shop.js";

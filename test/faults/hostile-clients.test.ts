@@ -10,7 +10,7 @@ import type { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Health } from "protomesh/gen/grpc/health/v1/health_pb";
+import { Health } from "@protomesh/clients/health";
 import { OrdersService } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, freePort, requireBuild, startNatsServer, type NatsServer, type TestDatabase } from "../helpers/index.js";

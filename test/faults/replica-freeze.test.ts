@@ -8,7 +8,8 @@
 import { Code } from "@connectrpc/connect";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { clientTransport, closeClient, createOrdersClient, type ClientEvent } from "protomesh/clients";
+import { clientTransport, closeClient, type ClientEvent } from "@protomesh/clients";
+import { createOrdersClient } from "../../services/clients.js";
 import { useFaultShop } from "./fault-shop.js";
 import { redeliveries } from "./broker-stats.js";
 

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createDatabase, dropDatabase } from "protomesh/kit/data";
+import { createDatabase, dropDatabase } from "@protomesh/data";
 
 /** The shared PostgreSQL every developer and CI machine runs. */
 export const SHARED_POSTGRES_URL = process.env.PROTOMESH_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";

@@ -1,6 +1,6 @@
 // The two databases every messaging suite runs on: embedded PGlite and the shared PostgreSQL.
 import { fileURLToPath } from "node:url";
-import { type Database, openDatabase } from "protomesh/kit/data";
+import { type Database, openDatabase } from "@protomesh/data";
 import { createTestDatabase, type TestDatabase } from "../helpers/index.js";
 import * as schema from "./fixtures/schema.js";
 

@@ -3,14 +3,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { create, createRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  createEventConsumer,
-  createMemoryDeadLetters,
-  type EventBus,
-  type EventConsumerOptions,
-  EventHeaders,
-  type ReceivedEvent,
-} from "protomesh/kit/messaging";
+import { createEventConsumer, createMemoryDeadLetters, type EventBus, type EventConsumerOptions, EventHeaders, type ReceivedEvent } from "@protomesh/messaging";
 import { file_shop_orders_v1_events, type OrderPlaced, OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 
 export interface BusConnection {

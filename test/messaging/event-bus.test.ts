@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { createJetStreamBus, createMemoryBroker } from "protomesh/kit/messaging";
+import { createJetStreamBus } from "@protomesh/messaging/jetstream";
+import { createMemoryBroker } from "@protomesh/messaging";
 import { streamJanitor, uniqueName } from "../helpers/index.js";
 import { eventBusContract } from "./event-bus.contract.js";
 import { redisStreamsHarness } from "./redis-streams-harness.js";

@@ -7,21 +7,10 @@ import { NestFactory } from "@nestjs/core";
 import { Ctx, type MicroserviceOptions, Payload } from "@nestjs/microservices";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Database } from "protomesh/kit/data";
-import {
-  createDeadLetterStore,
-  createJetStreamBus,
-  createOutboxRelay,
-  deadLetters,
-  type EventBus,
-  EventContext,
-  EventErrorFilter,
-  EventTransport,
-  OnEvent,
-  type OutboxRelay,
-  withInbox,
-  writeEvent,
-} from "protomesh/kit/messaging";
+import type { Database } from "@protomesh/data";
+import { createDeadLetterStore, createOutboxRelay, deadLetters, type EventBus, type OutboxRelay, withInbox, writeEvent } from "@protomesh/messaging";
+import { createJetStreamBus } from "@protomesh/messaging/jetstream";
+import { EventContext, EventErrorFilter, EventTransport, OnEvent } from "@protomesh/messaging/nest";
 import { file_shop_orders_v1_events, type OrderPlaced, OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { streamJanitor, uniqueName } from "../helpers/index.js";
 import { postgresBackend, schema, type TestSchema } from "./backends.js";

@@ -2,19 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Database, Tx } from "protomesh/kit/data";
-import {
-  applyOnce,
-  createDeadLetterStore,
-  createMemoryBus,
-  EventHeaders,
-  inbox,
-  type InboxOutcome,
-  minimumInboxRetentionMs,
-  pruneInbox,
-  replayDeadLetter,
-  withInbox,
-} from "protomesh/kit/messaging";
+import type { Database, Tx } from "@protomesh/data";
+import { applyOnce, createDeadLetterStore, createMemoryBus, EventHeaders, inbox, type InboxOutcome, minimumInboxRetentionMs, pruneInbox, replayDeadLetter, withInbox } from "@protomesh/messaging";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { type DatabaseBackend, pgliteBackend, postgresBackend, schema, type TestSchema } from "./backends.js";
 

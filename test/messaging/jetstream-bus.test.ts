@@ -1,7 +1,8 @@
 import { create, createRegistry, toBinary } from "@bufbuild/protobuf";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, describe, expect, it } from "vitest";
-import { createEventConsumer, createJetStreamBus, createMemoryDeadLetters, EventHeaders } from "protomesh/kit/messaging";
+import { createEventConsumer, createMemoryDeadLetters, EventHeaders } from "@protomesh/messaging";
+import { createJetStreamBus } from "@protomesh/messaging/jetstream";
 import { file_shop_orders_v1_events, type OrderPlaced, OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { streamJanitor, uniqueName } from "../helpers/index.js";
 

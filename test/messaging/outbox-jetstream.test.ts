@@ -4,20 +4,9 @@ import { create, createRegistry } from "@bufbuild/protobuf";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { eq, isNull, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Database } from "protomesh/kit/data";
-import {
-  createDeadLetterStore,
-  createEventConsumer,
-  createJetStreamBus,
-  createOutboxRelay,
-  type EventBus,
-  type EventConsumer,
-  inbox,
-  outbox,
-  type OutboxRelay,
-  withInbox,
-  writeEvent,
-} from "protomesh/kit/messaging";
+import type { Database } from "@protomesh/data";
+import { createDeadLetterStore, createEventConsumer, createOutboxRelay, type EventBus, type EventConsumer, inbox, outbox, type OutboxRelay, withInbox, writeEvent } from "@protomesh/messaging";
+import { createJetStreamBus } from "@protomesh/messaging/jetstream";
 import { file_shop_orders_v1_events, type OrderPlaced, OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { type NatsServer, startNatsServer } from "../helpers/index.js";
 import { type DatabaseBackend, pgliteBackend, postgresBackend, schema, type TestSchema } from "./backends.js";

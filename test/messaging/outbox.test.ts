@@ -2,16 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
 import { asc, eq } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Database } from "protomesh/kit/data";
-import {
-  createOutboxRelay,
-  EventHeaders,
-  type OutboxRelay,
-  type OutboxRelayOptions,
-  outbox,
-  outboxStats,
-  writeEvent,
-} from "protomesh/kit/messaging";
+import type { Database } from "@protomesh/data";
+import { createOutboxRelay, EventHeaders, type OutboxRelay, type OutboxRelayOptions, outbox, outboxStats, writeEvent } from "@protomesh/messaging";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { type DatabaseBackend, pgliteBackend, postgresBackend, type TestSchema } from "./backends.js";
 import { type RecordingPublisher, recordingPublisher } from "./recording-publisher.js";

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { EventPublisher, OutgoingMessage, PublishAck } from "protomesh/kit/messaging";
+import type { EventPublisher, OutgoingMessage, PublishAck } from "@protomesh/messaging";
 
 /** A publisher that records what it was asked to publish, with optional latency and failures. */
 export interface RecordingPublisher extends EventPublisher {

@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
-import type { OutgoingMessage } from "protomesh/kit/messaging";
+import type { OutgoingMessage } from "@protomesh/messaging";
 import { redisStreamsHarness, SHARED_REDIS_URL } from "./redis-streams-harness.js";
 
 describe("Redis Streams bus", () => {

@@ -1,6 +1,6 @@
 // EVENT_BUS and EVENT_REDIS_URL: how a deployment picks Redis Streams for its saga events.
 import { describe, expect, it } from "vitest";
-import { isConfigError } from "protomesh/kit/config";
+import { isConfigError } from "../../services/config/index.js";
 import { loadInventoryConfig } from "../../services/inventory/config.js";
 
 function problemsOf(vars: Record<string, string>): string[] {

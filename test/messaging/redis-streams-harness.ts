@@ -2,7 +2,8 @@
 // key prefix; cleanup() deletes every key under it and closes every client opened.
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
-import { createRedisStreamsBus, type EventBus, type RedisStreamsBusOptions } from "protomesh/kit/messaging";
+import { createRedisStreamsBus, type RedisStreamsBusOptions } from "@protomesh/messaging/redis-streams";
+import { type EventBus } from "@protomesh/messaging";
 import type { BusHarness } from "./event-bus.contract.js";
 
 export const SHARED_REDIS_URL = process.env.PROTOMESH_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";

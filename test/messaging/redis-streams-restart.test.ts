@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { create, createRegistry, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEventConsumer, createMemoryDeadLetters, type EventBus, EventHeaders } from "protomesh/kit/messaging";
+import { createEventConsumer, createMemoryDeadLetters, type EventBus, EventHeaders } from "@protomesh/messaging";
 import { file_shop_orders_v1_events, type OrderPlaced, OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { startRedisServer, type RedisServer } from "../helpers/index.js";
 import { redisStreamsHarness, type RedisStreamsHarness } from "./redis-streams-harness.js";

@@ -3,7 +3,9 @@
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Redis } from "ioredis";
-import { createJetStreamBus, createRedisStreamsBus, type EventBus } from "protomesh/kit/messaging";
+import { createJetStreamBus } from "@protomesh/messaging/jetstream";
+import { createRedisStreamsBus } from "@protomesh/messaging/redis-streams";
+import { type EventBus } from "@protomesh/messaging";
 import { uniqueName } from "../helpers/index.js";
 
 const N = 10_000;

@@ -2,8 +2,8 @@
 // (queries fail, the LISTEN connection drops and reconnects) and publishes what was written after.
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Database, openDatabase } from "protomesh/kit/data";
-import { createOutboxRelay, type OutboxRelay, writeEvent } from "protomesh/kit/messaging";
+import { type Database, openDatabase } from "@protomesh/data";
+import { createOutboxRelay, type OutboxRelay, writeEvent } from "@protomesh/messaging";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { type PostgresServer, startPostgresServer } from "../helpers/index.js";
 import { migrationsFolder, schema, type TestSchema } from "./backends.js";

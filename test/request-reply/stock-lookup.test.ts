@@ -7,7 +7,7 @@ import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from "vitest";
 import { InventoryService } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { OrdersService } from "protomesh/gen/shop/orders/v1/orders_pb";
-import type { RunningService } from "../../services/kit/host/run-service.js";
+import type { RunningService } from "../../services/host/run-service.js";
 import { STOCK_STORE } from "../../services/inventory/inventory.tokens.js";
 import type { StockStore } from "../../services/inventory/stock.js";
 import { createStockLookupClient, type StockLookupClient } from "../../services/inventory/stock-lookup/stock-lookup.client.js";

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { CancellationReason, OrderStatus, type Order } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { PaymentStatus } from "protomesh/gen/shop/payments/v1/payments_pb";
-import { createDeadLetterStore, EventHeaders, replayDeadLetter } from "protomesh/kit/messaging";
+import { createDeadLetterStore, EventHeaders, replayDeadLetter } from "@protomesh/messaging";
 import { pendingDeadLetters, sagaView } from "../../services/ops/saga-views.js";
 import { startShop, type Shop } from "./shop.js";
 

@@ -1,6 +1,6 @@
 // Runs a suite on both database backends the services support: embedded PGlite and the
 // shared PostgreSQL (a throwaway database per suite).
-import { openDatabase, type Database } from "protomesh/kit/data";
+import { openDatabase, type Database } from "@protomesh/data";
 import { createTestDatabase, type TestDatabase } from "../helpers/index.js";
 
 export type Backend = "pglite" | "postgres";

@@ -4,7 +4,7 @@ import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdjustStockRequestSchema, SetStockRequestSchema } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { OrderCancelledSchema, OrderConfirmedSchema, OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
-import { runTransaction, type Database } from "protomesh/kit/data";
+import { runTransaction, type Database } from "@protomesh/data";
 import { reservationHandlers } from "../../services/inventory/reservations.js";
 import { outbox, reservations, stockItems, stockLedger } from "../../services/inventory/schema.js";
 import { createStockStore, type StockStore } from "../../services/inventory/stock.js";

@@ -6,7 +6,7 @@ import { QuoteItemsResponseSchema } from "protomesh/gen/shop/inventory/v1/invent
 import { StockRejectedSchema, StockReservedSchema } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { PaymentCapturedSchema } from "protomesh/gen/shop/payments/v1/events_pb";
 import { CancellationReason, CreateOrderRequestSchema, OrderStatus } from "protomesh/gen/shop/orders/v1/orders_pb";
-import { runTransaction, type Database } from "protomesh/kit/data";
+import { runTransaction, type Database } from "@protomesh/data";
 import { createOrders, type Orders, type QuoteItems } from "../../services/orders/orders.js";
 import { sagaHandlers, sweepExpiredSagas } from "../../services/orders/saga.js";
 import { orders as ordersTable, outbox } from "../../services/orders/schema.js";

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StockReservedSchema } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { OrderCancelledSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { PaymentStatus } from "protomesh/gen/shop/payments/v1/payments_pb";
-import { runTransaction, type Database } from "protomesh/kit/data";
+import { runTransaction, type Database } from "@protomesh/data";
 import { createChargeHandlers, createPaymentReads } from "../../services/payments/charges.js";
 import { createPaymentSimulator, TransientProcessorError } from "../../services/payments/domain/payment-simulator.js";
 import { ledgerEntries, outbox } from "../../services/payments/schema.js";

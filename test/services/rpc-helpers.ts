@@ -7,7 +7,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { setTimeout as sleep } from "node:timers/promises";
-import { runService, type RunningService } from "../../services/kit/host/run-service.js";
+import { runService, type RunningService } from "../../services/host/run-service.js";
 import { loadInventoryConfig } from "../../services/inventory/config.js";
 import { inventoryService } from "../../services/inventory/service.js";
 import { loadOrdersConfig } from "../../services/orders/config.js";

@@ -5,7 +5,7 @@ import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/valid
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InventoryService } from "protomesh/gen/shop/inventory/v1/inventory_pb";
-import type { RunningService } from "../../services/kit/host/run-service.js";
+import type { RunningService } from "../../services/host/run-service.js";
 import { startNatsServer, type NatsServer } from "../helpers/index.js";
 import { backends } from "./backends.js";
 import { grpcClient, serviceStorage, startTimeoutMs, startService, cleanUp, type ServiceStorage } from "./rpc-helpers.js";

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InventoryService } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { CancellationReason, OrderStatus, OrdersService, type Order } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { PaymentStatus, PaymentsService } from "protomesh/gen/shop/payments/v1/payments_pb";
-import type { RunningService } from "../../services/kit/host/run-service.js";
+import type { RunningService } from "../../services/host/run-service.js";
 import { startNatsServer, type NatsServer } from "../helpers/index.js";
 import { backends } from "./backends.js";
 import { grpcClient, serviceStorage, startTimeoutMs, startService, cleanUp, type ServiceName, type ServiceStorage } from "./rpc-helpers.js";

@@ -20,7 +20,7 @@ import {
   type NatsServer,
   type TestDatabase,
 } from "../helpers/index.js";
-import { createCertificateAuthority } from "protomesh/kit/tls";
+import { createCertificateAuthority } from "@protomesh/server/pki";
 import { startTimeoutMs, waitUntilConsuming } from "./rpc-helpers.js";
 
 const root = resolve(import.meta.dirname, "../..");

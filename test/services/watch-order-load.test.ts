@@ -11,7 +11,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InventoryService } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { OrderStatus, OrdersService } from "protomesh/gen/shop/orders/v1/orders_pb";
-import type { RunningService } from "../../services/kit/host/run-service.js";
+import type { RunningService } from "../../services/host/run-service.js";
 import { createTestDatabase, startNatsServer, type NatsServer, type TestDatabase } from "../helpers/index.js";
 import { cleanUp, grpcClient, serviceStorage, startService, startTimeoutMs, type ServiceStorage } from "./rpc-helpers.js";
 

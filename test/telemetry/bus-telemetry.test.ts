@@ -10,8 +10,8 @@ import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentele
 import { BasicTracerProvider, InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
 import { file_shop_orders_v1_events, OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
-import { createEventConsumer, createMemoryBus, createMemoryDeadLetters, EventHeaders } from "protomesh/kit/messaging";
-import { startTelemetry } from "protomesh/kit/telemetry";
+import { createEventConsumer, createMemoryBus, createMemoryDeadLetters, EventHeaders } from "@protomesh/messaging";
+import { startTelemetry } from "@protomesh/telemetry";
 import { freePort } from "../helpers/index.js";
 import { scrape, sum } from "./prometheus.js";
 

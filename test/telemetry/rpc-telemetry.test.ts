@@ -3,15 +3,16 @@
 import { Writable } from "node:stream";
 import { Code, ConnectError, createClient, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Health } from "protomesh/gen/grpc/health/v1/health_pb";
+import { Health } from "@protomesh/clients/health";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
 import { InventoryService, type GetStockRequest } from "protomesh/gen/shop/inventory/v1/inventory_pb";
-import { clientTransport, closeClient, createInventoryClient } from "protomesh/clients";
-import { createConnectServer, type ConnectServer } from "protomesh/kit/connect";
-import { disabledTelemetry, startTelemetry, type Telemetry } from "protomesh/kit/telemetry";
-import { createLogger } from "../../services/kit/host/logger.js";
+import { clientTransport, closeClient } from "@protomesh/clients";
+import { createInventoryClient } from "../../services/clients.js";
+import { createConnectServer, type ConnectServer } from "@protomesh/server";
+import { disabledTelemetry, startTelemetry, type Telemetry } from "@protomesh/telemetry";
+import { createLogger } from "../../services/host/logger.js";
 import { freePort } from "../helpers/index.js";
 import { scrape, sum } from "./prometheus.js";
 

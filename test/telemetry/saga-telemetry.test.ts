@@ -9,7 +9,7 @@ import { SpanKind } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderStatus } from "protomesh/gen/shop/orders/v1/orders_pb";
-import { EventHeaders } from "protomesh/kit/messaging";
+import { EventHeaders } from "@protomesh/messaging";
 import { names, scrape, sum } from "./prometheus.js";
 import { startTracedShop, type TracedShop } from "./traced-shop.js";
 

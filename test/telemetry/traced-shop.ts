@@ -6,7 +6,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { InventoryService } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { OrdersService } from "protomesh/gen/shop/orders/v1/orders_pb";
-import { runService, type RunningService } from "../../services/kit/host/run-service.js";
+import { runService, type RunningService } from "../../services/host/run-service.js";
 import { loadInventoryConfig } from "../../services/inventory/config.js";
 import { inventoryService } from "../../services/inventory/service.js";
 import { loadOrdersConfig } from "../../services/orders/config.js";

@@ -6,8 +6,9 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { Injectable, Module, UseInterceptors, type CallHandler, type NestInterceptor } from "@nestjs/common";
 import { map, type Observable } from "rxjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectService, FailedPreconditionError } from "protomesh/kit/connect";
-import { ServerReflection, type ServerReflectionRequest, type ServerReflectionResponse } from "protomesh/gen/grpc/reflection/v1/reflection_pb";
+import { ConnectService } from "@protomesh/server/nest";
+import { FailedPreconditionError } from "@protomesh/server";
+import { ServerReflection, type ServerReflectionRequest, type ServerReflectionResponse } from "../../kit/server/gen/grpc/reflection/v1/reflection_pb.js";
 import { startApp, type RunningApp } from "./fixtures.js";
 
 /** Proves interceptors see each streamed message: it upper-cases the answer. */

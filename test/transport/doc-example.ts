@@ -2,7 +2,8 @@ import "reflect-metadata";
 import { Module } from "@nestjs/common";
 import { NestFactory } from "@nestjs/core";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { ConnectService, ConnectTransport, NotFoundError, type ConnectTransportOptions } from "protomesh/kit/connect";
+import { ConnectService, ConnectTransport, type ConnectTransportOptions } from "@protomesh/server/nest";
+import { NotFoundError } from "@protomesh/server";
 import {
   PaymentStatus,
   PaymentsService,

@@ -23,16 +23,8 @@ import { Controller } from "@nestjs/common";
 import { MessagePattern, RpcException, Transport } from "@nestjs/microservices";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { tap, type Observable } from "rxjs";
-import {
-  AlreadyExistsError,
-  ConnectService,
-  ConnectTransport,
-  FailedPreconditionError,
-  NotFoundError,
-  UnavailableError,
-  connectCall,
-  type ConnectTransportOptions,
-} from "protomesh/kit/connect";
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError, UnavailableError } from "@protomesh/server";
+import { ConnectService, ConnectTransport, connectCall, type ConnectTransportOptions } from "@protomesh/server/nest";
 import {
   OrderStatus,
   OrdersService,

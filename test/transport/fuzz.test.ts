@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrdersService } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { InventoryService } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { PaymentsService } from "protomesh/gen/shop/payments/v1/payments_pb";
-import { Health } from "protomesh/gen/grpc/health/v1/health_pb";
+import { Health } from "@protomesh/clients/health";
 import { AllServicesModule, ORDER_ID, startApp, type RunningApp } from "./fixtures.js";
 
 const TOTAL = 10_000;

@@ -8,7 +8,7 @@ import { create, isMessage } from "@bufbuild/protobuf";
 import { createClient, type Interceptor, type Transport, type UnaryResponse } from "@connectrpc/connect";
 import { compressionGzip, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bindService, createConnectServer, type ConnectServer } from "protomesh/kit/connect";
+import { bindService, createConnectServer, type ConnectServer } from "@protomesh/server";
 import { GetOrderRequestSchema, GetOrderResponseSchema, OrdersService, OrderStatus } from "protomesh/gen/shop/orders/v1/orders_pb";
 
 const ORDER_ID = "7d0b6c1e-9a52-4c1b-8f5e-2b1f6c3a9e10";

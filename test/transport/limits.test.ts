@@ -5,8 +5,8 @@ import http2 from "node:http2";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Health } from "protomesh/gen/grpc/health/v1/health_pb";
-import { createConnectServer, type ConnectServer, type ServerLimits } from "protomesh/kit/connect";
+import { Health } from "@protomesh/clients/health";
+import { createConnectServer, type ConnectServer, type ServerLimits } from "@protomesh/server";
 import { afterEach, describe, expect, it } from "vitest";
 import { openFloodConnection, openIdleConnection } from "../faults/http2-attacker.js";
 

@@ -8,10 +8,10 @@ import { types } from "node:util";
 import { getTextEncoding } from "@bufbuild/protobuf/wire";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Health } from "protomesh/gen/grpc/health/v1/health_pb";
-import { createConnectServer } from "protomesh/kit/connect";
+import { Health } from "@protomesh/clients/health";
+import { createConnectServer } from "@protomesh/server";
 import { describe, expect, it } from "vitest";
-import { sessionStreams } from "../../services/kit/connect/server/id-registry.js";
+import { sessionStreams } from "../../kit/server/server/id-registry.js";
 
 // Node keeps a session's streams in a Map of its own class: ask for the internal slot.
 const isNodeMap = (value: unknown) => types.isMap(value);

@@ -7,9 +7,9 @@ import { connect as tlsConnect } from "node:tls";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createCertificateAuthority, type CertificateAuthority, type PemPair } from "protomesh/kit/tls";
+import { createCertificateAuthority, type CertificateAuthority, type PemPair } from "@protomesh/server/pki";
 import { OrdersService } from "protomesh/gen/shop/orders/v1/orders_pb";
-import { Health } from "protomesh/gen/grpc/health/v1/health_pb";
+import { Health } from "@protomesh/clients/health";
 import { ORDER_ID, startApp, TestAppModule, trace, type RunningApp } from "./fixtures.js";
 
 const HOUR = 60 * 60 * 1000;

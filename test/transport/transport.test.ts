@@ -4,7 +4,7 @@ import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/valid
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { OrdersService, OrderStatus } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { PaymentsService } from "protomesh/gen/shop/payments/v1/payments_pb";
-import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "protomesh/gen/grpc/health/v1/health_pb";
+import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@protomesh/clients/health";
 import { ORDER_ID, startApp, TestAppModule, trace, type RunningApp } from "./fixtures.js";
 
 /** For calls that must fail: a response where an error belongs fails the test. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { P2cPicker, type Pickable, PickFirstPicker, RoundRobinPicker } from "protomesh/clients";
+import { P2cPicker, type Pickable, PickFirstPicker, RoundRobinPicker } from "@protomesh/clients";
 
 const endpoint = (key: string, cost: number): Pickable => ({ key, load: { cost: () => cost } });
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type Address, DnsResolver } from "protomesh/clients";
+import { type Address, DnsResolver } from "@protomesh/clients";
 
 describe("DnsResolver", () => {
   beforeEach(() => {

@@ -2,7 +2,7 @@ import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { createValidator } from "@bufbuild/protovalidate";
 import { Controller, Inject } from "@nestjs/common";
 import { MessagePattern, Payload, RpcException, Transport } from "@nestjs/microservices";
-import { InvalidArgumentError, toConnectError } from "protomesh/kit/connect";
+import { InvalidArgumentError, toConnectError } from "@protomesh/server";
 import { QuoteItemsRequestSchema, QuoteItemsResponseSchema } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { STOCK_STORE } from "../inventory.tokens.js";
 import type { StockStore } from "../stock.js";

@@ -1,6 +1,6 @@
 import { type JWTPayload, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { isConfigError } from "../../kit/config/index.js";
+import { isConfigError } from "../../config/index.js";
 import { loadOrdersConfig } from "../config.js";
 import { createAccessTokenVerifier, signAccessToken } from "./access-token.js";
 

@@ -5,7 +5,7 @@
 // to the sockets on every replica (ADR 0060).
 import { Controller, Inject, UseFilters } from "@nestjs/common";
 import { Payload } from "@nestjs/microservices";
-import { EventErrorFilter, OnEvent } from "protomesh/kit/messaging";
+import { EventErrorFilter, OnEvent } from "@protomesh/messaging/nest";
 import {
   OrderCancelledSchema,
   OrderConfirmedSchema,

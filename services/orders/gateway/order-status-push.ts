@@ -1,8 +1,8 @@
 // The orders service's status push as parts of its Nest module: the gateway, the event handlers
 // that feed it, and the server it listens on. Absent when WS_PORT is unset.
 import type { INestApplication, Provider, Type } from "@nestjs/common";
-import type { ResolvedServerLimits } from "protomesh/kit/connect";
-import type { ServiceRuntime } from "../../kit/host/run-service.js";
+import type { ResolvedServerLimits } from "@protomesh/server";
+import type { ServiceRuntime } from "../../host/run-service.js";
 import type { Orders } from "../orders.js";
 import { ORDERS_FROM_DATABASE } from "../orders.tokens.js";
 import { createAccessTokenVerifier } from "./access-token.js";

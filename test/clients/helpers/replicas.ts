@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { Health, HealthCheckResponse_ServingStatus } from "../../../gen/grpc/health/v1/health_pb.js";
+import { Health, HealthCheckResponse_ServingStatus } from "../../../clients/gen/grpc/health/v1/health_pb.js";
 import { InventoryService } from "../../../gen/shop/inventory/v1/inventory_pb.js";
 import { OrderSchema, OrdersService } from "../../../gen/shop/orders/v1/orders_pb.js";
 

@@ -1,0 +1,251 @@
+import { and, getTableColumns, inArray, isNull, sql } from "drizzle-orm";
+import type { Database, Executor } from "@protomesh/data";
+import { backoffDelay } from "../backoff.js";
+import type { EventPublisher } from "../bus/event-bus.js";
+import { FailureStreak } from "../readiness/failure-streak.js";
+import type { Readiness } from "../readiness/readiness.js";
+import { type Envelope, toOutgoingMessage } from "./envelope.js";
+import { outbox } from "./outbox-table.js";
+import { type OutboxRelayOptions, type ResolvedRelayOptions, resolveRelayOptions } from "./relay-options.js";
+import { OUTBOX_CHANNEL } from "./writer.js";
+
+/**
+ * Publishes committed outbox rows. Several relays may run against one database: each round
+ * claims, under a lease, the oldest unpublished row of each aggregate that no one else holds,
+ * so an aggregate's events go out one at a time in id order, and a row that committed late
+ * (its id allocated before rows that committed first) is claimed like any other.
+ */
+export interface OutboxRelay {
+  /** Starts listening and publishing in the background. */
+  start(): Promise<void>;
+  /** Stops after the rounds in flight; unpublished rows stay for the next relay. */
+  stop(): Promise<void>;
+  /** One claim-publish-mark round; returns the number of rows claimed. For tests and tools. */
+  runOnce(): Promise<number>;
+  /** Deletes published rows older than the retention; returns how many. */
+  cleanup(): Promise<number>;
+  /**
+   * Whether events get out (for a health probe): not ready when stopped, or when publishes have
+   * failed for `notReadyAfterMs` with none succeeding. With nothing to publish it stays as it was.
+   */
+  readiness(): Readiness;
+}
+
+export interface OutboxRelayDeps {
+  database: Pick<Database<Record<string, unknown>>, "db" | "listen">;
+  publisher: EventPublisher;
+}
+
+export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOptions = {}): OutboxRelay {
+  const opts = resolveRelayOptions(options);
+  const db: Executor = deps.database.db;
+  // A failed row is tried again within the longest retry delay and a poll; a streak quiet for
+  // longer than that (with notReadyAfterMs of margin for the publish itself) has no row behind it.
+  const publishes = new FailureStreak({
+    what: "outbox relay publishes",
+    notReadyAfterMs: opts.notReadyAfterMs,
+    forgetAfterMs: opts.notReadyAfterMs + opts.retry.maxDelayMs + opts.pollIntervalMs,
+  });
+  let running: Promise<void[]> | undefined;
+  let stopped = true;
+  const sleepers = new Set<() => void>();
+  let pending = false;
+  let unlisten: (() => Promise<void>) | undefined;
+  let cleanupTimer: NodeJS.Timeout | undefined;
+
+  const wakeAll = () => {
+    for (const wake of [...sleepers]) wake();
+  };
+  const wakeOne = () => {
+    const [wake] = sleepers;
+    wake?.();
+  };
+  // A commit wakes one round loop: waking all would send the others to claim nothing. A loop
+  // whose claim comes back full wakes another at once, since a backlog likely waits behind it.
+  const notify = () => {
+    pending = true;
+    wakeOne();
+  };
+
+  const waitForWork = async () => {
+    if (pending || stopped) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, opts.pollIntervalMs);
+      function done() {
+        clearTimeout(timer);
+        sleepers.delete(done);
+        resolve();
+      }
+      sleepers.add(done);
+    });
+  };
+
+  const runOnce = async () => (await publishRound(db, deps.publisher, publishes, opts)).claimed;
+
+  // Under a backlog several rounds run at once, so the next round's claim overlaps this round's
+  // publishes and mark; rows claimed by one round are leased, so the others skip them, and an
+  // aggregate's next row is not claimable while an earlier one is unpublished, so order per
+  // aggregate holds.
+  const roundLoop = async () => {
+    while (!stopped) {
+      pending = false;
+      let more = false;
+      try {
+        ({ more } = await publishRound(db, deps.publisher, publishes, opts, (count) => {
+          if (count >= opts.batchSize) wakeOne();
+        }));
+      } catch (err) {
+        opts.onError(err);
+      }
+      // Claiming again when nothing is known to be waiting would find nothing: a row committed
+      // since this round's claim has notified (`pending`), and retries coming due are polled.
+      if (!more) await waitForWork();
+    }
+  };
+
+  const cleanup = () => deletePublished(db, opts);
+
+  return {
+    async start() {
+      if (!stopped) return;
+      stopped = false;
+      try {
+        unlisten = await deps.database.listen(OUTBOX_CHANNEL, notify);
+      } catch (err) {
+        // Polling still publishes everything; notifications only make it prompt.
+        opts.onError(err);
+      }
+      running = Promise.all(Array.from({ length: opts.roundsInFlight }, roundLoop));
+      cleanupTimer = setInterval(() => {
+        cleanup().catch(opts.onError);
+      }, opts.cleanupIntervalMs);
+      cleanupTimer.unref();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(cleanupTimer);
+      wakeAll();
+      await running;
+      await unlisten?.().catch(opts.onError);
+      unlisten = undefined;
+    },
+    runOnce,
+    cleanup,
+    readiness: () => (stopped ? { ready: false, reason: "outbox relay is not running" } : publishes.readiness()),
+  };
+}
+
+interface RoundResult {
+  claimed: number;
+  /** Rows may be claimable now: the claim came back full, or a published row has a successor. */
+  more: boolean;
+}
+
+async function publishRound(
+  db: Executor,
+  publisher: EventPublisher,
+  publishes: FailureStreak,
+  opts: ResolvedRelayOptions,
+  afterClaim?: (count: number) => void,
+): Promise<RoundResult> {
+  const rows = await claim(db, opts);
+  afterClaim?.(rows.length);
+  if (rows.length === 0) return { claimed: 0, more: false };
+  // At most one row per aggregate was claimed, so publishing them in parallel keeps order.
+  const results = await opts.aroundRound(rows, () =>
+    Promise.allSettled(
+      rows.map(async (row) => {
+        const ack = await publisher.publish(toOutgoingMessage(row));
+        opts.onPublished(row, ack);
+      }),
+    ),
+  );
+  const published: number[] = [];
+  const failures: Promise<unknown>[] = [];
+  results.forEach((result, i) => {
+    const row = rows[i];
+    if (row === undefined) return;
+    if (result.status === "fulfilled") {
+      published.push(row.id);
+    } else {
+      opts.onError(result.reason);
+      publishes.failed(result.reason);
+      failures.push(markFailed(db, row.id, row.attempts + 1, result.reason, opts));
+    }
+  });
+  // One row getting out shows the bus takes publishes; the others' failures are theirs.
+  if (published.length > 0) publishes.succeeded();
+  if (published.length > 0) {
+    await db
+      .update(outbox)
+      .set({ publishedAt: sql`now()`, claimedBy: null, claimedUntil: null, lastError: null })
+      .where(and(inArray(outbox.id, published), isNull(outbox.publishedAt)));
+  }
+  await Promise.all(failures);
+  return { claimed: rows.length, more: rows.length >= opts.batchSize || rows.some((row) => row.hasSuccessor) };
+}
+
+/** `hasSuccessor`: a later row of the same aggregate was pending at the claim, so it becomes claimable once this one is published. */
+type ClaimedRow = Envelope & { id: number; attempts: number; hasSuccessor: boolean };
+
+async function claim(db: Executor, opts: ResolvedRelayOptions): Promise<ClaimedRow[]> {
+  const candidates = sql`(
+    select o.id from ${outbox} o
+    where o.published_at is null
+      and o.next_attempt_at <= now()
+      and (o.claimed_until is null or o.claimed_until < now())
+      and not exists (
+        select 1 from ${outbox} p
+        where p.aggregate_type = o.aggregate_type and p.aggregate_id = o.aggregate_id
+          and p.published_at is null and p.id < o.id)
+    order by o.id
+    limit ${opts.batchSize}
+    for update skip locked)`;
+  const rows = await db
+    .update(outbox)
+    .set({ claimedBy: opts.relayId, claimedUntil: sql`now() + make_interval(secs => ${opts.leaseMs / 1000})` })
+    .where(inArray(outbox.id, candidates))
+    // The updated row's columns qualified by hand: drizzle leaves them bare, which inside the
+    // subquery would name the subquery's own row.
+    .returning({
+      ...getTableColumns(outbox),
+      hasSuccessor: sql<boolean>`exists (
+        select 1 from ${outbox} s
+        where s.aggregate_type = ${outbox}.aggregate_type and s.aggregate_id = ${outbox}.aggregate_id
+          and s.published_at is null and s.id > ${outbox}.id)`,
+    });
+  return rows.sort((a, b) => a.id - b.id);
+}
+
+async function markFailed(db: Executor, id: number, attempts: number, reason: unknown, opts: ResolvedRelayOptions): Promise<void> {
+  const delayMs = backoffDelay(opts.retry, attempts);
+  const message = reason instanceof Error ? reason.message : String(reason);
+  await db
+    .update(outbox)
+    .set({
+      attempts,
+      nextAttemptAt: sql`now() + make_interval(secs => ${delayMs / 1000})`,
+      lastError: message.slice(0, 2_000),
+      claimedBy: null,
+      claimedUntil: null,
+    })
+    .where(and(inArray(outbox.id, [id]), isNull(outbox.publishedAt)));
+}
+
+async function deletePublished(db: Executor, opts: ResolvedRelayOptions): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await db
+      .delete(outbox)
+      .where(
+        inArray(
+          outbox.id,
+          sql`(select id from ${outbox} where published_at < now() - make_interval(secs => ${opts.retentionMs / 1000}) limit ${opts.cleanupBatchSize})`,
+        ),
+      )
+      .returning({ id: outbox.id });
+    total += deleted.length;
+    if (deleted.length < opts.cleanupBatchSize) return total;
+  }
+}
