@@ -154,7 +154,19 @@ describe("mTLS", () => {
   });
 
   it("refuses TLS 1.1 with a protocol version alert", async () => {
-    const socket = tlsConnect({ host: "127.0.0.1", port: app.port, servername: "localhost", ca: ca.cert, ...clients.gateway, minVersion: "TLSv1.1", maxVersion: "TLSv1.1" });
+    // OpenSSL 3.5 (Node 22 and 24) refuses to offer TLS 1.1 at its default security level and
+    // fails before sending anything (ERR_SSL_NO_PROTOCOLS_AVAILABLE); level 0 makes the client
+    // offer it, so that the refusal tested is the server's.
+    const socket = tlsConnect({
+      host: "127.0.0.1",
+      port: app.port,
+      servername: "localhost",
+      ca: ca.cert,
+      ...clients.gateway,
+      minVersion: "TLSv1.1",
+      maxVersion: "TLSv1.1",
+      ciphers: "DEFAULT@SECLEVEL=0",
+    });
     const [error] = (await once(socket, "error")) as [NodeJS.ErrnoException];
     socket.destroy();
     expect(error.code).toBe("ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION");

@@ -27,7 +27,21 @@ export function answerEarly(stream: ServerHttp2Stream, headers: IncomingHttpHead
       stream.end(errorToJsonBytes(error, {}));
     }
   }
-  if (!stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
+  resetAfterAnswer(stream);
+}
+
+/**
+ * Resets a stream the server has just answered (NO_ERROR), so that whatever the client still
+ * sends is not read, one event-loop turn later. The session writes the answer's frames in a
+ * native immediate; since Node 22.23.3 ("http2: avoid uaf while receiving and sending
+ * rst_stream"), a reset made before that write drops them, and the client sees the stream close
+ * without a response (a gRPC call then waits for its deadline). process.nextTick is not late
+ * enough; setImmediate runs after the write on Node 20, 22 and 24.
+ */
+export function resetAfterAnswer(stream: ServerHttp2Stream): void {
+  setImmediate(() => {
+    if (!stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
+  });
 }
 
 /** gRPC's status headers for an error, added to `into` (trailers, or the headers of a trailers-only response). */

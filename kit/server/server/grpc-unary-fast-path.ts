@@ -1,10 +1,10 @@
-import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
+import { type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { create, fromBinary, isMessage, type DescMessage, type DescMethodUnary, type DescService, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { parseTimeout } from "@connectrpc/connect/protocol-grpc";
 import { isUnexpected, toConnectError } from "../errors/to-connect-error.js";
 import type { RequestMemory } from "./admission.js";
-import { grpcErrorHeaders } from "./early-response.js";
+import { grpcErrorHeaders, resetAfterAnswer } from "./early-response.js";
 import { encodeGrpcFrame } from "./grpc-frame-encoder.js";
 import type { IdRegistry } from "./id-registry.js";
 import type { UnexpectedErrorHandler } from "./interceptors/error-mapping.js";
@@ -232,7 +232,7 @@ class UnaryCall implements InFlightCall {
     this.controller?.abort(reason);
     sendError(this.stream, reason);
     // A request still arriving (too large, over the memory bound) is not read any further.
-    if (!this.stream.readableEnded && !this.stream.closed) this.stream.close(constants.NGHTTP2_NO_ERROR);
+    if (!this.stream.readableEnded && !this.stream.closed) resetAfterAnswer(this.stream);
     this.finish();
   }
 
