@@ -9,7 +9,7 @@ type Next = (req: Request) => Promise<Response>;
 
 /** What a client shows telemetry about itself: its state changes and its endpoints. */
 export interface ObservedClient {
-  /** The `target` as configured ("inventory:50052"), naming the client in metrics. */
+  /** The `target` as configured ("items:50051"), naming the client in metrics. */
   readonly target: string;
   readonly events: ClientEvents;
   snapshot(): EndpointSnapshot[];
