@@ -8,7 +8,7 @@ import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 export interface TelemetryOptions {
   /** `service.name`. OTEL_SERVICE_NAME overrides it. */
   service: string;
-  /** `service.version`. Default: the protomesh package version. */
+  /** `service.version`. Default: the version of this package, @protomesh/telemetry. */
   version?: string | undefined;
   /** `service.instance.id`. Default: a random UUID per start, as the semantic conventions advise. */
   instance?: string | undefined;
@@ -87,13 +87,13 @@ export function metricsFromEnv(env: TelemetryEnvironment): Pick<TelemetryOptions
 
 let packageVersion: string | undefined;
 
-/** The version in protomesh's package.json, found from this file in the sources and in dist/. */
+/** The version in this package's package.json, found from this file in the sources and in dist/. */
 export function protomeshVersion(): string {
   if (packageVersion !== undefined) return packageVersion;
   for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
     try {
       const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "protomesh" && pkg.version !== undefined) return (packageVersion = pkg.version);
+      if (pkg.name === "@protomesh/telemetry" && pkg.version !== undefined) return (packageVersion = pkg.version);
     } catch {
       // No package.json at this level: look further up.
     }
