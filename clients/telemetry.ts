@@ -17,7 +17,7 @@ export interface ObservedClient {
 
 /**
  * Tracing and metrics for client calls, supplied by the telemetry of the service making the
- * call (protomesh/kit/telemetry). `call` wraps one call with all its attempts; `attempt` wraps
+ * call (@protomesh/telemetry). `call` wraps one call with all its attempts; `attempt` wraps
  * each attempt, inside the retry interceptor, and is where the trace context is injected.
  */
 export interface ClientTelemetry {
