@@ -31,7 +31,7 @@ export type EventHandler = (event: ReceivedEvent) => Promise<void>;
 
 export interface EventConsumerDeps {
   subscriber: EventSubscriber;
-  /** Types the consumer can decode, e.g. `createRegistry(file_shop_orders_v1_events)`. */
+  /** Types the consumer can decode, e.g. `createRegistry(file_acme_items_v1_events)`. */
   registry: Registry;
   deadLetters: DeadLetterSink;
 }

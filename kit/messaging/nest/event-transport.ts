@@ -13,7 +13,7 @@ import { EVENT_TRANSPORT, ON_EVENT_EXTRAS, type OnEventOptions } from "./on-even
 export interface EventTransportOptions {
   /** The bus (JetStream in production, the in-memory fake in tests); its connection stays the caller's. */
   bus: EventBus;
-  /** Decodes payloads by their type header, e.g. `createRegistry(file_shop_orders_v1_events, …)`. */
+  /** Decodes payloads by their type header, e.g. `createRegistry(file_acme_items_v1_events, …)`. */
   registry: Registry;
   /** Where poison and undecodable messages go; usually `createDeadLetterStore(db)`. */
   deadLetters: DeadLetterSink;

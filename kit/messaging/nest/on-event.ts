@@ -15,7 +15,7 @@ export type OnEventOptions = Partial<Pick<EventConsumerOptions, "stream" | "dura
 export const ON_EVENT_EXTRAS = "protomeshJetStream";
 
 /**
- * Declares a JetStream event handler for one protobuf event type: `@OnEvent(OrderPlacedSchema)`.
+ * Declares a JetStream event handler for one protobuf event type: `@OnEvent(ItemAddedSchema)`.
  * The handler gets the decoded message (`@Payload()`) and a `EventContext` (`@Ctx()`); it is
  * acked when it resolves and retried when it throws.
  */
