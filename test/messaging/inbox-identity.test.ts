@@ -9,12 +9,11 @@ import { Ctx, type MicroserviceOptions, Payload } from "@nestjs/microservices";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Database, Db, Executor } from "@protomesh/data";
-import { createDeadLetterStore, createOutboxRelay, type EventBus, inbox, type OutboxRelay, writeEvent } from "@protomesh/messaging";
+import type { Database, Executor } from "@protomesh/data";
+import { applyOnce, createDeadLetterStore, createOutboxRelay, type EventBus, inbox, type OutboxRelay, writeEvent } from "@protomesh/messaging";
 import { createJetStreamBus } from "@protomesh/messaging/jetstream";
 import { EventContext, EventErrorFilter, EventTransport, OnEvent } from "@protomesh/messaging/nest";
 import { file_shop_orders_v1_events, type OrderPlaced, OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
-import { applyEventOnce } from "../../services/saga/apply-once.js";
 import { streamJanitor, uniqueName } from "../helpers/index.js";
 import { postgresBackend, schema, type TestSchema } from "./backends.js";
 
@@ -30,6 +29,7 @@ describe("inbox identity of event handlers (JetStream, PostgreSQL)", () => {
   let database: Database<TestSchema>;
   let bus: EventBus;
   let relay: OutboxRelay;
+  const auditDeliveries: number[] = [];
 
   const credit = (tx: Executor, account: string) =>
     tx.update(accounts).set({ balance: sql`${accounts.balance} + 1` }).where(eq(accounts.id, account));
@@ -42,14 +42,15 @@ describe("inbox identity of event handlers (JetStream, PostgreSQL)", () => {
     // The saga's handler, on the durable the transport names.
     @OnEvent(OrderPlacedSchema, { subject: placedSubject })
     async charge(@Payload() event: OrderPlaced, @Ctx() context: EventContext): Promise<void> {
-      await applyEventOnce(this.database.db as unknown as Db, "payments", context, (tx) => credit(tx, `charge-${event.orderId}`));
+      await applyOnce(this.database.db, context.getEvent(), (tx) => credit(tx, `charge-${event.orderId}`));
     }
 
     // An audit trail of every order event under a durable named by hand. Its first delivery of
     // each event commits and then fails, as if the ack were lost: every event comes back.
     @OnEvent(OrderPlacedSchema, { subject: `${stream}.shop.orders.v1.*`, durable: "payments_order_audit" })
     async audit(@Payload() event: OrderPlaced, @Ctx() context: EventContext): Promise<void> {
-      await applyEventOnce(this.database.db as unknown as Db, "payments", context, (tx) => credit(tx, `audit-${event.orderId}`));
+      auditDeliveries.push(context.getDeliveryCount());
+      await applyOnce(this.database.db, context.getEvent(), (tx) => credit(tx, `audit-${event.orderId}`));
       if (context.getDeliveryCount() === 1) throw new Error("ack lost after commit");
     }
   }
@@ -107,6 +108,9 @@ describe("inbox identity of event handlers (JetStream, PostgreSQL)", () => {
 
       await expect.poll(() => balances("audit-"), { timeout: 15_000 }).toEqual(orders.map(() => 1));
       await expect.poll(() => balances("charge-"), { timeout: 15_000 }).toEqual(orders.map(() => 1));
+      // The audit really saw each event again, and the second run changed nothing.
+      await expect.poll(() => auditDeliveries.filter((count) => count === 2).length, { timeout: 15_000 }).toBe(orders.length);
+      expect(await balances("audit-")).toEqual(orders.map(() => 1));
 
       // Every inbox record is kept under a consumer the stream really has.
       const jsm = await jetstreamManager(await janitor.connect());
