@@ -4,6 +4,7 @@ import { lastValueFrom } from "rxjs";
 import type { EventBus, StreamSpec } from "../bus/event-bus.js";
 import { subjectMatches } from "../bus/subject.js";
 import type { EventConsumerOptions } from "../consumer/consumer-options.js";
+import { defaultDurableName } from "../consumer/durable-name.js";
 import { createEventConsumer, type EventConsumer, type ReceivedEvent } from "../consumer/event-consumer.js";
 import type { DeadLetterSink } from "../dead-letter/dead-letter-store.js";
 import { combineReadiness, type Readiness } from "../readiness/readiness.js";
@@ -17,7 +18,10 @@ export interface EventTransportOptions {
   registry: Registry;
   /** Where poison and undecodable messages go; usually `createDeadLetterStore(db)`. */
   deadLetters: DeadLetterSink;
-  /** Prefix of every durable name, normally the service name: replicas share the consumers. */
+  /**
+   * Prefix of every durable name a handler does not set itself (`defaultDurableName`), normally
+   * the service name: replicas share the consumers. A durable is also its handler's inbox key.
+   */
   service: string;
   /** Streams this service consumes; created or updated at start-up. */
   streams: StreamSpec[];
@@ -98,7 +102,7 @@ export class EventTransport extends Server implements CustomTransportStrategy {
       ...this.options.consumerDefaults,
       ...overrides,
       stream,
-      durable: own.durable ?? `${this.options.service}_${subject.replace(/[.*>]/g, "_")}`,
+      durable: own.durable ?? defaultDurableName(this.options.service, subject),
       filterSubject: subject,
     };
     // Several handlers of one subject are chained by Nest; all must succeed for the ack.
