@@ -18,8 +18,9 @@ import type { TlsOptions } from "./tls/file-tls-source.js";
  */
 export interface ClientOptions {
   /**
-   * Where the service runs: "host:port" (resolved through DNS, A and AAAA, and re-resolved; an IP
-   * literal is used as is), a list of "host:port" (a static list), or any Resolver.
+   * Where the service runs: "host:port" or gRPC's "dns:///host:port" (resolved through DNS, A and
+   * AAAA, and re-resolved; an IP literal is used as is), a list of "host:port" (a static list), or
+   * any Resolver.
    */
   target: string | readonly string[] | Resolver;
   /** Logical "host:port" sent as :authority and checked in the server certificate. Default: `target` when it is a string, else the first address. */
@@ -78,7 +79,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   const target = resolveTarget(options.target);
   const authority =
     options.authority ??
-    (typeof options.target === "string" ? options.target : target.kind === "static" ? addressKey(target.addresses[0] as Address) : undefined);
+    (typeof options.target === "string" ? withoutDnsScheme(options.target) : target.kind === "static" ? addressKey(target.addresses[0] as Address) : undefined);
   if (authority === undefined) {
     throw new TypeError("protomesh client: `authority` is required with a custom resolver");
   }
@@ -128,7 +129,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
 
 export function resolveTarget(target: ClientOptions["target"]): ResolvedClientOptions["target"] {
   if (typeof target === "string") {
-    const address = parseAddress(target);
+    const address = parseAddress(withoutDnsScheme(target));
     return /^[\d.]+$|:/.test(address.host) ? { kind: "static", addresses: [address] } : { kind: "dns", ...address };
   }
   if (Array.isArray(target)) {
@@ -138,6 +139,16 @@ export function resolveTarget(target: ClientOptions["target"]): ResolvedClientOp
     return { kind: "static", addresses: (target as readonly string[]).map(parseAddress) };
   }
   return { kind: "custom", resolver: target as Resolver };
+}
+
+// gRPC's name syntax (grpc/doc/naming.md) for the system resolver; a DNS server of its own
+// ("dns://8.8.8.8/host:port") is refused rather than silently ignored.
+function withoutDnsScheme(target: string): string {
+  if (!target.startsWith("dns:")) return target;
+  if (!target.startsWith("dns:///")) {
+    throw new TypeError(`invalid target "${target}": a DNS server of its own is not supported, write dns:///host:port`);
+  }
+  return target.slice("dns:///".length);
 }
 
 function validate(o: ResolvedClientOptions): void {

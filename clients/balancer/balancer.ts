@@ -119,6 +119,8 @@ export class Balancer {
 
   close(): void {
     this.closed = true;
+    // Calls still waiting for the first resolution wake up and are refused.
+    this.markResolved();
     this.options.resolver.close();
     this.health?.close();
     for (const endpoint of this.list) {
@@ -239,9 +241,11 @@ export class Balancer {
     if (shard !== undefined) {
       delete headers[SHARD_HEADER];
     }
+    this.refuseWhenClosed();
     if (!this.hasResolved) {
       // Like gRPC core, calls made before the first resolution wait for it (bounded by their deadline).
       await this.resolved;
+      this.refuseWhenClosed();
     }
     const endpoint = this.pick(record?.tried, typeof shard === "string" ? shard : undefined);
     if (endpoint === undefined) {
@@ -254,6 +258,13 @@ export class Balancer {
     const stream = await endpoint.request(method, path, headers, options, probe);
     this.owners.set(stream, endpoint);
     return stream;
+  }
+
+  // Like a closed grpc-java channel: Unavailable at once, never a wait for endpoints that will not come.
+  private refuseWhenClosed(): void {
+    if (this.closed) {
+      throw new CallNotSentError(`the client of ${this.options.authority} is closed`, "client-closed");
+    }
   }
 
   /** With a shard, only that shard's endpoints are candidates; without one, a weighted subset is chosen. */

@@ -5,7 +5,9 @@ export type NotSentReason =
   /** No endpoint of the service was admitted or could be tried (all down, ejected or not serving). */
   | "no-endpoint"
   /** The picked endpoint's connection could not be opened (refused, TLS handshake failed, reset). */
-  | "connection-failed";
+  | "connection-failed"
+  /** The client was closed (`closeClient`, or its Nest module at application shutdown). */
+  | "client-closed";
 
 /**
  * The error (Unavailable) of a call that no server received. It says nothing about the method

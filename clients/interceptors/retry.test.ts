@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Code, ConnectError, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
-import { type ClientEvent, deadlineKey, RetryBudget, retryInterceptor, type RetryOptions } from "@protomesh/clients";
+import { CallNotSentError, type ClientEvent, deadlineKey, RetryBudget, retryInterceptor, type RetryOptions } from "@protomesh/clients";
 import { methods, settle, unaryRequest, unaryResponse } from "../../test/clients/helpers/requests.js";
 import { ClientEvents } from "../events.js";
 
@@ -87,6 +87,15 @@ describe("retry interceptor", () => {
     const result = settle(call(unaryRequest(methods.getItem)));
     await vi.runAllTimersAsync();
     expect(await result).toMatchObject({ ok: false, error: { code: Code.Internal } });
+    expect(next).toHaveBeenCalledTimes(1);
+  });
+
+  it("does not retry a call refused by a closed client, Unavailable though it is", async () => {
+    const closed = () => Promise.reject(new CallNotSentError("the client of orders.shop:443 is closed", "client-closed"));
+    const { call, next } = setup([closed, "ok"]);
+    const result = settle(call(unaryRequest(methods.getOrder)));
+    await vi.runAllTimersAsync();
+    expect(await result).toMatchObject({ ok: false, error: { code: Code.Unavailable, reason: "client-closed" } });
     expect(next).toHaveBeenCalledTimes(1);
   });
 

@@ -5,6 +5,7 @@ import { ExponentialBackoff, fullJitterGenerator, type IBackoff } from "cockatie
 import { ATTEMPT_HEADER, type AttemptLedger } from "../balancer/attempt-ledger.js";
 import { deadlineKey } from "../deadline-context.js";
 import type { ClientEvents } from "../events.js";
+import { isCallNotSentError } from "../balancer/call-not-sent-error.js";
 import type { RetryBudget } from "../resilience/retry-budget.js";
 import { writeGrpcTimeout } from "./grpc-timeout.js";
 
@@ -72,7 +73,7 @@ export function retryInterceptor(options: RetryOptions, deps: RetryDeps): Interc
           const error = ConnectError.from(e);
           const retryable =
             options.retryableCodes.includes(error.code) || refusedStream(error) || (error.cause === ATTEMPT_TIMEOUT && !req.signal.aborted);
-          if (attempt >= options.maxAttempts || !retryable || req.signal.aborted) {
+          if (attempt >= options.maxAttempts || !retryable || req.signal.aborted || closedClient(error)) {
             throw error;
           }
           const pushback = readPushback(error);
@@ -151,6 +152,10 @@ function mayRetry(req: UnaryRequest, idempotencyHeader: string): boolean {
  * reports it as Unavailable when it reads the reset code, but as Internal when the stream's
  * error event comes first; both mean the same and are retried like Unavailable.
  */
+function closedClient(error: ConnectError): boolean {
+  return isCallNotSentError(error) && error.reason === "client-closed";
+}
+
 function refusedStream(error: ConnectError): boolean {
   for (let cause: unknown = error.cause, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
     if (cause.message.includes("NGHTTP2_REFUSED_STREAM")) {
