@@ -91,9 +91,9 @@ describe("retry interceptor", () => {
   });
 
   it("does not retry a call refused by a closed client, Unavailable though it is", async () => {
-    const closed = () => Promise.reject(new CallNotSentError("the client of orders.shop:443 is closed", "client-closed"));
+    const closed = () => Promise.reject(new CallNotSentError("the client of items.example.org:443 is closed", "client-closed"));
     const { call, next } = setup([closed, "ok"]);
-    const result = settle(call(unaryRequest(methods.getOrder)));
+    const result = settle(call(unaryRequest(methods.getItem)));
     await vi.runAllTimersAsync();
     expect(await result).toMatchObject({ ok: false, error: { code: Code.Unavailable, reason: "client-closed" } });
     expect(next).toHaveBeenCalledTimes(1);
