@@ -1,3 +1,5 @@
+import { defaultPgliteCacheDir } from "./pglite-template.js";
+
 /** How to open a service's database. */
 export interface DatabaseOptions<TSchema extends Record<string, unknown> = Record<string, never>> {
   /**
@@ -7,6 +9,13 @@ export interface DatabaseOptions<TSchema extends Record<string, unknown> = Recor
   url?: string | undefined;
   /** PGlite data directory (only without `url`). Default: unset, an in-memory database. */
   dataDir?: string | undefined;
+  /**
+   * Where embedded PGlite keeps a freshly initialised cluster, one tarball per PGlite version
+   * (about 40 MB), restored into each new database instead of running initdb; the first database
+   * opened saves it. `false`: run initdb for every new database (only without `url`).
+   * Default: `$XDG_CACHE_HOME/protomesh`, else `~/.cache/protomesh`.
+   */
+  pgliteCacheDir?: string | false | undefined;
   /** Drizzle schema (tables and relations) for `db.query.*`. Default: none. */
   schema?: TSchema | undefined;
   /**
@@ -30,6 +39,7 @@ export interface DatabaseOptions<TSchema extends Record<string, unknown> = Recor
 export interface ResolvedDatabaseOptions<TSchema extends Record<string, unknown>> {
   url: string | undefined;
   dataDir: string | undefined;
+  pgliteCacheDir: string | false;
   schema: TSchema | undefined;
   migrationsFolder: string | undefined;
   poolSize: number;
@@ -49,6 +59,10 @@ export function resolveDatabaseOptions<TSchema extends Record<string, unknown>>(
   if (url !== undefined && options.dataDir !== undefined) {
     throw new TypeError("database dataDir is for embedded PGlite; it cannot be combined with url");
   }
+  if (url !== undefined && options.pgliteCacheDir !== undefined) {
+    throw new TypeError("database pgliteCacheDir is for embedded PGlite; it cannot be combined with url");
+  }
+  if (options.pgliteCacheDir === "") throw new TypeError("database pgliteCacheDir must be a directory or false, got an empty string");
   const poolSize = options.poolSize ?? 10;
   if (!Number.isInteger(poolSize) || poolSize < 1) throw new TypeError(`database poolSize must be a positive integer, got ${poolSize}`);
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
@@ -56,6 +70,7 @@ export function resolveDatabaseOptions<TSchema extends Record<string, unknown>>(
   return {
     url,
     dataDir: options.dataDir,
+    pgliteCacheDir: options.pgliteCacheDir ?? defaultPgliteCacheDir(),
     schema: options.schema,
     migrationsFolder: options.migrationsFolder,
     poolSize,

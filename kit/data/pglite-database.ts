@@ -4,10 +4,10 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePgliteDb } from "drizzle-orm/pglite/migrator";
 import { toDataError } from "./data-error.js";
 import type { Database, Db, ResolvedDatabaseOptions } from "./database.js";
+import { holdsCluster, readPgliteTemplate, savePgliteTemplate } from "./pglite-template.js";
 
 export async function openPglite<TSchema extends Record<string, unknown>>(options: ResolvedDatabaseOptions<TSchema>): Promise<Database<TSchema>> {
-  const client = new PGlite(options.dataDir);
-  await client.waitReady;
+  const client = await startPglite(options.dataDir, options.pgliteCacheDir);
   const db = drizzlePglite({ client, ...(options.schema ? { schema: options.schema } : {}) }) as unknown as Db<TSchema>;
   return {
     db,
@@ -30,6 +30,16 @@ export async function openPglite<TSchema extends Record<string, unknown>>(option
       if (!client.closed) await client.close();
     },
   };
+}
+
+/** A new database is restored from the cached template, or initialised and then saved as it. */
+async function startPglite(dataDir: string | undefined, cacheDir: string | false): Promise<PGlite> {
+  const fresh = dataDir === undefined || !holdsCluster(dataDir);
+  const template = fresh && cacheDir !== false ? await readPgliteTemplate(cacheDir) : undefined;
+  const client = new PGlite({ ...(dataDir === undefined ? {} : { dataDir }), ...(template === undefined ? {} : { loadDataDir: template }) });
+  await client.waitReady;
+  if (fresh && template === undefined && cacheDir !== false) await savePgliteTemplate(client, cacheDir);
+  return client;
 }
 
 async function migratePglite(client: PGlite, folder: string): Promise<void> {

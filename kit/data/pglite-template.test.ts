@@ -1,0 +1,94 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
+import { sql } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { openDatabase } from "@protomesh/data";
+import { defaultPgliteCacheDir, pgliteTemplatePath, savePgliteTemplate } from "./pglite-template.js";
+
+const migrationsFolder = fileURLToPath(new URL("./testdata/migrations", import.meta.url));
+
+describe("PGlite template", () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), "protomesh-pglite-template-"));
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("restores a new database from the template the cache holds instead of running initdb", async () => {
+    const cacheDir = join(root, "cache");
+    // A template with a table no initdb makes: finding it proves the database came from the template.
+    const seed = new PGlite();
+    await seed.exec("create table from_template (id int)");
+    await savePgliteTemplate(seed, cacheDir);
+    await seed.close();
+
+    for (const dataDir of [undefined, join(root, "data")]) {
+      const database = await openDatabase({ dataDir, pgliteCacheDir: cacheDir, migrationsFolder });
+      try {
+        const { rows } = await database.db.execute(sql`select count(*)::int as n from from_template`);
+        expect(rows).toEqual([{ n: 0 }]);
+        await database.db.execute(sql`insert into counters (name, value) values ('restored', 1)`);
+      } finally {
+        await database.close();
+      }
+    }
+  }, 120_000);
+
+  it("saves the template when the cache has none, and later databases start from it, each its own", async () => {
+    const cacheDir = join(root, "cache");
+    const first = await openDatabase({ pgliteCacheDir: cacheDir, migrationsFolder });
+    await first.db.execute(sql`insert into counters (name, value) values ('first', 1)`);
+    await first.close();
+    expect(await readdir(cacheDir)).toEqual([basename(pgliteTemplatePath(cacheDir))]);
+
+    // Saved before the migrations ran: a template holds initdb's cluster, nothing of any app.
+    const second = await openDatabase({ pgliteCacheDir: cacheDir });
+    try {
+      const { rows } = await second.db.execute(sql`select count(*)::int as n from pg_tables where tablename = 'counters'`);
+      expect(rows).toEqual([{ n: 0 }]);
+    } finally {
+      await second.close();
+    }
+  }, 120_000);
+
+  it("resumes a data directory that holds a database rather than loading the template over it", async () => {
+    const cacheDir = join(root, "cache");
+    const dataDir = join(root, "data");
+    const created = await openDatabase({ dataDir, pgliteCacheDir: cacheDir, migrationsFolder });
+    await created.db.execute(sql`insert into counters (name, value) values ('kept', 7)`);
+    await created.close();
+
+    const reopened = await openDatabase({ dataDir, pgliteCacheDir: cacheDir, migrationsFolder });
+    try {
+      const { rows } = await reopened.db.execute(sql`select value from counters where name = 'kept'`);
+      expect(rows).toEqual([{ value: 7 }]);
+    } finally {
+      await reopened.close();
+    }
+  }, 120_000);
+
+  it("caches under XDG_CACHE_HOME by default, and writes nothing when turned off", async () => {
+    vi.stubEnv("XDG_CACHE_HOME", join(root, "xdg"));
+    try {
+      const off = await openDatabase({ pgliteCacheDir: false });
+      await off.close();
+      expect(existsSync(join(root, "xdg"))).toBe(false);
+      const cached = await openDatabase();
+      await cached.close();
+      expect(existsSync(pgliteTemplatePath(join(root, "xdg", "protomesh")))).toBe(true);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  }, 120_000);
+
+  it("keys the template by the installed PGlite version and caches per user", () => {
+    expect(pgliteTemplatePath("/cache")).toMatch(/^\/cache\/pglite-\d+\.\d+\.\d+[^/]*-initdb\.tar$/);
+    expect(defaultPgliteCacheDir({ XDG_CACHE_HOME: "/xdg" })).toBe("/xdg/protomesh");
+  });
+});
