@@ -9,6 +9,7 @@ export {
 } from "./database.js";
 export type { ListenOptions, Unlisten } from "./notifications.js";
 export { type DatabaseOptions, resolveDatabaseOptions } from "./options.js";
+export { defaultPgliteCacheDir } from "./pglite-template.js";
 export { DataError, isDataError, toDataError, type DataErrorCode } from "./data-error.js";
 export { runTransaction, type RunTransactionOptions } from "./run-transaction.js";
 export { MIGRATION_LOCK_KEY } from "./migrate.js";

@@ -1,4 +1,3 @@
-import { defaultPgliteCacheDir } from "./pglite-template.js";
 
 /** How to open a service's database. */
 export interface DatabaseOptions<TSchema extends Record<string, unknown> = Record<string, never>> {
@@ -12,8 +11,9 @@ export interface DatabaseOptions<TSchema extends Record<string, unknown> = Recor
   /**
    * Where embedded PGlite keeps a freshly initialised cluster, one tarball per PGlite version
    * (about 40 MB), restored into each new database instead of running initdb; the first database
-   * opened saves it. `false`: run initdb for every new database (only without `url`).
-   * Default: `$XDG_CACHE_HOME/protomesh`, else `~/.cache/protomesh`.
+   * opened saves it. Default: `false`, initdb for every new database: a library writes nothing
+   * outside what it was given unless asked. `defaultPgliteCacheDir()` names the usual per-user
+   * place (`$XDG_CACHE_HOME/protomesh`, else `~/.cache/protomesh`). Only without `url`.
    */
   pgliteCacheDir?: string | false | undefined;
   /** Drizzle schema (tables and relations) for `db.query.*`. Default: none. */
@@ -70,7 +70,7 @@ export function resolveDatabaseOptions<TSchema extends Record<string, unknown>>(
   return {
     url,
     dataDir: options.dataDir,
-    pgliteCacheDir: options.pgliteCacheDir ?? defaultPgliteCacheDir(),
+    pgliteCacheDir: options.pgliteCacheDir ?? false,
     schema: options.schema,
     migrationsFolder: options.migrationsFolder,
     poolSize,

@@ -73,13 +73,15 @@ describe("PGlite template", () => {
     }
   }, 120_000);
 
-  it("caches under XDG_CACHE_HOME by default, and writes nothing when turned off", async () => {
+  it("writes nothing unless asked, and caches under XDG_CACHE_HOME when given the default place", async () => {
     vi.stubEnv("XDG_CACHE_HOME", join(root, "xdg"));
     try {
+      const unasked = await openDatabase();
+      await unasked.close();
       const off = await openDatabase({ pgliteCacheDir: false });
       await off.close();
       expect(existsSync(join(root, "xdg"))).toBe(false);
-      const cached = await openDatabase();
+      const cached = await openDatabase({ pgliteCacheDir: defaultPgliteCacheDir() });
       await cached.close();
       expect(existsSync(pgliteTemplatePath(join(root, "xdg", "protomesh")))).toBe(true);
     } finally {

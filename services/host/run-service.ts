@@ -13,7 +13,7 @@ import { connectSharedRedis, type SharedRedis } from "@protomesh/cache";
 import { ConnectTransport, type ConnectTransportOptions } from "@protomesh/server/nest";
 import { HealthRegistry } from "@protomesh/server";
 import { isConfigError, type CommonServiceConfig } from "../config/index.js";
-import { openDatabase, type Database } from "@protomesh/data";
+import { defaultPgliteCacheDir, openDatabase, type Database } from "@protomesh/data";
 import { createJetStreamBus, DEFAULT_JETSTREAM_TIMEOUT_MS } from "@protomesh/messaging/jetstream";
 import { createRedisStreamsBus } from "@protomesh/messaging/redis-streams";
 import { createOutboxRelay, DEFAULT_NOT_READY_AFTER_MS, outboxStats, type EventBus, type OutboxRelay, type Readiness, type StreamSpec } from "@protomesh/messaging";
@@ -97,7 +97,10 @@ export async function runService(definition: ServiceDefinition, options: RunServ
     connectTimeoutMs,
     () =>
       openDatabase({
-        ...("url" in config.database ? { url: config.database.url, poolSize: config.database.poolSize } : config.database.dataDir === "memory" ? {} : { dataDir: config.database.dataDir }),
+        ...("url" in config.database
+          ? { url: config.database.url, poolSize: config.database.poolSize }
+          : // Embedded: start new databases from the per-user cached initdb (ADR 0135).
+            { pgliteCacheDir: defaultPgliteCacheDir(), ...(config.database.dataDir === "memory" ? {} : { dataDir: config.database.dataDir }) }),
         migrationsFolder: definition.migrationsFolder,
         applicationName: definition.name,
         connectTimeoutMs,
