@@ -34,7 +34,7 @@ export interface BalancedTransport extends Transport {
  * yours, deadline (one deadline for the whole call), circuit breaker (one outcome per call,
  * after retries), retry (each attempt re-picks an endpoint and gets the time left), telemetry
  * of each attempt. Both telemetry interceptors pass calls through unless the caller runs under
- * a service's telemetry (protomesh/kit/telemetry).
+ * a service's telemetry (@protomesh/telemetry).
  */
 export function createBalancedTransport(options: ClientOptions): BalancedTransport {
   const o = resolveClientOptions(options);

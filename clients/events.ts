@@ -13,7 +13,7 @@ export type EjectionReason =
 
 /**
  * Every state change of a client, for telemetry to hook into. `address` is an endpoint's
- * "host:port"; `key` names a circuit ("shop.orders.v1.OrdersService/GetOrder").
+ * "host:port"; `key` names a circuit ("acme.items.v1.ItemService/GetItem").
  */
 export type ClientEvent =
   | { type: "endpoint-added"; address: string }

@@ -9,7 +9,7 @@ type Next = (req: Request) => Promise<Response>;
 
 /** What a client shows telemetry about itself: its state changes and its endpoints. */
 export interface ObservedClient {
-  /** The `target` as configured ("inventory:50052"), naming the client in metrics. */
+  /** The `target` as configured ("items:50051"), naming the client in metrics. */
   readonly target: string;
   readonly events: ClientEvents;
   snapshot(): EndpointSnapshot[];
@@ -17,7 +17,7 @@ export interface ObservedClient {
 
 /**
  * Tracing and metrics for client calls, supplied by the telemetry of the service making the
- * call (protomesh/kit/telemetry). `call` wraps one call with all its attempts; `attempt` wraps
+ * call (@protomesh/telemetry). `call` wraps one call with all its attempts; `attempt` wraps
  * each attempt, inside the retry interceptor, and is where the trace context is injected.
  */
 export interface ClientTelemetry {

@@ -12,11 +12,11 @@ import { sql } from "drizzle-orm";
 import { clientTransport, closeClient, resolverForTarget, shardKeyInterceptor, WeightedResolver, type ClientOptions } from "@protomesh/clients";
 import { createInventoryClient, createOrdersClient } from "../services/clients.js";
 import type { Database } from "@protomesh/data";
-import { DEFAULT_OUTBOX_LEASE_MS } from "@protomesh/messaging";
+import { DEFAULT_OUTBOX_LEASE_MS, defaultDurableName } from "@protomesh/messaging";
 import { writeDevCertificates } from "@protomesh/server/pki";
 import { CancellationReason, OrderStatus, type Order } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { checkInvariants, type InvariantReport } from "../test/checker/invariants.js";
-import { durableName, subscriptions, type ServiceName } from "../services/saga/topology.js";
+import { subscriptions, type ServiceName } from "../services/saga/topology.js";
 import type { DemoDatabases } from "./databases.js";
 import type { DemoNats } from "./nats.js";
 import { freePort } from "./network.js";
@@ -122,7 +122,7 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
   // Each shard consumes inventory's events through durables of its own.
   const durables: Durable[] = subscriptions.flatMap((subscription) =>
     subscription.consumer === "inventory" && shards !== undefined
-      ? shards.map((shard) => ({ stream: subscription.stream, durable: durableName(shard, subscription.eventType) }))
+      ? shards.map((shard) => ({ stream: subscription.stream, durable: defaultDurableName(shard, subscription.eventType) }))
       : [{ stream: subscription.stream, durable: subscription.durable }],
   );
   const addresses = (unit: string) => (ports.get(unit) ?? []).map((port) => `127.0.0.1:${port}`);

@@ -21,7 +21,7 @@ export function shardOf(key: string, shards: readonly string[]): string | undefi
 /**
  * 32-bit FNV-1a over the UTF-16 code units of "<shard>\0<key>", finished with MurmurHash3's fmix32
  * so that keys differing in their last character spread over all shards. Other implementations
- * (a migration script, a SQL function) must hash the same units; SKUs are ASCII, where code units
+ * (a migration script, a SQL function) must hash the same units; item ids are ASCII, where code units
  * and UTF-8 bytes coincide.
  */
 export function scoreOf(shard: string, key: string): number {

@@ -14,7 +14,7 @@ export interface ShardRouting {
    * yet still owns its keys.
    */
   shards: readonly string[];
-  /** How to find the shard key in each routed method's request, by method name: `{ GetStock: (r) => r.sku }`. */
+  /** How to find the shard key in each routed method's request, by method name: `{ GetItem: (r) => r.itemId }`. */
   keys: Readonly<Record<string, (request: never) => string>>;
 }
 

@@ -19,11 +19,11 @@ function setup(overrides: Partial<CircuitBreakerOptions> = {}) {
   const next = vi.fn((req: UnaryRequest): Promise<UnaryResponse> =>
     fail === undefined
       ? Promise.resolve(unaryResponse(req))
-      : Promise.reject(fail === "not-sent" ? new CallNotSentError("no endpoint of orders.shop:443 is available", "no-endpoint") : new ConnectError("injected", fail)),
+      : Promise.reject(fail === "not-sent" ? new CallNotSentError("no endpoint of items.example.org:443 is available", "no-endpoint") : new ConnectError("injected", fail)),
   );
   const call = circuitBreakerInterceptor({ ...options, ...overrides }, bus)(next as never) as (req: UnaryRequest) => Promise<UnaryResponse>;
   return {
-    call: () => settle(call(unaryRequest(methods.getOrder))),
+    call: () => settle(call(unaryRequest(methods.getItem))),
     next,
     events,
     bus,
@@ -50,8 +50,8 @@ describe("circuit breaker interceptor", () => {
     const error = (result as { error: unknown }).error;
     expect(isCircuitOpenError(error)).toBe(true);
     expect(error).toMatchObject({ code: Code.Unavailable });
-    expect((error as Error).message).toMatch(/circuit open for shop\.orders\.v1\.OrdersService\/GetOrder/);
-    expect(events).toEqual([{ type: "circuit-opened", key: "shop.orders.v1.OrdersService/GetOrder", durationMs: 1_000 }]);
+    expect((error as Error).message).toMatch(/circuit open for protomesh\.test\.v1\.ItemService\/GetItem/);
+    expect(events).toEqual([{ type: "circuit-opened", key: "protomesh.test.v1.ItemService/GetItem", durationMs: 1_000 }]);
   });
 
   it("lets one probe through when half-open, and closes when it succeeds", async () => {
@@ -89,13 +89,13 @@ describe("circuit breaker interceptor", () => {
   });
 
   it("answers with the method's fallback when the circuit is open", async () => {
-    const { call, next } = setup({ fallbacks: { GetOrder: () => ({ order: { orderId: "cached" } }) } });
+    const { call, next } = setup({ fallbacks: { GetItem: () => ({ item: { itemId: "cached" } }) } });
     for (let i = 0; i < 3; i++) {
       await call();
     }
     const result = await call();
     expect(next).toHaveBeenCalledTimes(3);
-    expect(result).toMatchObject({ ok: true, value: { message: { order: { orderId: "cached" } } } });
+    expect(result).toMatchObject({ ok: true, value: { message: { item: { itemId: "cached" } } } });
   });
 
   it("does not count calls no server received (no endpoint available) toward opening", async () => {
@@ -138,9 +138,9 @@ describe("circuit breaker interceptor", () => {
   });
 
   it("still answers a call that was not sent with the method's fallback", async () => {
-    const { call, setFail } = setup({ fallbacks: { GetOrder: () => ({ order: { orderId: "cached" } }) } });
+    const { call, setFail } = setup({ fallbacks: { GetItem: () => ({ item: { itemId: "cached" } }) } });
     setFail("not-sent");
-    expect(await call()).toMatchObject({ ok: true, value: { message: { order: { orderId: "cached" } } } });
+    expect(await call()).toMatchObject({ ok: true, value: { message: { item: { itemId: "cached" } } } });
   });
 
   it("turns half-open at once when an endpoint is readmitted, before the open time is up", async () => {

@@ -25,8 +25,8 @@ describe("deadline interceptor", () => {
   });
 
   it("gives a call without a deadline its method's default, and enforces it", async () => {
-    const { call, seen } = setup({ defaultTimeoutMs: 5_000, methods: { GetOrder: 200 } }, hang);
-    const result = settle(call(unaryRequest(methods.getOrder)));
+    const { call, seen } = setup({ defaultTimeoutMs: 5_000, methods: { GetItem: 200 } }, hang);
+    const result = settle(call(unaryRequest(methods.getItem)));
     await vi.advanceTimersByTimeAsync(199);
     expect(seen[0]!.header.get("grpc-timeout")).toBe("200m");
     expect(seen[0]!.contextValues.get(deadlineKey)).toBe(1_000_200);
@@ -36,7 +36,7 @@ describe("deadline interceptor", () => {
 
   it("keeps the caller's own shorter timeout", async () => {
     const { call, seen } = setup({ defaultTimeoutMs: 5_000 });
-    await call(unaryRequest(methods.getOrder, {}, { header: { "grpc-timeout": "300m" } }));
+    await call(unaryRequest(methods.getItem, {}, { header: { "grpc-timeout": "300m" } }));
     expect(seen[0]!.header.get("grpc-timeout")).toBe("300m");
     expect(seen[0]!.signal.aborted).toBe(false);
   });
@@ -44,7 +44,7 @@ describe("deadline interceptor", () => {
   it("propagates an ambient deadline from an incoming call, the earliest winning", async () => {
     const { call, seen } = setup({ defaultTimeoutMs: 5_000 });
     await withIncomingDeadline({ timeoutMs: () => 800 }, () =>
-      withDeadline(Date.now() + 2_000, () => call(unaryRequest(methods.getOrder, {}, { header: { "grpc-timeout": "1000m" } }))),
+      withDeadline(Date.now() + 2_000, () => call(unaryRequest(methods.getItem, {}, { header: { "grpc-timeout": "1000m" } }))),
     );
     expect(seen[0]!.header.get("grpc-timeout")).toBe("800m");
     expect(seen[0]!.contextValues.get(deadlineKey)).toBe(1_000_800);
@@ -52,7 +52,7 @@ describe("deadline interceptor", () => {
 
   it("takes an explicit deadline from the call's context values", async () => {
     const { call, seen } = setup({});
-    const req = unaryRequest(methods.getOrder);
+    const req = unaryRequest(methods.getItem);
     req.contextValues.set(deadlineKey, Date.now() + 150);
     await call(req);
     expect(seen[0]!.header.get("grpc-timeout")).toBe("150m");
@@ -60,14 +60,14 @@ describe("deadline interceptor", () => {
 
   it("fails at once when the propagated deadline has already passed", async () => {
     const { call, seen } = setup({});
-    const result = await settle(withDeadline(Date.now() - 1, () => call(unaryRequest(methods.getOrder))));
+    const result = await settle(withDeadline(Date.now() - 1, () => call(unaryRequest(methods.getItem))));
     expect(result).toMatchObject({ ok: false, error: { code: Code.DeadlineExceeded } });
     expect(seen).toHaveLength(0);
   });
 
   it("leaves a call alone when there is no deadline anywhere and no default", async () => {
     const { call, seen } = setup({});
-    await call(unaryRequest(methods.getOrder));
+    await call(unaryRequest(methods.getItem));
     expect(seen[0]!.header.has("grpc-timeout")).toBe(false);
   });
 });

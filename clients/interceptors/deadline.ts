@@ -6,7 +6,7 @@ import { readGrpcTimeout, writeGrpcTimeout } from "./grpc-timeout.js";
 export interface DeadlineOptions {
   /** Timeout of a call that has none from its caller, its context or an incoming call. Undefined: none. */
   defaultTimeoutMs?: number | undefined;
-  /** Per-method default timeouts by method name ("GetOrder"), overriding `defaultTimeoutMs`. */
+  /** Per-method default timeouts by method name ("GetItem"), overriding `defaultTimeoutMs`. */
   methods?: Readonly<Record<string, number>> | undefined;
 }
 

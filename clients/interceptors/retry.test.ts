@@ -48,7 +48,7 @@ describe("retry interceptor", () => {
 
   it("retries Unavailable on an idempotent method with growing, jittered backoff", async () => {
     const { call, seen } = setup([Code.Unavailable, Code.Unavailable, "ok"]);
-    const result = settle(call(unaryRequest(methods.getOrder)));
+    const result = settle(call(unaryRequest(methods.getItem)));
     await vi.runAllTimersAsync();
     expect((await result).ok).toBe(true);
     expect(seen).toHaveLength(3);
@@ -60,7 +60,7 @@ describe("retry interceptor", () => {
 
   it("never retries a method without an idempotency level when the call carries no key", async () => {
     const { call, next } = setup([Code.Unavailable, "ok"]);
-    const result = settle(call(unaryRequest(methods.createOrder, { userId: "u1" })));
+    const result = settle(call(unaryRequest(methods.putItem, { ownerId: "u1" })));
     await vi.runAllTimersAsync();
     expect(await result).toMatchObject({ ok: false, error: { code: Code.Unavailable } });
     expect(next).toHaveBeenCalledTimes(1);
@@ -68,7 +68,7 @@ describe("retry interceptor", () => {
 
   it("retries a non-idempotent method whose request has an idempotency_key field", async () => {
     const { call, next } = setup([Code.Unavailable, "ok"]);
-    const result = settle(call(unaryRequest(methods.createOrder, { userId: "u1", idempotencyKey: "order-0001" })));
+    const result = settle(call(unaryRequest(methods.putItem, { ownerId: "u1", idempotencyKey: "put-0001" })));
     await vi.runAllTimersAsync();
     expect((await result).ok).toBe(true);
     expect(next).toHaveBeenCalledTimes(2);
@@ -76,7 +76,7 @@ describe("retry interceptor", () => {
 
   it("retries a non-idempotent method called with an idempotency-key header", async () => {
     const { call, next } = setup([Code.Unavailable, "ok"]);
-    const result = settle(call(unaryRequest(methods.createOrder, {}, { header: { "idempotency-key": "k-1" } })));
+    const result = settle(call(unaryRequest(methods.putItem, {}, { header: { "idempotency-key": "k-1" } })));
     await vi.runAllTimersAsync();
     expect((await result).ok).toBe(true);
     expect(next).toHaveBeenCalledTimes(2);
@@ -84,7 +84,7 @@ describe("retry interceptor", () => {
 
   it("does not retry codes outside the retryable set", async () => {
     const { call, next } = setup([Code.Internal, "ok"]);
-    const result = settle(call(unaryRequest(methods.getOrder)));
+    const result = settle(call(unaryRequest(methods.getItem)));
     await vi.runAllTimersAsync();
     expect(await result).toMatchObject({ ok: false, error: { code: Code.Internal } });
     expect(next).toHaveBeenCalledTimes(1);
@@ -94,13 +94,13 @@ describe("retry interceptor", () => {
     const pushback = (value: string) => (): Promise<UnaryResponse> =>
       Promise.reject(new ConnectError("busy", Code.Unavailable, { "grpc-retry-pushback-ms": value }));
     const { call, seen } = setup([pushback("700"), "ok"]);
-    const result = settle(call(unaryRequest(methods.getOrder)));
+    const result = settle(call(unaryRequest(methods.getItem)));
     await vi.runAllTimersAsync();
     expect((await result).ok).toBe(true);
     expect(seen[1]!.at - seen[0]!.at).toBe(700);
 
     const stop = setup([pushback("-1"), "ok"]);
-    const stopped = settle(stop.call(unaryRequest(methods.getOrder)));
+    const stopped = settle(stop.call(unaryRequest(methods.getItem)));
     await vi.runAllTimersAsync();
     expect(await stopped).toMatchObject({ ok: false, error: { code: Code.Unavailable } });
     expect(stop.next).toHaveBeenCalledTimes(1);
@@ -108,7 +108,7 @@ describe("retry interceptor", () => {
 
   it("gives each attempt the time left and never sleeps past the deadline", async () => {
     const { call, seen } = setup([Code.Unavailable, Code.Unavailable, "ok"], { initialBackoffMs: 80 });
-    const req = unaryRequest(methods.getOrder);
+    const req = unaryRequest(methods.getItem);
     req.contextValues.set(deadlineKey, Date.now() + 100);
     const result = settle(call(req));
     await vi.runAllTimersAsync();
@@ -121,7 +121,7 @@ describe("retry interceptor", () => {
     const hang = (req: UnaryRequest) =>
       new Promise<UnaryResponse>((_, reject) => req.signal.addEventListener("abort", () => reject(req.signal.reason as Error)));
     const { call, seen } = setup([hang, "ok"], { perAttemptTimeoutMs: 30 });
-    const result = settle(call(unaryRequest(methods.getOrder)));
+    const result = settle(call(unaryRequest(methods.getItem)));
     await vi.runAllTimersAsync();
     expect((await result).ok).toBe(true);
     expect(seen[0]!.timeout).toBe("30m");
@@ -131,7 +131,7 @@ describe("retry interceptor", () => {
   it("stops retrying when the budget is spent and says so", async () => {
     const budget = new RetryBudget({ ratio: 0, minRetriesPerSecond: 0.1 });
     const { call, events } = setup([Code.Unavailable, Code.Unavailable, Code.Unavailable, Code.Unavailable], {}, budget);
-    const first = settle(call(unaryRequest(methods.getOrder)));
+    const first = settle(call(unaryRequest(methods.getItem)));
     await vi.runAllTimersAsync();
     expect(await first).toMatchObject({ ok: false, error: { code: Code.Unavailable } });
     expect(events.map((e) => e.type)).toEqual(["retry", "retry-budget-exhausted"]);

@@ -12,7 +12,7 @@ const file = (name: string) => join(dir, name);
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "protomesh-pem-"));
   ca = await createCertificateAuthority();
-  const leaf = await ca.issue({ commonName: "orders" });
+  const leaf = await ca.issue({ commonName: "api" });
   await writeFile(file("ca.crt"), ca.cert);
   await writeFile(file("chain.crt"), leaf.cert + ca.cert);
   await writeFile(file("leaf.key"), leaf.key);

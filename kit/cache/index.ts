@@ -1,4 +1,4 @@
-// protomesh/kit/cache: Redis as an accelerator that never changes an answer. A shared
+// @protomesh/cache: Redis as an accelerator that never changes an answer. A shared
 // connection with bounded commands, read-through caches invalidated after commits, and call
 // limits shared by replicas.
 export { connectSharedRedis, type SharedRedis, type SharedRedisOptions } from "./shared-redis.js";

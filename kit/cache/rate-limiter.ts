@@ -7,7 +7,7 @@ import { retryInfo } from "./retry-info.js";
 import type { SharedRedis } from "./shared-redis.js";
 
 export interface RateLimiterOptions {
-  /** Key prefix in Redis, e.g. "orders:create-order". */
+  /** Key prefix in Redis, e.g. "items:put-item". */
   name: string;
   /** Calls allowed per key in one window. */
   limit: number;

@@ -14,7 +14,7 @@ export interface CacheCodec<V> {
 }
 
 export interface ReadThroughCacheOptions<V> {
-  /** Key prefix, e.g. "orders:order"; entries live at `<namespace>:{<key>}`. */
+  /** Key prefix, e.g. "items:item"; entries live at `<namespace>:{<key>}`. */
   namespace: string;
   /** How long an entry answers reads without asking the loader; the backstop for a lost invalidation. */
   ttlMs: number;

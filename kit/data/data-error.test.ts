@@ -22,10 +22,10 @@ describe("toDataError", () => {
   });
 
   it("finds the SQLSTATE under drizzle's query wrapper and keeps the whole chain as cause", () => {
-    const driver = pgError("23505", { constraint: "orders_pkey" });
+    const driver = pgError("23505", { constraint: "items_pkey" });
     const wrapped = Object.assign(new Error("Failed query: insert ..."), { cause: driver });
     const mapped = toDataError(wrapped);
-    expect(mapped).toMatchObject({ code: "unique_violation", constraint: "orders_pkey" });
+    expect(mapped).toMatchObject({ code: "unique_violation", constraint: "items_pkey" });
     expect(mapped.cause).toBe(wrapped);
   });
 

@@ -15,7 +15,7 @@ export { type OutboxRelayOptions, resolveRelayOptions, DEFAULT_OUTBOX_LEASE_MS }
 export { outboxStats, type OutboxStats } from "./outbox/outbox-stats.js";
 
 // Inbox
-export { withInbox, pruneInbox, minimumInboxRetentionMs, type InboxOutcome } from "./inbox/with-inbox.js";
+export { withInbox, pruneInbox, minimumInboxRetentionMs, type InboxKey, type InboxOutcome } from "./inbox/with-inbox.js";
 export { applyOnce } from "./inbox/apply-once.js";
 
 // Bus port
@@ -41,6 +41,7 @@ export { Liveness } from "./readiness/liveness.js";
 // Consuming
 export { createEventConsumer, type EventConsumer, type EventConsumerDeps, type EventHandler, type ReceivedEvent } from "./consumer/event-consumer.js";
 export { type EventConsumerOptions, resolveConsumerOptions } from "./consumer/consumer-options.js";
+export { defaultDurableName } from "./consumer/durable-name.js";
 
 // Dead letters
 export {

@@ -8,7 +8,7 @@ import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 export interface TelemetryOptions {
   /** `service.name`. OTEL_SERVICE_NAME overrides it. */
   service: string;
-  /** `service.version`. Default: the protomesh package version. */
+  /** `service.version`. Default: the version of this package, @protomesh/telemetry. */
   version?: string | undefined;
   /** `service.instance.id`. Default: a random UUID per start, as the semantic conventions advise. */
   instance?: string | undefined;
@@ -26,10 +26,31 @@ export interface TelemetryOptions {
   metricReaders?: readonly MetricReader[] | undefined;
   /**
    * Event types that end a saga this service runs, and the outcome each means, e.g.
-   * `{ "shop.orders.v1.OrderConfirmed": "confirmed" }`: counted and timed when the relay
-   * publishes them. Default: none.
+   * `{ "acme.billing.v1.InvoicePaid": "paid" }`: counted and timed when the relay publishes
+   * them. Default: none.
    */
   sagaOutcomes?: Readonly<Record<string, string>> | undefined;
+  /**
+   * First segment of the toolkit's own metric names: "acme" makes `acme.outbox.published`
+   * (Prometheus: `acme_outbox_published_total`). Dot-separated words of letters, digits and
+   * underscores, each starting with a letter. Metrics named by the OpenTelemetry semantic
+   * conventions (`rpc.*`, `messaging.*`) keep their names. Default: "protomesh".
+   */
+  metricNamespace?: string | undefined;
+}
+
+export const DEFAULT_METRIC_NAMESPACE = "protomesh";
+
+const metricNamespacePattern = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$/;
+
+/** The metric namespace to use; throws on one that would make invalid instrument names. */
+export function resolveMetricNamespace(namespace: string | undefined): string {
+  if (namespace === undefined) return DEFAULT_METRIC_NAMESPACE;
+  // OpenTelemetry allows 255 characters per instrument name; the longest suffix is 30.
+  if (!metricNamespacePattern.test(namespace) || namespace.length > 200) {
+    throw new RangeError(`metricNamespace must be dot-separated words of letters, digits and underscores, each starting with a letter (at most 200 characters), got ${JSON.stringify(namespace)}`);
+  }
+  return namespace;
 }
 
 /** Telemetry settings from the environment: the standard OTEL_* variables and METRICS_PORT. */
@@ -66,13 +87,13 @@ export function metricsFromEnv(env: TelemetryEnvironment): Pick<TelemetryOptions
 
 let packageVersion: string | undefined;
 
-/** The version in protomesh's package.json, found from this file in the sources and in dist/. */
+/** The version in this package's package.json, found from this file in the sources and in dist/. */
 export function protomeshVersion(): string {
   if (packageVersion !== undefined) return packageVersion;
   for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
     try {
       const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "protomesh" && pkg.version !== undefined) return (packageVersion = pkg.version);
+      if (pkg.name === "@protomesh/telemetry" && pkg.version !== undefined) return (packageVersion = pkg.version);
     } catch {
       // No package.json at this level: look further up.
     }

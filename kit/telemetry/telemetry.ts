@@ -17,7 +17,7 @@ import { instrumentBus, relayHooks } from "./messaging.js";
 import { ClientCallTelemetry } from "./rpc-client.js";
 import { serverInterceptor } from "./rpc-server.js";
 import type { TelemetryScope } from "./scope.js";
-import { metricsFromEnv, otlpTracesUrl, protomeshVersion, type TelemetryEnvironment, type TelemetryOptions } from "./telemetry-options.js";
+import { metricsFromEnv, otlpTracesUrl, protomeshVersion, resolveMetricNamespace, type TelemetryEnvironment, type TelemetryOptions } from "./telemetry-options.js";
 
 /**
  * One service's OpenTelemetry: its own tracer and meter providers (with service.name, version
@@ -56,6 +56,7 @@ export interface Telemetry {
  */
 export async function startTelemetry(options: TelemetryOptions, env: TelemetryEnvironment = process.env): Promise<Telemetry> {
   const fromEnv = { ...metricsFromEnv(env), ...options };
+  const namespace = resolveMetricNamespace(options.metricNamespace);
   const otlpUrl = otlpTracesUrl(env);
   // The exporter reads the other OTEL_EXPORTER_OTLP_* variables (headers, timeout) itself.
   const spanExporter: SpanExporter | undefined = fromEnv.spanExporter ?? (otlpUrl === undefined ? undefined : new OTLPTraceExporter({ url: otlpUrl }));
@@ -81,14 +82,14 @@ export async function startTelemetry(options: TelemetryOptions, env: TelemetryEn
   const meter = meterProvider?.getMeter("protomesh");
   const scope: TelemetryScope = {
     tracer: tracerProvider?.getTracer("protomesh", protomeshVersion()),
-    instruments: meter === undefined ? undefined : createInstruments(meter),
+    instruments: meter === undefined ? undefined : createInstruments(meter, namespace),
     // `calls` is made from this scope just below; handlers enter it only later.
     enter: (ctx: Context) => ctx.setValue(clientTelemetryKey, calls),
   };
   const calls = new ClientCallTelemetry(scope);
   if (meter !== undefined) {
-    const endpoints = meter.createObservableGauge("protomesh.client.endpoint.admitted", { description: "1 while an endpoint receives calls, 0 while it is ejected or not connected" });
-    const circuits = meter.createObservableGauge("protomesh.client.circuit.state", { description: "Circuit breaker state: 0 closed, 1 half-open, 2 open" });
+    const endpoints = meter.createObservableGauge(`${namespace}.client.endpoint.admitted`, { description: "1 while an endpoint receives calls, 0 while it is ejected or not connected" });
+    const circuits = meter.createObservableGauge(`${namespace}.client.circuit.state`, { description: "Circuit breaker state: 0 closed, 1 half-open, 2 open" });
     meter.addBatchObservableCallback(
       (result) =>
         calls.observe(
@@ -117,9 +118,9 @@ export async function startTelemetry(options: TelemetryOptions, env: TelemetryEn
     relayOptions: () => hooks,
     observeOutbox(stats) {
       if (meter === undefined) return;
-      const pending = meter.createObservableGauge("protomesh.outbox.pending", { description: "Outbox rows not yet published" });
-      const failing = meter.createObservableGauge("protomesh.outbox.failing", { description: "Unpublished outbox rows that failed to publish at least once" });
-      const oldest = meter.createObservableGauge("protomesh.outbox.oldest_pending_age", { unit: "s", description: "Age of the oldest unpublished outbox row" });
+      const pending = meter.createObservableGauge(`${namespace}.outbox.pending`, { description: "Outbox rows not yet published" });
+      const failing = meter.createObservableGauge(`${namespace}.outbox.failing`, { description: "Unpublished outbox rows that failed to publish at least once" });
+      const oldest = meter.createObservableGauge(`${namespace}.outbox.oldest_pending_age`, { unit: "s", description: "Age of the oldest unpublished outbox row" });
       meter.addBatchObservableCallback(async (result) => {
         // A database that cannot answer now leaves these series out of this scrape.
         const s = await stats().catch(() => undefined);

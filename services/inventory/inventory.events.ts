@@ -2,19 +2,12 @@ import { Controller, Inject, UseFilters } from "@nestjs/common";
 import { Ctx, Payload } from "@nestjs/microservices";
 import type { Database } from "@protomesh/data";
 import { EventErrorFilter, EventContext, OnEvent } from "@protomesh/messaging/nest";
-import { type InboxOutcome } from "@protomesh/messaging";
+import { applyOnce, type InboxOutcome } from "@protomesh/messaging";
 import { OrderCancelledSchema, OrderConfirmedSchema, OrderPlacedSchema, type OrderCancelled, type OrderConfirmed, type OrderPlaced } from "protomesh/gen/shop/orders/v1/events_pb";
-import { applyEventOnce } from "../saga/apply-once.js";
 import type { ReservationDecision } from "./domain/reservation.js";
-import { INVENTORY_DATABASE, INVENTORY_SAGA, STOCK_CACHE } from "./inventory.tokens.js";
+import { INVENTORY_DATABASE, RESERVATION_HANDLERS, STOCK_CACHE } from "./inventory.tokens.js";
 import type { ReservationHandlers } from "./reservations.js";
 import type { StockCache } from "./stock.js";
-
-/** The handlers of this inventory (all SKUs or one shard's) and the consumer they run as: "inventory" or the shard's name. */
-export interface InventorySaga {
-  consumer: string;
-  handlers: ReservationHandlers;
-}
 
 /**
  * Inventory's saga handlers: reserve on OrderPlaced, release on OrderCancelled, sell on
@@ -26,22 +19,22 @@ export class InventoryEvents {
   constructor(
     @Inject(INVENTORY_DATABASE) private readonly database: Database,
     @Inject(STOCK_CACHE) private readonly stockCache: StockCache,
-    @Inject(INVENTORY_SAGA) private readonly saga: InventorySaga,
+    @Inject(RESERVATION_HANDLERS) private readonly reservations: ReservationHandlers,
   ) {}
 
   @OnEvent(OrderPlacedSchema)
   async orderPlaced(@Payload() event: OrderPlaced, @Ctx() context: EventContext) {
-    await this.invalidate(await applyEventOnce(this.database.db, this.saga.consumer, context, (tx) => this.saga.handlers.orderPlaced(tx, event)));
+    await this.invalidate(await applyOnce(this.database.db, context.getEvent(), (tx) => this.reservations.orderPlaced(tx, event)));
   }
 
   @OnEvent(OrderCancelledSchema)
   async orderCancelled(@Payload() event: OrderCancelled, @Ctx() context: EventContext) {
-    await this.invalidate(await applyEventOnce(this.database.db, this.saga.consumer, context, (tx) => this.saga.handlers.orderCancelled(tx, event)));
+    await this.invalidate(await applyOnce(this.database.db, context.getEvent(), (tx) => this.reservations.orderCancelled(tx, event)));
   }
 
   @OnEvent(OrderConfirmedSchema)
   async orderConfirmed(@Payload() event: OrderConfirmed, @Ctx() context: EventContext) {
-    await this.invalidate(await applyEventOnce(this.database.db, this.saga.consumer, context, (tx) => this.saga.handlers.orderConfirmed(tx, event)));
+    await this.invalidate(await applyOnce(this.database.db, context.getEvent(), (tx) => this.reservations.orderConfirmed(tx, event)));
   }
 
   private async invalidate(outcome: InboxOutcome<ReservationDecision>) {

@@ -2,5 +2,5 @@
 export const INVENTORY_DATABASE = Symbol("inventory.database");
 export const STOCK_STORE = Symbol("inventory.stock-store");
 export const STOCK_CACHE = Symbol("inventory.stock-cache");
-/** The saga handlers and the consumer name they apply events under (`InventorySaga`). */
-export const INVENTORY_SAGA = Symbol("inventory.saga");
+/** The saga's reservation handlers (`ReservationHandlers`) of this inventory, all SKUs or one shard's. */
+export const RESERVATION_HANDLERS = Symbol("inventory.reservation-handlers");

@@ -12,7 +12,7 @@ import { consumerDefaults, streams } from "../saga/topology.js";
 import { loadInventoryConfig, type InventoryConfig } from "./config.js";
 import { InventoryController } from "./inventory.controller.js";
 import { InventoryEvents } from "./inventory.events.js";
-import { INVENTORY_DATABASE, INVENTORY_SAGA, STOCK_CACHE, STOCK_STORE } from "./inventory.tokens.js";
+import { INVENTORY_DATABASE, RESERVATION_HANDLERS, STOCK_CACHE, STOCK_STORE } from "./inventory.tokens.js";
 import { createReservationHandlers } from "./reservations.js";
 import { ownsSku, shardStockStore } from "./shard.js";
 import { createStockStore, STOCK_CACHE_NAMESPACE } from "./stock.js";
@@ -47,7 +47,7 @@ export function inventoryService(config: InventoryConfig = loadInventoryConfig()
           { provide: INVENTORY_DATABASE, useValue: runtime.database },
           { provide: STOCK_CACHE, useValue: stockCache },
           { provide: STOCK_STORE, useValue: shardStockStore(createStockStore(runtime.database.db, stockCache), shard) },
-          { provide: INVENTORY_SAGA, useValue: { consumer, handlers: createReservationHandlers((sku) => ownsSku(shard, sku)) } },
+          { provide: RESERVATION_HANDLERS, useValue: createReservationHandlers((sku) => ownsSku(shard, sku)) },
         ],
       };
     },

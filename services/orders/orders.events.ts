@@ -2,10 +2,9 @@ import { Controller, Inject, UseFilters } from "@nestjs/common";
 import { Ctx, Payload } from "@nestjs/microservices";
 import type { Database } from "@protomesh/data";
 import { EventErrorFilter, EventContext, OnEvent } from "@protomesh/messaging/nest";
-import { type InboxOutcome } from "@protomesh/messaging";
+import { applyOnce, type InboxOutcome } from "@protomesh/messaging";
 import { StockRejectedSchema, StockReservedSchema, type StockRejected, type StockReserved } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { PaymentCapturedSchema, PaymentDeclinedSchema, type PaymentCaptured, type PaymentDeclined } from "protomesh/gen/shop/payments/v1/events_pb";
-import { applyEventOnce } from "../saga/apply-once.js";
 import type { OrderSagaDecision } from "./domain/order-saga.js";
 import type { OrderCache } from "./order-cache.js";
 import { ORDER_CACHE, ORDERS_DATABASE, SAGA_HANDLERS } from "./orders.tokens.js";
@@ -26,22 +25,22 @@ export class OrdersEvents {
 
   @OnEvent(StockReservedSchema)
   async stockReserved(@Payload() event: StockReserved, @Ctx() context: EventContext) {
-    await this.invalidate(event.orderId, await applyEventOnce(this.database.db, "orders", context, (tx) => this.sagaHandlers.stockReserved(tx, event)));
+    await this.invalidate(event.orderId, await applyOnce(this.database.db, context.getEvent(), (tx) => this.sagaHandlers.stockReserved(tx, event)));
   }
 
   @OnEvent(StockRejectedSchema)
   async stockRejected(@Payload() event: StockRejected, @Ctx() context: EventContext) {
-    await this.invalidate(event.orderId, await applyEventOnce(this.database.db, "orders", context, (tx) => this.sagaHandlers.stockRejected(tx, event)));
+    await this.invalidate(event.orderId, await applyOnce(this.database.db, context.getEvent(), (tx) => this.sagaHandlers.stockRejected(tx, event)));
   }
 
   @OnEvent(PaymentCapturedSchema)
   async paymentCaptured(@Payload() event: PaymentCaptured, @Ctx() context: EventContext) {
-    await this.invalidate(event.orderId, await applyEventOnce(this.database.db, "orders", context, (tx) => this.sagaHandlers.paymentCaptured(tx, event)));
+    await this.invalidate(event.orderId, await applyOnce(this.database.db, context.getEvent(), (tx) => this.sagaHandlers.paymentCaptured(tx, event)));
   }
 
   @OnEvent(PaymentDeclinedSchema)
   async paymentDeclined(@Payload() event: PaymentDeclined, @Ctx() context: EventContext) {
-    await this.invalidate(event.orderId, await applyEventOnce(this.database.db, "orders", context, (tx) => this.sagaHandlers.paymentDeclined(tx, event)));
+    await this.invalidate(event.orderId, await applyOnce(this.database.db, context.getEvent(), (tx) => this.sagaHandlers.paymentDeclined(tx, event)));
   }
 
   private async invalidate(orderId: string, outcome: InboxOutcome<OrderSagaDecision>) {

@@ -1,7 +1,7 @@
 // The saga's wiring in one place: which stream carries whose events and which service
 // consumes which event types. Services, the demo and the invariant checker all read it, so a
 // new event or consumer is declared once.
-import type { StreamSpec } from "@protomesh/messaging";
+import { defaultDurableName, type StreamSpec } from "@protomesh/messaging";
 
 export type ServiceName = "orders" | "inventory" | "payments";
 
@@ -31,25 +31,20 @@ export const consumes: Record<ServiceName, readonly { producer: ServiceName; eve
   ],
 };
 
-/**
- * The durable consumer (shared by all replicas) and inbox name of one consumer's handler of one
- * event type. The consumer is the service, or for sharded inventory the shard (`inventory-1`):
- * every shard sees every order event through its own durables (ADR 0105).
- */
-export function durableName(consumer: ServiceName | (string & {}), eventType: string): string {
-  return `${consumer}_${eventType.replace(/[.*>]/g, "_")}`;
-}
-
 export interface Subscription {
   consumer: ServiceName;
   producer: ServiceName;
+  /**
+   * The durable consumer the service's handler runs on, and so its inbox key: the toolkit's
+   * default name. Sharded inventory prefixes the shard instead (`defaultDurableName("inventory-1", …)`, ADR 0105).
+   */
   durable: string;
   stream: string;
   eventType: string;
 }
 
 export const subscriptions: Subscription[] = (Object.keys(consumes) as ServiceName[]).flatMap((consumer) =>
-  consumes[consumer].map(({ producer, eventType }) => ({ consumer, producer, durable: durableName(consumer, eventType), stream: streams[producer].name, eventType })),
+  consumes[consumer].map(({ producer, eventType }) => ({ consumer, producer, durable: defaultDurableName(consumer, eventType), stream: streams[producer].name, eventType })),
 );
 
 /**

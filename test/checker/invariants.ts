@@ -3,7 +3,8 @@
 // run by the same rules.
 import { sql } from "drizzle-orm";
 import type { Executor } from "@protomesh/data";
-import { durableName, subscriptions, type ServiceName } from "../../services/saga/topology.js";
+import { defaultDurableName } from "@protomesh/messaging";
+import { subscriptions, type ServiceName } from "../../services/saga/topology.js";
 
 export interface CheckerDatabases {
   orders: Executor;
@@ -83,7 +84,7 @@ export async function checkInvariants(dbs: CheckerDatabases, options: CheckerOpt
     const inbox = inboxes.get(consumer.name) ?? [];
     const dead = deadLetters.get(consumer.name) ?? [];
     for (const subscription of subscriptions.filter((s) => s.consumer === consumer.service)) {
-      const durable = durableName(consumer.name, subscription.eventType);
+      const durable = defaultDurableName(consumer.name, subscription.eventType);
       const expected = (outboxes.get(subscription.producer) ?? []).filter((row) => row.event_type === subscription.eventType);
       const expectedIds = new Map(expected.map((row) => [row.event_id, row]));
       const applied = inbox.filter((row) => row.consumer === durable);

@@ -8,15 +8,15 @@ import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
-import { EventHeaders } from "@protomesh/messaging";
-import { durableName, streams } from "../../services/saga/topology.js";
+import { defaultDurableName, EventHeaders } from "@protomesh/messaging";
+import { streams } from "../../services/saga/topology.js";
 import type { ChildOptions, ChildReplica } from "../saga/shop.js";
 import { useFaultShop } from "./fault-shop.js";
 import { redeliveries, untilAllAcked } from "./broker-stats.js";
 import { isCommit, isNatsAck, startWireTap, type TapMessage, type WireTap } from "./wire-tap.js";
 
 const SAGA_DEADLINE_MS = 60_000;
-const CHARGE_DURABLE = durableName("payments", "shop.inventory.v1.StockReserved");
+const CHARGE_DURABLE = defaultDurableName("payments", "shop.inventory.v1.StockReserved");
 
 /** Waits until `child` has exited (the tap killed it), or fails after `timeoutMs`. */
 async function killedWithin(child: ChildReplica, timeoutMs: number): Promise<void> {

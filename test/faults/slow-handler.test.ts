@@ -4,14 +4,15 @@
 // broker redelivers to the in-process replica while the child is still running the first
 // delivery; the inbox's unique key lets exactly one of the two runs charge.
 import { afterAll, describe, expect, it } from "vitest";
-import { consumerDefaults, durableName, streams } from "../../services/saga/topology.js";
+import { defaultDurableName } from "@protomesh/messaging";
+import { consumerDefaults, streams } from "../../services/saga/topology.js";
 import { useFaultShop } from "./fault-shop.js";
 import { redeliveries } from "./broker-stats.js";
 import { isNatsAck, startWireTap, type WireTap } from "./wire-tap.js";
 
 const SAGA_DEADLINE_MS = 60_000;
 const CHARGE_MS = consumerDefaults.ackWaitMs + 3_000;
-const CHARGE_DURABLE = durableName("payments", "shop.inventory.v1.StockReserved");
+const CHARGE_DURABLE = defaultDurableName("payments", "shop.inventory.v1.StockReserved");
 
 describe("a handler runs longer than the ack wait", () => {
   let tap: WireTap;

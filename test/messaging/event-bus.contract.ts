@@ -79,6 +79,20 @@ export function eventBusContract(harness: BusHarness): void {
       expect(seen.sort()).toEqual(["a#1@evt-a", "b#1@evt-b", "c#1@evt-c", "d#1@evt-d", "e#1@evt-e"]);
     });
 
+    it("names on each event the durable consumer it came through, the inbox key's other half", async () => {
+      const { conn, publish, options } = await setup();
+      const seen: string[] = [];
+      for (const durable of ["orders", "orders_audit"]) {
+        const { consumer } = consume(conn.bus, { ...options, durable }, (e) => {
+          seen.push(`${e.consumer}@${e.eventId}`);
+          return Promise.resolve();
+        });
+        await consumer.start();
+      }
+      await publish("both");
+      await expect.poll(() => [...seen].sort()).toEqual(["orders@evt-both", "orders_audit@evt-both"]);
+    });
+
     it("stores a second publish with the same message id only once", async () => {
       const { conn, publish, options } = await setup();
       const first = await publish("dup");

@@ -76,7 +76,7 @@ describe.each([jetstream(), redisStreams()])("EventTransport in a Nest app on $n
       handled.push({ orderId: event.orderId, deliveries: ctx.getDeliveryCount(), eventId: ctx.getEventId() });
       if (event.orderId.startsWith("poison")) throw new Error(`cannot charge ${event.orderId}`);
       await this.db.db.transaction((tx) =>
-        withInbox(tx, "payments", ctx.getEventId(), (t) =>
+        withInbox(tx, ctx.getEvent(), (t) =>
           t.update(accounts).set({ balance: sql`${accounts.balance} + 1` }).where(eq(accounts.id, event.orderId)),
         ),
       );

@@ -22,7 +22,7 @@ describe.each(backends)("inbox and dead letters on $name", (backend) => {
 
   const credit = (db: Database<TestSchema>, account: string, eventId: string, hold = 0) =>
     db.db.transaction(async (tx) =>
-      withInbox(tx, "payments", eventId, async (t) => {
+      withInbox(tx, { consumer: "payments", eventId }, async (t) => {
         await t.update(accounts).set({ balance: sql`${accounts.balance} + 1` }).where(eq(accounts.id, account));
         // Keep the transaction open so the duplicate really runs concurrently.
         if (hold > 0) await sleep(hold);
@@ -45,7 +45,7 @@ describe.each(backends)("inbox and dead letters on $name", (backend) => {
     await database.db.insert(accounts).values({ id: "acc-2", balance: 0 });
     await expect(
       database.db.transaction((tx) =>
-        withInbox(tx, "payments", "evt-2", async () => {
+        withInbox(tx, { consumer: "payments", eventId: "evt-2" }, async () => {
           throw new Error("downstream failed");
         }),
       ),
@@ -57,8 +57,8 @@ describe.each(backends)("inbox and dead letters on $name", (backend) => {
   });
 
   it("keeps one record per consumer: the same event applies once to each", async () => {
-    const a = await database.db.transaction((tx) => withInbox(tx, "inventory", "evt-3", () => Promise.resolve(1)));
-    const b = await database.db.transaction((tx) => withInbox(tx, "payments", "evt-3", () => Promise.resolve(2)));
+    const a = await database.db.transaction((tx) => withInbox(tx, { consumer: "inventory", eventId: "evt-3" }, () => Promise.resolve(1)));
+    const b = await database.db.transaction((tx) => withInbox(tx, { consumer: "payments", eventId: "evt-3" }, () => Promise.resolve(2)));
     expect([a.status, b.status]).toEqual(["applied", "applied"]);
   });
 
@@ -66,8 +66,8 @@ describe.each(backends)("inbox and dead letters on $name", (backend) => {
     await database.db.insert(accounts).values({ id: "acc-4", balance: 0 });
     const effect = (tx: Tx<TestSchema>) =>
       tx.update(accounts).set({ balance: sql`${accounts.balance} + 1` }).where(eq(accounts.id, "acc-4"));
-    expect((await applyOnce(database.db, "ledger", "evt-4", effect)).status).toBe("applied");
-    expect(await applyOnce(replica.db, "ledger", "evt-4", effect)).toEqual({ status: "duplicate" });
+    expect((await applyOnce(database.db, { consumer: "ledger", eventId: "evt-4" }, effect)).status).toBe("applied");
+    expect(await applyOnce(replica.db, { consumer: "ledger", eventId: "evt-4" }, effect)).toEqual({ status: "duplicate" });
     const [row] = await database.db.select().from(accounts).where(eq(accounts.id, "acc-4"));
     expect(row?.balance).toBe(1);
   });

@@ -51,7 +51,7 @@ describe.each<DatabaseBackend>([pgliteBackend(), postgresBackend("outbox_js")])(
       (event) =>
         database.db
           .transaction((tx) =>
-            withInbox(tx, "payments", event.eventId, (t) =>
+            withInbox(tx, event, (t) =>
               t
                 .update(accounts)
                 .set({ balance: sql`${accounts.balance} + 1` })

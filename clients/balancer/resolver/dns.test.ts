@@ -12,7 +12,7 @@ describe("DnsResolver", () => {
   function start(lookup: (host: string) => Promise<readonly string[]>) {
     const updates: string[][] = [];
     const errors: unknown[] = [];
-    const resolver = new DnsResolver({ host: "orders.shop", port: 8443, refreshIntervalMs: 1_000, minResolveIntervalMs: 100, lookup });
+    const resolver = new DnsResolver({ host: "items.example.org", port: 8443, refreshIntervalMs: 1_000, minResolveIntervalMs: 100, lookup });
     resolver.start({ onUpdate: (a: readonly Address[]) => updates.push(a.map((x) => `${x.host}:${x.port}`)), onError: (e) => errors.push(e) });
     return { resolver, updates, errors };
   }

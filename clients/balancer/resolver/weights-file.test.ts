@@ -15,7 +15,7 @@ afterEach(async () => {
 async function setUp(initial: string) {
   const dir = await mkdtemp(path.join(tmpdir(), "protomesh-weights-"));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const file = path.join(dir, "inventory.json");
+  const file = path.join(dir, "items.json");
   await writeFile(file, initial);
   const resolver = new WeightedResolver([
     { name: "stable", weight: 100, resolver: new StaticResolver([{ host: "127.0.0.1", port: 1 }]) },

@@ -2,7 +2,7 @@ import type { Readiness } from "../readiness/readiness.js";
 
 /** Header names protomesh puts on every event message. */
 export const EventHeaders = {
-  /** Fully-qualified protobuf type of the payload, e.g. `shop.orders.v1.OrderPlaced`. */
+  /** Fully-qualified protobuf type of the payload, e.g. `acme.items.v1.ItemAdded`. */
   eventType: "Protomesh-Event-Type",
   eventId: "Protomesh-Event-Id",
   aggregateType: "Protomesh-Aggregate-Type",
@@ -102,7 +102,7 @@ export interface Subscription {
 /** A persistent stream, declared in code and created or updated at start-up. */
 export interface StreamSpec {
   name: string;
-  /** Subjects it captures (wildcards allowed), e.g. `shop.orders.v1.>`. */
+  /** Subjects it captures (wildcards allowed), e.g. `acme.items.v1.>`. */
   subjects: string[];
   /** Window for `messageId` dedupe, ms. Default 120 000 (the server's). */
   duplicateWindowMs?: number | undefined;

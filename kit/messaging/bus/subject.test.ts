@@ -3,12 +3,12 @@ import { subjectMatches } from "./subject.js";
 
 describe("subjectMatches", () => {
   it.each([
-    ["shop.orders.v1.>", "shop.orders.v1.OrderPlaced", true],
-    ["shop.orders.v1.>", "shop.orders.v1", false],
-    ["shop.*.v1.OrderPlaced", "shop.orders.v1.OrderPlaced", true],
-    ["shop.*.v1", "shop.orders.v1.OrderPlaced", false],
-    ["shop.orders.v1.OrderPlaced", "shop.orders.v1.OrderPlaced", true],
-    ["shop.orders.v1.OrderPlaced", "shop.orders.v1.OrderCancelled", false],
+    ["acme.items.v1.>", "acme.items.v1.ItemAdded", true],
+    ["acme.items.v1.>", "acme.items.v1", false],
+    ["acme.*.v1.ItemAdded", "acme.items.v1.ItemAdded", true],
+    ["acme.*.v1", "acme.items.v1.ItemAdded", false],
+    ["acme.items.v1.ItemAdded", "acme.items.v1.ItemAdded", true],
+    ["acme.items.v1.ItemAdded", "acme.items.v1.ItemRemoved", false],
   ])("%s matches %s: %s", (pattern, subject, expected) => {
     expect(subjectMatches(pattern, subject)).toBe(expected);
   });

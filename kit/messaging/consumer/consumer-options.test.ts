@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { resolveConsumerOptions } from "./consumer-options.js";
 import { resolveRelayOptions } from "../outbox/relay-options.js";
 
-const base = { stream: "ORDERS", durable: "payments", filterSubject: "shop.orders.v1.OrderPlaced" };
+const base = { stream: "ITEMS", durable: "billing", filterSubject: "acme.items.v1.ItemAdded" };
 
 describe("consumer and relay options", () => {
   it("applies the documented consumer defaults", () => {

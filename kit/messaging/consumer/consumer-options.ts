@@ -5,7 +5,7 @@ export interface EventConsumerOptions {
   stream: string;
   /** Durable name, the same on every replica. */
   durable: string;
-  /** Subject filter, e.g. `shop.orders.v1.OrderPlaced`. */
+  /** Subject filter, e.g. `acme.items.v1.ItemAdded`. */
   filterSubject: string;
   /** Handlers running at once in this process. Default 8. */
   concurrency?: number | undefined;

@@ -12,7 +12,13 @@ export interface ReceivedEvent<T extends Message = Message> {
   /** Fully-qualified protobuf type name. */
   type: string;
   message: T;
-  /** The inbox key: the event id header, else the broker dedupe id, else stream:sequence. */
+  /**
+   * The durable consumer this delivery came through, named once by the toolkit (the handler's
+   * `durable`, else `defaultDurableName`). With `eventId` it is the inbox key: pass the event to
+   * `applyOnce` or `withInbox`, never a name of your own.
+   */
+  consumer: string;
+  /** The event id header, else the broker dedupe id, else stream:sequence. */
   eventId: string;
   subject: string;
   headers: Readonly<Record<string, string>>;
@@ -31,7 +37,7 @@ export type EventHandler = (event: ReceivedEvent) => Promise<void>;
 
 export interface EventConsumerDeps {
   subscriber: EventSubscriber;
-  /** Types the consumer can decode, e.g. `createRegistry(file_shop_orders_v1_events)`. */
+  /** Types the consumer can decode, e.g. `createRegistry(file_acme_items_v1_events)`. */
   registry: Registry;
   deadLetters: DeadLetterSink;
 }
@@ -96,6 +102,7 @@ async function handleDelivery(deps: EventConsumerDeps, opts: ResolvedConsumerOpt
     await handler({
       type: message.$typeName,
       message,
+      consumer: opts.durable,
       eventId,
       subject: delivery.subject,
       headers: delivery.headers,

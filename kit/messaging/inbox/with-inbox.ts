@@ -7,18 +7,24 @@ import { inbox } from "./inbox-table.js";
 export type InboxOutcome<T> = { status: "applied"; value: T } | { status: "duplicate" };
 
 /**
- * Records (consumer, eventId) in the inbox and runs `effect`, both in the caller's transaction
- * `tx`. A duplicate is found by the primary key, never by reading first: of two concurrent
+ * The inbox key of one delivery: the durable consumer it came through and the event's id. A
+ * `ReceivedEvent` (in Nest, `EventContext.getEvent()`) is one; the consumer consuming it named
+ * both, so the key always matches the consumer.
+ */
+export interface InboxKey {
+  readonly consumer: string;
+  readonly eventId: string;
+}
+
+/**
+ * Records the event's (consumer, event id) in the inbox and runs `effect`, both in the caller's
+ * transaction `tx`. A duplicate is found by the primary key, never by reading first: of two concurrent
  * deliveries of one event, the second blocks on the key until the first commits, then reports
  * "duplicate" without running the effect (or applies it, if the first rolled back). On
  * "duplicate", acknowledge the message and skip it.
  */
-export async function withInbox<TTx extends Executor, T>(
-  tx: TTx,
-  consumer: string,
-  eventId: string,
-  effect: (tx: TTx) => Promise<T>,
-): Promise<InboxOutcome<T>> {
+export async function withInbox<TTx extends Executor, T>(tx: TTx, event: InboxKey, effect: (tx: TTx) => Promise<T>): Promise<InboxOutcome<T>> {
+  const { consumer, eventId } = event;
   const inserted = await tx
     .insert(inbox)
     .values({ consumer, eventId })

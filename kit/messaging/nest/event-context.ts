@@ -7,11 +7,16 @@ export class EventContext extends BaseRpcContext<[ReceivedEvent]> {
     super([event]);
   }
 
+  /** The delivery, and its inbox key: `applyOnce(db, context.getEvent(), (tx) => …)`. */
   getEvent(): ReceivedEvent {
     return this.args[0];
   }
 
-  /** The inbox key for `withInbox`. */
+  /** The durable consumer the event came through: the handler's identity and half its inbox key. */
+  getConsumer(): string {
+    return this.args[0].consumer;
+  }
+
   getEventId(): string {
     return this.args[0].eventId;
   }

@@ -4,6 +4,7 @@ import { lastValueFrom } from "rxjs";
 import type { EventBus, StreamSpec } from "../bus/event-bus.js";
 import { subjectMatches } from "../bus/subject.js";
 import type { EventConsumerOptions } from "../consumer/consumer-options.js";
+import { defaultDurableName } from "../consumer/durable-name.js";
 import { createEventConsumer, type EventConsumer, type ReceivedEvent } from "../consumer/event-consumer.js";
 import type { DeadLetterSink } from "../dead-letter/dead-letter-store.js";
 import { combineReadiness, type Readiness } from "../readiness/readiness.js";
@@ -13,11 +14,14 @@ import { EVENT_TRANSPORT, ON_EVENT_EXTRAS, type OnEventOptions } from "./on-even
 export interface EventTransportOptions {
   /** The bus (JetStream in production, the in-memory fake in tests); its connection stays the caller's. */
   bus: EventBus;
-  /** Decodes payloads by their type header, e.g. `createRegistry(file_shop_orders_v1_events, …)`. */
+  /** Decodes payloads by their type header, e.g. `createRegistry(file_acme_items_v1_events, …)`. */
   registry: Registry;
   /** Where poison and undecodable messages go; usually `createDeadLetterStore(db)`. */
   deadLetters: DeadLetterSink;
-  /** Prefix of every durable name, normally the service name: replicas share the consumers. */
+  /**
+   * Prefix of every durable name a handler does not set itself (`defaultDurableName`), normally
+   * the service name: replicas share the consumers. A durable is also its handler's inbox key.
+   */
   service: string;
   /** Streams this service consumes; created or updated at start-up. */
   streams: StreamSpec[];
@@ -98,7 +102,7 @@ export class EventTransport extends Server implements CustomTransportStrategy {
       ...this.options.consumerDefaults,
       ...overrides,
       stream,
-      durable: own.durable ?? `${this.options.service}_${subject.replace(/[.*>]/g, "_")}`,
+      durable: own.durable ?? defaultDurableName(this.options.service, subject),
       filterSubject: subject,
     };
     // Several handlers of one subject are chained by Nest; all must succeed for the ack.

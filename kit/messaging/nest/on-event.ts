@@ -15,9 +15,10 @@ export type OnEventOptions = Partial<Pick<EventConsumerOptions, "stream" | "dura
 export const ON_EVENT_EXTRAS = "protomeshJetStream";
 
 /**
- * Declares a JetStream event handler for one protobuf event type: `@OnEvent(OrderPlacedSchema)`.
+ * Declares a JetStream event handler for one protobuf event type: `@OnEvent(ItemAddedSchema)`.
  * The handler gets the decoded message (`@Payload()`) and a `EventContext` (`@Ctx()`); it is
- * acked when it resolves and retried when it throws.
+ * acked when it resolves and retried when it throws. Its consumer (`durable`, or the transport's
+ * default name) reaches it on the event: `applyOnce(db, context.getEvent(), …)` keys the inbox by it.
  */
 export function OnEvent(schema: DescMessage, options: OnEventOptions = {}): MethodDecorator {
   return EventPattern<string>(options.subject ?? schema.typeName, EVENT_TRANSPORT, { [ON_EVENT_EXTRAS]: options });

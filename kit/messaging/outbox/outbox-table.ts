@@ -14,7 +14,7 @@ export const outbox = pgTable(
     eventId: text("event_id").notNull().unique(),
     aggregateType: text("aggregate_type").notNull(),
     aggregateId: text("aggregate_id").notNull(),
-    /** Fully-qualified protobuf type name, e.g. `shop.orders.v1.OrderPlaced`. */
+    /** Fully-qualified protobuf type name, e.g. `acme.items.v1.ItemAdded`. */
     eventType: text("event_type").notNull(),
     subject: text("subject").notNull(),
     payload: bytea("payload").notNull(),

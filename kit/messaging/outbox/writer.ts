@@ -11,7 +11,7 @@ export const OUTBOX_CHANNEL = "protomesh_outbox";
 export interface EventToWrite<Desc extends DescMessage> {
   aggregateType: string;
   aggregateId: string;
-  /** The generated schema of the event, e.g. `OrderPlacedSchema`. */
+  /** The generated schema of the event, e.g. `ItemAddedSchema`. */
   schema: Desc;
   event: MessageShape<Desc>;
   /**
@@ -19,7 +19,7 @@ export interface EventToWrite<Desc extends DescMessage> {
    * Keep it stable across retries of the same business operation.
    */
   eventId?: string | undefined;
-  /** Default: the event type name (`shop.orders.v1.OrderPlaced`); streams capture by prefix. */
+  /** Default: the event type name (`acme.items.v1.ItemAdded`); streams capture by prefix. */
   subject?: string | undefined;
   /** Extra headers. Default: none; the active trace context (traceparent, baggage) is added unless given here. */
   headers?: Record<string, string> | undefined;

@@ -1,6 +1,6 @@
 /**
  * Where a bus keeps things in Redis. Every key of one stream carries the stream name as its hash
- * tag (`{ORDERS}`), so a script touching several of them runs on one Redis Cluster node.
+ * tag (`{ITEMS}`), so a script touching several of them runs on one Redis Cluster node.
  */
 export interface StreamKeys {
   /** The stream's name (its StreamSpec name). */

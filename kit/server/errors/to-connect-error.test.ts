@@ -47,10 +47,10 @@ describe("database errors", () => {
     ["timeout", Code.DeadlineExceeded],
     ["unknown", Code.Internal],
   ] as const)("maps a %s DataError to %s, keeping the driver error as cause", (kind, code) => {
-    const cause = new Error("duplicate key value violates unique constraint \"orders_pkey\"");
+    const cause = new Error("duplicate key value violates unique constraint \"items_pkey\"");
     const mapped = toConnectError(new DataError(kind, "driver said no", { cause }));
     expect(mapped.code).toBe(code);
-    expect(mapped.rawMessage).not.toContain("orders_pkey");
+    expect(mapped.rawMessage).not.toContain("items_pkey");
     expect((mapped.cause as DataError).cause).toBe(cause);
   });
 });

@@ -12,9 +12,9 @@ describe("HealthRegistry", () => {
 
   it("is SERVING without probes, and only for names it serves", async () => {
     const registry = new HealthRegistry();
-    registry.addService("shop.orders.v1.OrdersService");
+    registry.addService("acme.items.v1.ItemService");
     expect(await registry.status("")).toBe(ServingStatus.SERVING);
-    expect(await registry.status("shop.orders.v1.OrdersService")).toBe(ServingStatus.SERVING);
+    expect(await registry.status("acme.items.v1.ItemService")).toBe(ServingStatus.SERVING);
     expect(await registry.status("other.Service")).toBeUndefined();
   });
 

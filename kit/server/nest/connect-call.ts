@@ -7,7 +7,7 @@ import { peerIdentity, type PeerIdentity } from "../tls/peer-identity.js";
 export interface ConnectCall {
   readonly service: DescService;
   readonly method: DescMethod;
-  /** "/shop.orders.v1.OrdersService/GetOrder". */
+  /** "/acme.items.v1.ItemService/GetItem". */
   readonly procedure: string;
   /** "grpc", "grpc-web" or "connect". */
   readonly protocol: string;

@@ -11,7 +11,7 @@ import { iterableToObservable } from "./observable-stream.js";
 /** Where the decorator leaves the method descriptor for the transport (pattern extras). */
 export const connectMethodExtra = "protomesh.connect.method";
 
-/** The route of a method, as clients call it: "/shop.orders.v1.OrdersService/GetOrder". */
+/** The route of a method, as clients call it: "/acme.items.v1.ItemService/GetItem". */
 export function procedureOf(method: DescMethod): string {
   return `/${method.parent.typeName}/${method.name}`;
 }

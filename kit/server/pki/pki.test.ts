@@ -8,10 +8,10 @@ import { createCertificateAuthority } from "./pki.js";
 describe("dev PKI", () => {
   it("issues leaf certificates with URI, DNS and IP SANs, signed by the CA", async () => {
     const ca = await createCertificateAuthority();
-    const leaf = await ca.issue({ commonName: "orders", uris: ["spiffe://shop/orders"] });
+    const leaf = await ca.issue({ commonName: "api", uris: ["spiffe://example.org/api"] });
     const cert = new X509Certificate(leaf.cert);
-    expect(cert.subject).toBe("CN=orders");
-    expect(cert.subjectAltName).toContain("URI:spiffe://shop/orders");
+    expect(cert.subject).toBe("CN=api");
+    expect(cert.subjectAltName).toContain("URI:spiffe://example.org/api");
     expect(cert.subjectAltName).toContain("DNS:localhost");
     expect(cert.subjectAltName).toContain("IP Address:127.0.0.1");
     expect(cert.verify(new X509Certificate(ca.cert).publicKey)).toBe(true);
@@ -21,8 +21,8 @@ describe("dev PKI", () => {
 
   it("makes certificates that complete a real mutual TLS handshake, and expired ones that do not", async () => {
     const ca = await createCertificateAuthority();
-    const server = await ca.issue({ commonName: "inventory", uris: ["spiffe://shop/inventory"] });
-    const client = await ca.issue({ commonName: "orders", uris: ["spiffe://shop/orders"] });
+    const server = await ca.issue({ commonName: "items", uris: ["spiffe://example.org/items"] });
+    const client = await ca.issue({ commonName: "api", uris: ["spiffe://example.org/api"] });
     const expired = await ca.issue({ commonName: "old", notBefore: new Date(Date.now() - 2 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
 
     const tlsServer = createServer({ ...server, ca: ca.cert, requestCert: true, rejectUnauthorized: true }, (socket) => {
@@ -43,7 +43,7 @@ describe("dev PKI", () => {
         socket.destroy();
         return outcome;
       };
-      expect(await handshake(client)).toContain("URI:spiffe://shop/orders");
+      expect(await handshake(client)).toContain("URI:spiffe://example.org/api");
       // The server answers only after a completed handshake; a refused one yields an error or
       // a closed socket with nothing received.
       const refused = await handshake(expired);

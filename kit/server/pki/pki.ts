@@ -24,9 +24,9 @@ export interface CertificateAuthority extends PemPair {
 }
 
 export interface LeafOptions {
-  /** Subject common name, for example "orders". */
+  /** Subject common name, for example "api". */
   commonName: string;
-  /** URI SANs, for example ["spiffe://shop/orders"]: the identity peers authorize. */
+  /** URI SANs, for example ["spiffe://example.org/api"]: the identity peers authorize. */
   uris?: string[];
   /** DNS SANs. Default: ["localhost"]. */
   dnsNames?: string[];

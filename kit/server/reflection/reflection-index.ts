@@ -32,7 +32,7 @@ export class ReflectionIndex {
   private readonly serviceNames: string[];
 
   constructor(services: readonly DescService[]) {
-    // Keyed by the file's path as protoc names it ("shop/orders/v1/orders.proto"); DescFile.name
+    // Keyed by the file's path as protoc names it ("acme/items/v1/items.proto"); DescFile.name
     // drops the ".proto".
     const visit = (file: DescFile): void => {
       if (this.files.has(file.proto.name)) {

@@ -37,7 +37,7 @@ export interface ConnectServerOptions {
   interceptors?: readonly Interceptor[];
   /**
    * Outermost interceptor of every call, before error mapping, authorization and validation:
-   * where telemetry sees each call and the code it ends with (protomesh/kit/telemetry's
+   * where telemetry sees each call and the code it ends with (@protomesh/telemetry's
    * `serverInterceptor`). Default: none, so a server without telemetry pays nothing for it.
    */
   observe?: Interceptor;

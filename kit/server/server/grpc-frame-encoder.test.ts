@@ -26,7 +26,7 @@ function random(seed: number): () => number {
   };
 }
 
-const strings = ["", "EUR", "SKU-1", "é", "日本語", "😀", "\ud800", "a".repeat(200), "x".repeat(20_000)];
+const strings = ["", "EUR", "ITEM-1", "é", "日本語", "😀", "\ud800", "a".repeat(200), "x".repeat(20_000)];
 
 function scalarValue(type: ScalarType, longAsString: boolean, next: () => number): unknown {
   const pick = <T>(values: readonly T[]): T => values[Math.floor(next() * values.length)] as T;
@@ -153,10 +153,10 @@ describe("encodeGrpcFrame", () => {
   it("writes an init object's unset, undefined and zero fields as create() leaves them", () => {
     const cases: Record<string, unknown>[] = [
       {},
-      { order: undefined, created: undefined },
-      { order: { orderId: "", lines: [], total: undefined, status: 0 } },
-      { order: { lines: [{ sku: "S", quantity: 2, unitPrice: { currencyCode: "EUR", amountMinor: 0n } }] }, created: false },
-      { order: { createdAt: { seconds: 1n, nanos: 0 } }, created: true },
+      { item: undefined },
+      { item: { itemId: "", lines: [], price: undefined, state: 0 } },
+      { item: { lines: [{ code: "S", quantity: 2 }], price: { currencyCode: "EUR", amountMinor: 0n }, archived: false } },
+      { item: { createdAt: { seconds: 1n, nanos: 0 } } },
     ];
     for (const init of cases) {
       expect(payload(encodeGrpcFrame(PutItemResponseSchema, init as never)), JSON.stringify(init, (_, v: unknown) => (typeof v === "bigint" ? `${v}n` : v))).toEqual(
@@ -188,9 +188,9 @@ describe("encodeGrpcFrame", () => {
   });
 
   it("keeps unknown fields, as toBinary writes them", () => {
-    const order = create(ItemSchema, { itemId: "i-1", ownerId: "u", lines: [{ sku: "SKU-1", quantity: 2 }] });
+    const item = create(ItemSchema, { itemId: "i-1", ownerId: "u", lines: [{ code: "ITEM-1", quantity: 2 }] });
     // Read as an Empty, every field of an Item is unknown.
-    const asEmpty = fromBinary(EmptySchema, toBinary(ItemSchema, order));
+    const asEmpty = fromBinary(EmptySchema, toBinary(ItemSchema, item));
     expect(asEmpty.$unknown?.length).toBeGreaterThan(0);
     expect(payload(encodeGrpcFrame(EmptySchema, asEmpty))).toEqual(toBinary(EmptySchema, asEmpty));
   });
@@ -198,7 +198,7 @@ describe("encodeGrpcFrame", () => {
   it("leaves maps to toBinary and fails on a bad value with toBinary's error", () => {
     const struct = create(StructSchema, { fields: { a: { kind: { case: "stringValue", value: "x" } } } });
     expect(payload(encodeGrpcFrame(StructSchema, struct))).toEqual(toBinary(StructSchema, struct));
-    const bad = create(ItemSchema, { lines: [{ sku: "S", quantity: 1.5 }] });
+    const bad = create(ItemSchema, { lines: [{ code: "S", quantity: 1.5 }] });
     expect(() => toBinary(ItemSchema, bad)).toThrow();
     expect(() => encodeGrpcFrame(ItemSchema, bad)).toThrow(/cannot encode field .*quantity/);
   });

@@ -17,12 +17,12 @@ describe("encodeUtf8", () => {
   });
 
   it("once installed, protobuf-es serializes string fields as before", () => {
-    const message = create(PutItemRequestSchema, { ownerId: "user-42", lines: samples.map((sku) => ({ sku, quantity: 1 })) });
+    const message = create(PutItemRequestSchema, { ownerId: "user-42", lines: samples.map((code) => ({ code, quantity: 1 })) });
     const before = toBinary(PutItemRequestSchema, message);
     useFastUtf8Encoding();
     useFastUtf8Encoding();
     expect(getTextEncoding().encodeUtf8).toBe(encodeUtf8);
     expect(toBinary(PutItemRequestSchema, message)).toEqual(before);
-    expect(fromBinary(PutItemRequestSchema, before).lines.map((line) => line.sku)).toEqual(samples.map((s) => new TextDecoder().decode(new TextEncoder().encode(s))));
+    expect(fromBinary(PutItemRequestSchema, before).lines.map((line) => line.code)).toEqual(samples.map((s) => new TextDecoder().decode(new TextEncoder().encode(s))));
   });
 });

@@ -3,7 +3,7 @@ import { peerIdentity } from "./peer-identity.js";
 
 /**
  * Caller identities (peer ids, see PeerIdentity.id) allowed per service, keyed by its full name
- * (`shop.orders.v1.OrdersService`), or per method (`shop.orders.v1.OrdersService/CancelOrder`).
+ * (`acme.items.v1.ItemService`), or per method (`acme.items.v1.ItemService/DeleteItem`).
  * A method entry replaces its service's entry. Services and methods not named are not
  * restricted by the list (mTLS still decides who may connect at all).
  */

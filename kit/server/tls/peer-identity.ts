@@ -4,7 +4,7 @@ import { createContextKey, type ContextValues } from "@connectrpc/connect";
 /** Who is calling, as proven by a client certificate that chained to our CA. */
 export interface PeerIdentity {
   /**
-   * The first URI SAN (a SPIFFE ID such as `spiffe://shop/orders`); the subject CN only for a
+   * The first URI SAN (a SPIFFE ID such as `spiffe://example.org/api`); the subject CN only for a
    * certificate without URI SANs on a server that opted in (ServerTlsOptions.identityFromCommonName).
    */
   readonly id: string;

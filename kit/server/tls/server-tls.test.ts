@@ -13,7 +13,7 @@ const file = (name: string) => join(dir, name);
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "protomesh-server-tls-"));
   ca = await createCertificateAuthority();
-  const pair = await ca.issue({ commonName: "orders" });
+  const pair = await ca.issue({ commonName: "api" });
   await writeFile(file("tls.crt"), pair.cert);
   await writeFile(file("tls.key"), pair.key);
   await writeFile(file("ca.crt"), ca.cert);
@@ -67,7 +67,7 @@ describe("loadServerTls", () => {
     const errors: unknown[] = [];
     const stop = tls.watch(server, (error) => errors.push(error));
     try {
-      const next = await ca.issue({ commonName: "orders-rotated" });
+      const next = await ca.issue({ commonName: "api-rotated" });
       await writeFile(file("tls.crt"), next.cert);
       await until(() => errors.length > 0);
       expect(loaded).toEqual([]);

@@ -1,9 +1,10 @@
 // Hand-made Connect requests and responses, for driving one interceptor in a unit test.
 import { create, type DescMethodUnary, type MessageInitShape } from "@bufbuild/protobuf";
 import { createContextValues, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
-import { OrdersService } from "../../../gen/shop/orders/v1/orders_pb.js";
+// The toolkit's test-only contract: GetItem has no side effects, PutItem has no idempotency level.
+import { ItemService } from "../../contract/gen/protomesh/test/v1/item_pb.js";
 
-export const methods = OrdersService.method;
+export const methods = ItemService.method;
 
 export function unaryRequest<M extends DescMethodUnary>(
   method: M,
@@ -15,7 +16,7 @@ export function unaryRequest<M extends DescMethodUnary>(
     service: method.parent,
     method,
     requestMethod: "POST",
-    url: `http://orders.shop:443/${method.parent.typeName}/${method.name}`,
+    url: `http://items.example.org:443/${method.parent.typeName}/${method.name}`,
     signal: init.signal ?? new AbortController().signal,
     header: new Headers(init.header),
     contextValues: createContextValues(),
