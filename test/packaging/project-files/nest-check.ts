@@ -8,7 +8,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { closeClient, createClient } from "@protomesh/clients";
 import { openDatabase } from "@protomesh/data";
-import { toOutgoingMessage } from "@protomesh/messaging";
+import { defaultDurableName, toOutgoingMessage } from "@protomesh/messaging";
 import { createJetStreamBus } from "@protomesh/messaging/jetstream";
 import { writeCertificates } from "./certs.js";
 import { config, greetedSubject } from "./config.js";
@@ -53,7 +53,7 @@ async function main() {
   const database = await openDatabase({ url: config.databaseUrl });
   const nats = await connect({ servers: config.natsUrl });
   const jsm = await jetstreamManager(nats);
-  const durable = `greeter_${greetedSubject.replace(/[.*>]/g, "_")}`;
+  const durable = defaultDurableName("greeter", greetedSubject);
   const seenBefore = await waitFor("every greeting handled", () => database.db.select().from(greetingsSeen), (rows) => rows.length === names.length);
   await waitFor("every delivery acked", () => jsm.consumers.info(config.stream, durable), (info) => info.delivered.consumer_seq === names.length && info.num_ack_pending === 0);
 
