@@ -28,7 +28,8 @@ interface PackResult {
 
 interface PackageJson {
   name: string;
-  exports: Record<string, { types: string; default: string }>;
+  // `require.types`: the CommonJS twins of the declarations (ADR 0130); the code is ESM for both.
+  exports: Record<string, { require: { types: string }; types: string; default: string }>;
 }
 
 /** The version this repository's lockfile installs: what CI tests the packages against. */
@@ -118,10 +119,12 @@ describe("the packed packages in projects outside the repository", () => {
     for (const workspace of rootPackage.workspaces) {
       const manifest = JSON.parse(await readFile(join(repo, workspace, "package.json"), "utf8")) as PackageJson;
       const files = new Set(packed.find((p) => p.name === manifest.name)!.files.map((f) => f.path));
-      for (const target of Object.values(manifest.exports).flatMap((e) => [e.types, e.default])) {
+      for (const target of Object.values(manifest.exports).flatMap((e) => [e.require.types, e.types, e.default])) {
         expect(files, `${manifest.name} ships ${target}`).toContain(target.replace(/^\.\//, ""));
       }
-      const strays = [...files].filter((f) => !/^(dist\/.*\.(js|d\.ts|js\.map|d\.ts\.map)|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(f) || /\.test\./.test(f));
+      expect(files, `${manifest.name} ships its README`).toContain("README.md");
+      expect(files, `${manifest.name} ships its CHANGELOG`).toContain("CHANGELOG.md");
+      const strays = [...files].filter((f) => !/^(dist\/.*\.(js|d\.ts|d\.cts|js\.map|d\.ts\.map)|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(f) || /\.test\./.test(f));
       expect(strays, `${manifest.name} ships only built code`).toEqual([]);
     }
   });
