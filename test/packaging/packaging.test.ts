@@ -89,7 +89,9 @@ const publicDependencies = [
 ];
 const devDependencies = ["typescript", "@types/node"];
 
-describe("the packed packages in projects outside the repository", () => {
+// The projects are independent (own directories, databases and streams), so their tests run at
+// the same time: most of each is npm install, tsc and waiting on the network, not one core.
+describe.concurrent("the packed packages in projects outside the repository", () => {
   let root: string;
   let packed: PackResult[];
   const databases: TestDatabase[] = [];
@@ -130,15 +132,19 @@ describe("the packed packages in projects outside the repository", () => {
   });
 
   it("passes npm publish --dry-run for every package", async () => {
-    for (const workspace of rootPackage.workspaces) {
-      const out = await sh("npm", ["publish", "--dry-run", "--workspace", workspace], repo);
-      expect(out).toMatch(/\+ @protomesh\/[a-z]+@0\./);
-    }
+    const outputs = await Promise.all(rootPackage.workspaces.map((workspace) => sh("npm", ["publish", "--dry-run", "--workspace", workspace], repo)));
+    for (const out of outputs) expect(out).toMatch(/\+ @protomesh\/[a-z]+@0\./);
   }, 120_000);
+
+  // One `nest new` at a time: two npx runs of an uncached package would both install it into the
+  // same npx cache directory.
+  let nestCliFree: Promise<unknown> = Promise.resolve();
 
   async function nestProject(type: "cjs" | "esm"): Promise<string> {
     const name = `greeter-${type}`;
-    await sh("npx", ["--yes", "--prefer-offline", NEST_CLI, "new", name, "--type", type, "--skip-git", "--skip-install", "--skip-tests", "--skip-skills", "--no-observe", "--no-interactive", "--package-manager", "npm"], root);
+    const created = nestCliFree.then(() => sh("npx", ["--yes", "--prefer-offline", NEST_CLI, "new", name, "--type", type, "--skip-git", "--skip-install", "--skip-tests", "--skip-skills", "--no-observe", "--no-interactive", "--package-manager", "npm"], root));
+    nestCliFree = created.catch(() => undefined);
+    await created;
     const dir = join(root, name);
     // Keep what nest new wrote (tsconfig, module type, scripts); install exact versions of the
     // public packages from this repository's lockfile instead of its ranges, so the install is
