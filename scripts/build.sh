@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds the toolkit's packages (each to its own dist/: ESM plus .d.ts), in dependency order, then
-# the shop, which imports them by package name through the workspace links exactly as a user's
-# app imports them from npm. tsc emits decorator metadata, which Nest's DI reads; the services'
-# SQL migrations are copied beside their compiled code.
+# Builds the toolkit's packages (each to its own dist/: ESM, .d.ts and their CommonJS twins .d.cts,
+# ADR 0130), in dependency order, then the shop, which imports them by package name through the
+# workspace links exactly as a user's app imports them from npm. tsc emits decorator metadata,
+# which Nest's DI reads; the services' SQL migrations are copied beside their compiled code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 for package in clients kit/data kit/server kit/messaging kit/telemetry kit/cache; do
-  (cd "$package" && rm -rf dist && tsc -p tsconfig.build.json)
+  (cd "$package" && rm -rf dist && tsc -p tsconfig.build.json && node "$root/scripts/cjs-declarations.mjs")
 done
 tsc -p tsconfig.build.json
 for service in orders inventory payments; do
