@@ -47,7 +47,15 @@ interface Envelope {
  * `nodeArgs` are extra Node flags for this child only (the gc benchmark's heap settings).
  */
 export async function startChild(script: string, args: readonly string[], nodeArgs: readonly string[] = []): Promise<Child> {
-  const proc = fork(new URL(`../${script}`, import.meta.url).pathname, args, { execArgv: [...execArgv, ...nodeArgs], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  return startProcess(new URL(`../${script}`, import.meta.url).pathname, args, [...execArgv, ...nodeArgs]);
+}
+
+/**
+ * Forks the JavaScript file at `path` on plain `node` with exactly `nodeArgs` (no TypeScript
+ * loader), e.g. a compiled child whose own memory is measured; otherwise as startChild.
+ */
+export async function startProcess(path: string, args: readonly string[], nodeArgs: readonly string[]): Promise<Child> {
+  const proc = fork(path, args, { execArgv: [...nodeArgs], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   live.add(proc);
   let nextId = 1;
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -55,7 +63,7 @@ export async function startChild(script: string, args: readonly string[], nodeAr
   const exited = new Promise<never>((_, reject) => {
     proc.once("exit", (code, signal) => {
       live.delete(proc);
-      const error = new Error(`${script} ${args.join(" ")} exited (${code ?? signal})`);
+      const error = new Error(`${path} ${args.join(" ")} exited (${code ?? signal})`);
       for (const w of waiting.values()) w.reject(error);
       reject(error);
     });
