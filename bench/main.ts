@@ -4,6 +4,7 @@
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { client } from "./client.js";
+import { footprint } from "./footprint.js";
 import { gc } from "./gc.js";
 import { breaker, retry } from "./resilience.js";
 import { relay } from "./relay.js";
@@ -12,7 +13,7 @@ import { saga } from "./saga.js";
 import { tail } from "./tail.js";
 import type { BenchSettings } from "./settings.js";
 
-const benchmarks: Record<string, (s: BenchSettings) => Promise<void>> = { rpc, client, tail, breaker, retry, relay, saga, gc };
+const benchmarks: Record<string, (s: BenchSettings) => Promise<void>> = { rpc, client, tail, breaker, retry, relay, saga, gc, footprint };
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -19,12 +19,11 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
  * BENCH_DIST=1 makes the children import protomesh's built code (`npm run build` first), as a
  * deployed service does; only the benchmark's own files then go through tsx.
  */
-const execArgv = [
-  ...(process.env["BENCH_DIST"] === "1" ? [] : ["--conditions=source"]),
-  "--import",
-  "tsx",
-  ...(process.env["BENCH_NODE_ARGS"] ?? "").split(" ").filter(Boolean),
-];
+const dist = process.env["BENCH_DIST"] === "1";
+const execArgv = [...(dist ? [] : ["--conditions=source"]), "--import", "tsx", ...(process.env["BENCH_NODE_ARGS"] ?? "").split(" ").filter(Boolean)];
+// tsx applies tsconfig.json's `paths`, which map the toolkit's package names to their sources;
+// bench/tsconfig.dist.json has none, so the names resolve through node_modules to each package's dist/.
+const childEnv = dist ? { ...process.env, TSX_TSCONFIG_PATH: new URL("../tsconfig.dist.json", import.meta.url).pathname } : process.env;
 
 export interface Child {
   readonly process: ChildProcess;
@@ -47,7 +46,15 @@ interface Envelope {
  * `nodeArgs` are extra Node flags for this child only (the gc benchmark's heap settings).
  */
 export async function startChild(script: string, args: readonly string[], nodeArgs: readonly string[] = []): Promise<Child> {
-  const proc = fork(new URL(`../${script}`, import.meta.url).pathname, args, { execArgv: [...execArgv, ...nodeArgs], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  return startProcess(new URL(`../${script}`, import.meta.url).pathname, args, [...execArgv, ...nodeArgs], childEnv);
+}
+
+/**
+ * Forks the JavaScript file at `path` on plain `node` with exactly `nodeArgs` (no TypeScript
+ * loader), e.g. a compiled child whose own memory is measured; otherwise as startChild.
+ */
+export async function startProcess(path: string, args: readonly string[], nodeArgs: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Child> {
+  const proc = fork(path, args, { execArgv: [...nodeArgs], env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
   live.add(proc);
   let nextId = 1;
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -55,7 +62,7 @@ export async function startChild(script: string, args: readonly string[], nodeAr
   const exited = new Promise<never>((_, reject) => {
     proc.once("exit", (code, signal) => {
       live.delete(proc);
-      const error = new Error(`${script} ${args.join(" ")} exited (${code ?? signal})`);
+      const error = new Error(`${path} ${args.join(" ")} exited (${code ?? signal})`);
       for (const w of waiting.values()) w.reject(error);
       reject(error);
     });
