@@ -5,7 +5,7 @@
 # SQL migrations are copied beside their compiled code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for package in clients kit/data kit/server kit/messaging kit/telemetry kit/cache; do
+for package in clients kit/data kit/server kit/messaging kit/telemetry kit/cache kit/testing; do
   (cd "$package" && rm -rf dist && tsc -p tsconfig.build.json)
 done
 tsc -p tsconfig.build.json

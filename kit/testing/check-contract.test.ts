@@ -1,0 +1,158 @@
+// checkContract against the toolkit's test contract served by @protomesh/server over real
+// HTTP/2: a correct ItemService passes, and each planted bug is found and named.
+import { clone, create, createFileRegistry, toBinary, type DescFile, type DescService } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectServer, type ConnectServer, type ServiceBinding } from "@protomesh/server";
+import { checkContract, ContractError, expectContract, type ContractReport } from "@protomesh/testing";
+import { afterEach, describe, expect, it } from "vitest";
+import { file_protomesh_test_v1_item, ItemSchema, ItemService, ItemState, type Item } from "../../test/contract/gen/protomesh/test/v1/item_pb.js";
+
+/** A correct ItemService, in memory. */
+function itemService(): ServiceImpl<typeof ItemService> {
+  const items = new Map<string, Item>();
+  return {
+    getItem(request) {
+      const item = items.get(request.itemId);
+      if (item === undefined) throw new ConnectError(`item ${request.itemId} does not exist`, Code.NotFound);
+      return { item };
+    },
+    putItem(request) {
+      const item = create(ItemSchema, { itemId: `item-${items.size + 1}`, ownerId: request.ownerId, lines: request.lines, state: ItemState.ACTIVE, revision: 1, ...(request.price === undefined ? {} : { price: request.price }) });
+      items.set(item.itemId, item);
+      return { item };
+    },
+    deleteItem(request) {
+      items.delete(request.itemId);
+      return {};
+    },
+    async *watchItems(request) {
+      for (const item of items.values()) if (item.ownerId === request.ownerId) yield { item };
+    },
+    async putItems(requests) {
+      let count = 0;
+      for await (const request of requests) if (request.item !== undefined) count++;
+      return { count };
+    },
+    async *echo(requests) {
+      for await (const request of requests) yield { text: request.text };
+    },
+  };
+}
+
+/** ItemService from an edited copy of its file descriptor: how a server drifts from its contract. */
+function editedItemService(edit: (file: FileDescriptorProto) => void): DescService {
+  const file = clone(FileDescriptorProtoSchema, file_protomesh_test_v1_item.proto);
+  edit(file);
+  const dependencies = new Map(file_protomesh_test_v1_item.dependencies.map((d) => [d.name + ".proto", d]));
+  const registry = createFileRegistry(file, (name) => dependencies.get(name));
+  const service = registry.getService(ItemService.typeName);
+  if (service === undefined) throw new Error("the edited file lost ItemService");
+  return service;
+}
+
+function messageOf(file: FileDescriptorProto, name: string) {
+  const message = file.messageType.find((m) => m.name === name);
+  if (message === undefined) throw new Error(`no message ${name}`);
+  return message;
+}
+
+function fieldOf(file: FileDescriptorProto, message: string, field: string) {
+  const found = messageOf(file, message).field.find((f) => f.name === field);
+  if (found === undefined) throw new Error(`no field ${message}.${field}`);
+  return found;
+}
+
+/** The released contract as `buf build -o` writes it: the file and everything it imports. */
+function baselineBytes(): Uint8Array {
+  const files: DescFile[] = [];
+  const add = (file: DescFile) => {
+    if (files.includes(file)) return;
+    file.dependencies.forEach(add);
+    files.push(file);
+  };
+  add(file_protomesh_test_v1_item);
+  return toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: files.map((f) => f.proto) }));
+}
+
+const servers: ConnectServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function serve(service: DescService, impl: ServiceImpl<typeof ItemService>) {
+  const server = createConnectServer([{ service, impl } as ServiceBinding], { host: "127.0.0.1", port: 0, reflection: false, onUnexpectedError: () => {} });
+  servers.push(server);
+  const { port } = await server.listen();
+  return createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` });
+}
+
+const check = async (service: DescService, impl = itemService()): Promise<ContractReport> =>
+  checkContract({ service: ItemService, transport: await serve(service, impl), baseline: baselineBytes(), seed: 7, streamWindowMs: 200 });
+
+const kinds = (report: ContractReport) => report.findings.map((f) => `${f.method} ${f.kind}`);
+
+describe("checkContract", () => {
+  it("passes a server that keeps the contract, checking every rule of the requests it sends", async () => {
+    const report = await check(ItemService);
+    expect(report.findings).toEqual([]);
+    expect(report.skipped).toEqual([]);
+    expect(report.rulesChecked).toEqual(
+      expect.arrayContaining([
+        "GetItem item_id string.min_len",
+        "PutItem owner_id string.min_len",
+        "PutItem lines repeated.min_items",
+        "PutItem lines repeated.max_items",
+        "PutItem lines[0].sku string.max_len",
+        "PutItem lines[0].quantity int32.gt",
+        "PutItem lines[0].quantity int32.lte",
+        "PutItem price.currency_code string.len",
+        "PutItem price.amount_minor int64.gte",
+      ]),
+    );
+    expect(report.calls).toBeGreaterThan(30);
+  });
+
+  it("finds a rule the server does not enforce", async () => {
+    const stripped = editedItemService((file) => {
+      delete fieldOf(file, "PutItemRequest", "owner_id").options;
+    });
+    const report = await check(stripped);
+    expect(kinds(report)).toEqual(["PutItem rule-not-enforced"]);
+    expect(report.findings[0]?.message).toContain("owner_id string.min_len");
+    expect(report.findings[0]?.request).not.toHaveProperty("ownerId");
+  });
+
+  it("finds a method that answers Unknown", async () => {
+    const impl = itemService();
+    impl.deleteItem = () => {
+      throw new ConnectError("storage said no", Code.Unknown);
+    };
+    const report = await check(ItemService, impl);
+    expect(new Set(kinds(report))).toEqual(new Set(["DeleteItem undefined-code"]));
+    expect(report.findings[0]?.message).toBe("answered Unknown: storage said no");
+  });
+
+  it("finds a response field that was renumbered, with the current types and with the baseline", async () => {
+    const renumbered = editedItemService((file) => {
+      fieldOf(file, "Item", "owner_id").number = 20;
+    });
+    const report = await check(renumbered);
+    expect(new Set(kinds(report))).toEqual(new Set(["PutItem response-unknown-fields", "PutItem baseline-incompatible"]));
+    expect(report.findings.map((f) => f.message)).toContain("unknown to the baseline: item: field 20");
+  });
+
+  it("expectContract throws a ContractError that lists the findings and the seed", async () => {
+    const impl = itemService();
+    impl.echo = async function* () {
+      yield* [];
+      throw new ConnectError("echo is broken", Code.Internal);
+    };
+    const transport = await serve(ItemService, impl);
+    const failure = await expectContract({ service: ItemService, transport, seed: 3, streamWindowMs: 200 }).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(ContractError);
+    expect((failure as ContractError).message).toContain("protomesh.test.v1.ItemService (seed 3)");
+    expect((failure as ContractError).message).toContain("Echo undefined-code: answered Internal: echo is broken");
+  });
+});
