@@ -1,45 +1,14 @@
 // checkContract against the toolkit's test contract served by @protomesh/server over real
 // HTTP/2: a correct ItemService passes, and each planted bug is found and named.
-import { clone, create, createFileRegistry, toBinary, type DescFile, type DescService } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
+import { clone, createFileRegistry, type DescService } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { createConnectServer, type ConnectServer, type ServiceBinding } from "@protomesh/server";
+import { bindService, createConnectServer, type ConnectServer } from "@protomesh/server";
 import { checkContract, ContractError, expectContract, type ContractReport } from "@protomesh/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { file_protomesh_test_v1_item, ItemSchema, ItemService, ItemState, type Item } from "../../test/contract/gen/protomesh/test/v1/item_pb.js";
-
-/** A correct ItemService, in memory. */
-function itemService(): ServiceImpl<typeof ItemService> {
-  const items = new Map<string, Item>();
-  return {
-    getItem(request) {
-      const item = items.get(request.itemId);
-      if (item === undefined) throw new ConnectError(`item ${request.itemId} does not exist`, Code.NotFound);
-      return { item };
-    },
-    putItem(request) {
-      const item = create(ItemSchema, { itemId: `item-${items.size + 1}`, ownerId: request.ownerId, lines: request.lines, state: ItemState.ACTIVE, revision: 1, ...(request.price === undefined ? {} : { price: request.price }) });
-      items.set(item.itemId, item);
-      return { item };
-    },
-    deleteItem(request) {
-      items.delete(request.itemId);
-      return {};
-    },
-    async *watchItems(request) {
-      for (const item of items.values()) if (item.ownerId === request.ownerId) yield { item };
-    },
-    async putItems(requests) {
-      let count = 0;
-      for await (const request of requests) if (request.item !== undefined) count++;
-      return { count };
-    },
-    async *echo(requests) {
-      for await (const request of requests) yield { text: request.text };
-    },
-  };
-}
+import { file_protomesh_test_v1_item, ItemService } from "../../test/contract/gen/protomesh/test/v1/item_pb.js";
+import { baselineBytes, itemService } from "../../test/testing/item-service.js";
 
 /** ItemService from an edited copy of its file descriptor: how a server drifts from its contract. */
 function editedItemService(edit: (file: FileDescriptorProto) => void): DescService {
@@ -64,25 +33,13 @@ function fieldOf(file: FileDescriptorProto, message: string, field: string) {
   return found;
 }
 
-/** The released contract as `buf build -o` writes it: the file and everything it imports. */
-function baselineBytes(): Uint8Array {
-  const files: DescFile[] = [];
-  const add = (file: DescFile) => {
-    if (files.includes(file)) return;
-    file.dependencies.forEach(add);
-    files.push(file);
-  };
-  add(file_protomesh_test_v1_item);
-  return toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: files.map((f) => f.proto) }));
-}
-
 const servers: ConnectServer[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
 async function serve(service: DescService, impl: ServiceImpl<typeof ItemService>) {
-  const server = createConnectServer([{ service, impl } as ServiceBinding], { host: "127.0.0.1", port: 0, reflection: false, onUnexpectedError: () => {} });
+  const server = createConnectServer([bindService(service as typeof ItemService, impl)], { host: "127.0.0.1", port: 0, reflection: false, onUnexpectedError: () => {} });
   servers.push(server);
   const { port } = await server.listen();
   return createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` });

@@ -1,4 +1,5 @@
 import {
+  clone,
   create,
   createFileRegistry,
   fromBinary,
@@ -93,6 +94,12 @@ export interface ContractReport {
   seed: number;
   /** Calls made. */
   calls: number;
+  /**
+   * How each method answered the valid requests (generated and fixtures), by code name ("OK",
+   * "NotFound", ...; "open" for a stream still open when reading stopped): shows which methods
+   * had responses to decode.
+   */
+  answers: Record<string, Record<string, number>>;
   /** Rules checked with a rule-breaking request, as "Method path rule". */
   rulesChecked: string[];
   findings: Finding[];
@@ -114,7 +121,7 @@ export async function checkContract<S extends DescService>(options: CheckContrac
   const accepted = new Set(options.acceptedCodes ?? defaultAcceptedCodes);
   const limits: CallLimits = { timeoutMs: options.timeoutMs ?? 5000, streamWindowMs: options.streamWindowMs ?? 500 };
   const skip = new Set(options.skip ?? []);
-  const report: ContractReport = { service: service.typeName, seed, calls: 0, rulesChecked: [], findings: [], skipped: [] };
+  const report: ContractReport = { service: service.typeName, seed, calls: 0, answers: {}, rulesChecked: [], findings: [], skipped: [] };
 
   for (const method of service.methods) {
     if (skip.has(method.name) || skip.has(method.localName)) continue;
@@ -144,8 +151,11 @@ export async function checkContract<S extends DescService>(options: CheckContrac
     const base = valid[0];
     if (base === undefined) continue;
 
+    const answers: Record<string, number> = (report.answers[method.name] = {});
     for (const request of valid) {
       const outcome = await call(request);
+      const answer = outcome.kind === "error" ? Code[outcome.error.code] : outcome.kind === "ok" ? "OK" : "open";
+      answers[answer] = (answers[answer] ?? 0) + 1;
       checkValidOutcome(outcome, request, finding, accepted, limits);
       for (const response of outcome.responses) {
         for (const unknown of unknownFields(method.output, response)) {
@@ -157,7 +167,7 @@ export async function checkContract<S extends DescService>(options: CheckContrac
       }
     }
 
-    const withUnknown = create(input, base);
+    const withUnknown = clone(input, base);
     (withUnknown as { $unknown?: unknown[] }).$unknown = [{ no: unknownFieldNumber, wireType: WireType.Varint, data: Uint8Array.of(1) }];
     const unknownOutcome = await call(withUnknown);
     if (unknownOutcome.kind === "error" && unknownOutcome.error.code === Code.InvalidArgument) {

@@ -23,10 +23,13 @@ export async function expectContract<S extends CheckContractOptions["service"]>(
   return report;
 }
 
-/** A report as text: findings, then skipped rules, then what was checked. */
+/** A report as text: findings, skipped rules, then how each method answered valid requests. */
 export function formatReport(report: ContractReport): string {
   const lines = [`${report.service} (seed ${report.seed}): ${report.findings.length} finding(s), ${report.rulesChecked.length} rule(s) checked, ${report.skipped.length} skipped, ${report.calls} call(s)`];
   for (const f of report.findings) lines.push(`  ${f.method} ${f.kind}: ${f.message}\n    request ${JSON.stringify(f.request)}`);
   for (const s of report.skipped) lines.push(`  skipped ${s.method} ${s.path} ${s.rule}: ${s.reason}`);
+  for (const [method, codes] of Object.entries(report.answers)) {
+    lines.push(`  ${method} answered ${Object.entries(codes).map(([code, count]) => `${code} ${count}`).join(", ")}`);
+  }
   return lines.join("\n");
 }

@@ -40,7 +40,7 @@ export function ruleViolations(schema: DescMessage, valid: Message, validator: V
   const unchecked: UncheckedRule[] = [];
   const visit = (message: DescMessage, holder: (root: Plain) => Plain, prefix: string): void => {
     for (const rule of messageRuleNames(message)) unchecked.push({ path: prefix || "(request)", rule, reason: "message-level and oneof rules are not generated" });
-    const current = holder(valid as unknown as Plain);
+    const current = holder(valid);
     for (const field of message.fields) {
       const path = prefix === "" ? field.name : `${prefix}.${field.name}`;
       const rules = fieldRuleSet(field);
@@ -86,7 +86,7 @@ const unset = Symbol("unset");
 function confirmed(schema: DescMessage, valid: Message, validator: Validator, site: FieldSite, rule: string, candidates: unknown[]): Message | undefined {
   for (const candidate of candidates) {
     const request = clone(schema, valid);
-    write(site.holder(request as unknown as Plain), site.field, candidate === unset ? zeroOf(site.field) : candidate);
+    write(site.holder(request), site.field, candidate === unset ? zeroOf(site.field) : candidate);
     const result = validator.validate(schema, request);
     if (result.kind !== "invalid") continue;
     const onlyThisField = result.violations.every((v) => pathToString(v.field) === site.path);

@@ -3,7 +3,6 @@ import { reflect } from "@bufbuild/protobuf/reflect";
 import {
   field as fieldRulesOption,
   FieldRulesSchema,
-  Ignore,
   message as messageRulesOption,
   oneof as oneofRulesOption,
   type FieldRules,
@@ -12,7 +11,6 @@ import {
 /** The protovalidate rules of one field, read from its descriptor. */
 export interface FieldRuleSet {
   required: boolean;
-  ignore: Ignore;
   /** The rules of the field's type ("string", "int32", "repeated", "enum", ...), if any. */
   type?: TypedRules;
   /** Rules for each element of a repeated field (repeated.items). */
@@ -32,7 +30,7 @@ export function fieldRuleSet(field: DescField): FieldRuleSet | undefined {
 }
 
 function toRuleSet(rules: FieldRules): FieldRuleSet {
-  const set: FieldRuleSet = { required: rules.required, ignore: rules.ignore, cel: rules.cel.length };
+  const set: FieldRuleSet = { required: rules.required, cel: rules.cel.length };
   if (rules.type.case === undefined) return set;
   const schema = FieldRulesSchema.fields.find((f) => f.localName === rules.type.case)?.message;
   if (schema === undefined) return set;
@@ -81,5 +79,3 @@ export function hasRules(message: DescMessage, seen = new Set<string>()): boolea
   if (messageRuleNames(message).length > 0) return true;
   return message.fields.some((f) => fieldRuleSet(f) !== undefined || (f.message !== undefined && hasRules(f.message, seen)));
 }
-
-export { Ignore };
