@@ -16,6 +16,11 @@ import { cleanUp, grpcClient, serviceStorage, startService, startTimeoutMs, type
 
 const baseline = readFileSync(new URL("../../contracts/baseline.binpb", import.meta.url));
 const eur = (amountMinor: bigint) => ({ currencyCode: "EUR", amountMinor });
+// Other suites share the machine's two cores: a deadline a loaded machine cannot miss.
+const timeoutMs = 30_000;
+// Every stream these checks open ends (a watched order is terminal, an unknown one NotFound):
+// wait for the end rather than count a slow first message as an open stream.
+const streamWindowMs = 10_000;
 const transportTo = (running: RunningService): Transport => createGrpcTransport({ baseUrl: `http://${running.address}` });
 
 describe("the shop's services keep their contract", () => {
@@ -64,6 +69,8 @@ describe("the shop's services keep their contract", () => {
       service: InventoryService,
       transport: transportTo(service("inventory")),
       baseline,
+      timeoutMs,
+      streamWindowMs,
       fixtures: {
         GetStock: [{ sku: "MUG-1" }],
         QuoteItems: [{ currencyCode: "EUR", items: [{ sku: "MUG-1", quantity: 3 }] }],
@@ -80,6 +87,8 @@ describe("the shop's services keep their contract", () => {
       service: OrdersService,
       transport: transportTo(service("orders")),
       baseline,
+      timeoutMs,
+      streamWindowMs,
       fixtures: {
         CreateOrder: [{ userId: "contract", idempotencyKey: "contract-order-2", items: [{ sku: "MUG-1", quantity: 1 }], currencyCode: "EUR" }],
         GetOrder: [{ orderId: confirmed.orderId }],
@@ -107,6 +116,8 @@ describe("the shop's services keep their contract", () => {
       service: PaymentsService,
       transport: transportTo(service("payments")),
       baseline,
+      timeoutMs,
+      streamWindowMs,
       fixtures: {
         GetPayment: [{ paymentId: confirmed.paymentId }],
         ListPaymentsForOrder: [{ orderId: confirmed.orderId }],
