@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-for package in clients kit/data kit/server kit/messaging kit/telemetry kit/cache; do
+for package in clients kit/data kit/server kit/messaging kit/telemetry kit/cache kit/testing; do
   (cd "$package" && rm -rf dist && tsc -p tsconfig.build.json && node "$root/scripts/cjs-declarations.mjs")
 done
 tsc -p tsconfig.build.json
