@@ -66,7 +66,7 @@ describe("checkContract", () => {
         "PutItem owner_id string.min_len",
         "PutItem lines repeated.min_items",
         "PutItem lines repeated.max_items",
-        "PutItem lines[0].sku string.max_len",
+        "PutItem lines[0].code string.max_len",
         "PutItem lines[0].quantity int32.gt",
         "PutItem lines[0].quantity int32.lte",
         "PutItem price.currency_code string.len",

@@ -19,7 +19,7 @@ describe("kit/testing/README.md", () => {
     try {
       const { port } = await server.listen();
       const baseUrl = `http://127.0.0.1:${port}`;
-      const put = await createClient(ItemService, createGrpcTransport({ baseUrl })).putItem({ ownerId: "ada", lines: [{ sku: "MUG-1", quantity: 1 }] });
+      const put = await createClient(ItemService, createGrpcTransport({ baseUrl })).putItem({ ownerId: "ada", lines: [{ code: "MUG-1", quantity: 1 }] });
       expect(put.item?.itemId).toBe("item-1");
       const report = await checkItemService(baseUrl, baselineBytes());
       expect(report.findings).toEqual([]);
