@@ -1,15 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Interceptor } from "@connectrpc/connect";
-import { context, propagation, type Context } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
-import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
-import { MeterProvider, type MetricReader } from "@opentelemetry/sdk-metrics";
-import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
+import { context, propagation, type Context, type ContextManager, type TextMapPropagator } from "@opentelemetry/api";
+import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
+import type { Resource } from "@opentelemetry/resources";
+import type { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
+import type { BasicTracerProvider, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { clientTelemetryKey } from "@protomesh/clients";
 import type { EventBus, OutboxRelayOptions, OutboxStats } from "@protomesh/messaging";
 import { createInstruments } from "./instruments.js";
@@ -57,27 +53,39 @@ export interface Telemetry {
 export async function startTelemetry(options: TelemetryOptions, env: TelemetryEnvironment = process.env): Promise<Telemetry> {
   const fromEnv = { ...metricsFromEnv(env), ...options };
   const namespace = resolveMetricNamespace(options.metricNamespace);
-  const otlpUrl = otlpTracesUrl(env);
-  // The exporter reads the other OTEL_EXPORTER_OTLP_* variables (headers, timeout) itself.
-  const spanExporter: SpanExporter | undefined = fromEnv.spanExporter ?? (otlpUrl === undefined ? undefined : new OTLPTraceExporter({ url: otlpUrl }));
-  const readers: MetricReader[] = [...(fromEnv.metricReaders ?? [])];
-  let prometheus: PrometheusExporter | undefined;
-  if (fromEnv.metricsPort !== undefined) {
-    prometheus = new PrometheusExporter({ port: fromEnv.metricsPort, host: fromEnv.metricsHost ?? "127.0.0.1", preventServerStart: true });
-    readers.push(prometheus);
-  }
-  if (spanExporter === undefined && readers.length === 0) return disabledTelemetry(options.service);
+  const metricsHost = fromEnv.metricsHost ?? "127.0.0.1";
+  // Where spans go: the exporter given, else the OTLP endpoint from the environment.
+  const spanTarget = fromEnv.spanExporter ?? otlpTracesUrl(env);
+  const metering = fromEnv.metricsPort !== undefined || (fromEnv.metricReaders?.length ?? 0) > 0;
+  if (spanTarget === undefined && !metering) return disabledTelemetry(options.service);
 
-  const resource = resourceFromAttributes({
-    [ATTR_SERVICE_NAME]: options.service,
-    [ATTR_SERVICE_VERSION]: options.version ?? protomeshVersion(),
-    "service.instance.id": options.instance ?? randomUUID(),
-    "host.name": hostname(),
-    "process.pid": process.pid,
-  }).merge(detectResources({ detectors: [envDetector] }));
-  const tracerProvider = spanExporter === undefined ? undefined : new BasicTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(spanExporter)] });
-  const meterProvider = readers.length === 0 ? undefined : new MeterProvider({ resource, readers });
-  const releaseGlobals = useGlobals();
+  // The SDK is imported only from here on: it costs a service about 0.8 s of CPU at start-up,
+  // and telemetry is off unless asked for (ADR 0136).
+  const [resources, conventions, contextHooks, core] = await Promise.all([
+    import("@opentelemetry/resources"),
+    import("@opentelemetry/semantic-conventions"),
+    import("@opentelemetry/context-async-hooks"),
+    import("@opentelemetry/core"),
+  ]);
+  const resource = resources
+    .resourceFromAttributes({
+      [conventions.ATTR_SERVICE_NAME]: options.service,
+      [conventions.ATTR_SERVICE_VERSION]: options.version ?? protomeshVersion(),
+      "service.instance.id": options.instance ?? randomUUID(),
+      "host.name": hostname(),
+      "process.pid": process.pid,
+    })
+    .merge(resources.detectResources({ detectors: [resources.envDetector] }));
+  const [tracerProvider, metricsSetup] = await Promise.all([
+    spanTarget === undefined ? undefined : createTracerProvider(resource, spanTarget),
+    metering ? createMeterProvider(resource, fromEnv.metricReaders ?? [], fromEnv.metricsPort, metricsHost) : undefined,
+  ]);
+  const meterProvider = metricsSetup?.meterProvider;
+  const prometheus = metricsSetup?.prometheus;
+  const releaseGlobals = useGlobals(
+    () => new contextHooks.AsyncLocalStorageContextManager().enable(),
+    () => new core.CompositePropagator({ propagators: [new core.W3CTraceContextPropagator(), new core.W3CBaggagePropagator()] }),
+  );
 
   const meter = meterProvider?.getMeter("protomesh");
   const scope: TelemetryScope = {
@@ -103,7 +111,7 @@ export async function startTelemetry(options: TelemetryOptions, env: TelemetryEn
     await prometheus?.startServer();
   } catch (error) {
     releaseGlobals();
-    throw new Error(`metrics endpoint: cannot listen on ${fromEnv.metricsHost ?? "127.0.0.1"}:${fromEnv.metricsPort}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new Error(`metrics endpoint: cannot listen on ${metricsHost}:${fromEnv.metricsPort}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   const hooks = relayHooks(scope, options.sagaOutcomes ?? {});
   let stopped: Promise<void> | undefined;
@@ -112,7 +120,7 @@ export async function startTelemetry(options: TelemetryOptions, env: TelemetryEn
     service: options.service,
     tracing: tracerProvider !== undefined,
     metrics: meterProvider !== undefined,
-    metricsUrl: prometheus === undefined ? undefined : `http://${fromEnv.metricsHost ?? "127.0.0.1"}:${fromEnv.metricsPort}/metrics`,
+    metricsUrl: prometheus === undefined ? undefined : `http://${metricsHost}:${fromEnv.metricsPort}/metrics`,
     serverInterceptor: serverInterceptor(scope),
     instrumentBus: (bus, system = "nats") => instrumentBus(bus, scope, system),
     relayOptions: () => hooks,
@@ -159,6 +167,31 @@ export function disabledTelemetry(service: string): Telemetry {
   };
 }
 
+/** A tracer provider that batches spans to the exporter, or over OTLP to the URL. */
+async function createTracerProvider(resource: Resource, spanTarget: SpanExporter | string): Promise<BasicTracerProvider> {
+  const traceSdk = await import("@opentelemetry/sdk-trace-base");
+  // The OTLP exporter reads the other OTEL_EXPORTER_OTLP_* variables (headers, timeout) itself.
+  const exporter = typeof spanTarget === "string" ? new (await import("@opentelemetry/exporter-trace-otlp-proto")).OTLPTraceExporter({ url: spanTarget }) : spanTarget;
+  return new traceSdk.BasicTracerProvider({ resource, spanProcessors: [new traceSdk.BatchSpanProcessor(exporter)] });
+}
+
+/** The meter provider, and the Prometheus exporter among its readers when a port is given (not yet listening). */
+async function createMeterProvider(
+  resource: Resource,
+  metricReaders: readonly MetricReader[],
+  metricsPort: number | undefined,
+  metricsHost: string,
+): Promise<{ meterProvider: MeterProvider; prometheus: PrometheusExporter | undefined }> {
+  const metricsSdk = await import("@opentelemetry/sdk-metrics");
+  const readers = [...metricReaders];
+  let prometheus: PrometheusExporter | undefined;
+  if (metricsPort !== undefined) {
+    prometheus = new (await import("@opentelemetry/exporter-prometheus")).PrometheusExporter({ port: metricsPort, host: metricsHost, preventServerStart: true });
+    readers.push(prometheus);
+  }
+  return { meterProvider: new metricsSdk.MeterProvider({ resource, readers }), prometheus };
+}
+
 // The context manager and the propagator are process-wide in OpenTelemetry's API. They are
 // installed while at least one service in the process has telemetry on (tests and the demo run
 // several), and removed with the last, so a process without telemetry keeps the no-op API.
@@ -166,11 +199,11 @@ export function disabledTelemetry(service: string): Telemetry {
 let globalUsers = 0;
 let installed = { context: false, propagation: false };
 
-function useGlobals(): () => void {
+function useGlobals(contextManager: () => ContextManager, propagator: () => TextMapPropagator): () => void {
   if (globalUsers++ === 0) {
     installed = {
-      context: context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()),
-      propagation: propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] })),
+      context: context.setGlobalContextManager(contextManager()),
+      propagation: propagation.setGlobalPropagator(propagator()),
     };
   }
   let released = false;
