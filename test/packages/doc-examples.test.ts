@@ -11,7 +11,7 @@
 // that module re-exports the toolkit's test contract, which has the same shapes. A docs example
 // may import the shop's generated code (./gen/shop/...) or modules (./services/...) by their path
 // from the repository's root.
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, rmdir, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -134,6 +134,8 @@ describe("documentation examples", () => {
 
     afterAll(async () => {
       if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
+      // Only when empty: another run may be using it.
+      await rmdir(join(repoRoot, ".doc-examples")).catch(() => undefined);
     });
 
     it("with the repository's options", () => {
