@@ -10,7 +10,7 @@ export interface QueryTotals {
   /** `Client.query` calls: requests answered before the connection sends the next. */
   roundTrips: number;
   statements: number;
-  /** Statements by first keyword: begin, commit, select, insert, update, with, … */
+  /** Statements by first keyword, writes with their table: begin, select, update outbox, with, … */
   byKind: Record<string, number>;
 }
 
@@ -27,14 +27,24 @@ function textOf(args: unknown[]): { text: string; hasValues: boolean } {
   return { text: "", hasValues: false };
 }
 
-// The first word of a statement, lower-cased, read char by char: the counter runs on every
-// query of the measured services, so it must cost next to nothing.
-function kindOf(text: string): string {
-  let i = 0;
-  while (i < text.length && (text.charCodeAt(i) <= 32 || text.charCodeAt(i) === 40)) i++;
+// The first word of a statement, lower-cased, and for a write the table it names (`update
+// outbox`, `insert inbox`), read char by char: the counter runs on every query of the measured
+// services, so it must cost next to nothing.
+function wordAt(text: string, from: number): { word: string; end: number } {
+  let i = from;
+  while (i < text.length && (text.charCodeAt(i) <= 32 || text.charCodeAt(i) === 40 || text.charCodeAt(i) === 34)) i++;
   let end = i;
-  while (end < text.length && end - i < 12 && /[a-z]/i.test(text.charAt(end))) end++;
-  return end === i ? "other" : text.slice(i, end).toLowerCase();
+  while (end < text.length && end - i < 40 && /[\w.]/.test(text.charAt(end))) end++;
+  return { word: text.slice(i, end).toLowerCase(), end };
+}
+
+function kindOf(text: string): string {
+  const first = wordAt(text, 0);
+  if (first.word === "") return "other";
+  if (first.word !== "update" && first.word !== "insert" && first.word !== "delete") return first.word;
+  let next = wordAt(text, first.end);
+  if (next.word === "into" || next.word === "from") next = wordAt(text, next.end);
+  return `${first.word} ${next.word}`;
 }
 
 function count(text: string, hasValues: boolean): void {
