@@ -10,10 +10,11 @@ import { breaker, retry } from "./resilience.js";
 import { relay } from "./relay.js";
 import { rpc } from "./rpc.js";
 import { saga } from "./saga.js";
+import { sagaSteps } from "./saga-steps.js";
 import { tail } from "./tail.js";
 import type { BenchSettings } from "./settings.js";
 
-const benchmarks: Record<string, (s: BenchSettings) => Promise<void>> = { rpc, client, tail, breaker, retry, relay, saga, gc, footprint };
+const benchmarks: Record<string, (s: BenchSettings) => Promise<void>> = { rpc, client, tail, breaker, retry, relay, saga, "saga-steps": sagaSteps, gc, footprint };
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
