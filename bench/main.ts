@@ -1,4 +1,4 @@
-// npm run bench [-- <name>...] [-- --warmup 5 --seconds 8 --concurrency 64 --tail-concurrency 16 --writers 16 --rate 0 --rounds 1 --only a,b]
+// npm run bench [-- <name>...] [-- --warmup 5 --seconds 8 --concurrency 64 --tail-concurrency 16 --writers 16 --rate 0 --rates 25,50,100,150,200 --rounds 1 --only a,b]
 // Runs the named benchmarks (all by default) and prints one JSON line per variant on stdout;
 // progress goes to stderr.
 import { cpus, loadavg } from "node:os";
@@ -10,10 +10,11 @@ import { breaker, retry } from "./resilience.js";
 import { relay } from "./relay.js";
 import { rpc } from "./rpc.js";
 import { saga } from "./saga.js";
+import { sagaSteps } from "./saga-steps.js";
 import { tail } from "./tail.js";
 import type { BenchSettings } from "./settings.js";
 
-const benchmarks: Record<string, (s: BenchSettings) => Promise<void>> = { rpc, client, tail, breaker, retry, relay, saga, gc, footprint };
+const benchmarks: Record<string, (s: BenchSettings) => Promise<void>> = { rpc, client, tail, breaker, retry, relay, saga, "saga-steps": sagaSteps, gc, footprint };
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -24,6 +25,7 @@ const { values, positionals } = parseArgs({
     "tail-concurrency": { type: "string", default: "16" },
     writers: { type: "string", default: "16" },
     rate: { type: "string", default: "0" },
+    rates: { type: "string", default: "25,50,100,150,200" },
     rounds: { type: "string", default: "1" },
     only: { type: "string", default: "" },
   },
@@ -35,10 +37,12 @@ const settings: BenchSettings = {
   tailConcurrency: Number(values["tail-concurrency"]),
   writers: Number(values.writers),
   rate: Number(values.rate),
+  rates: values.rates.split(",").filter(Boolean).map(Number),
   rounds: Number(values.rounds),
   only: values.only.split(",").filter(Boolean),
 };
 if (!Number.isInteger(settings.rounds) || settings.rounds < 1) throw new Error(`--rounds must be a whole number ≥ 1, got ${values.rounds}`);
+if (settings.rates.some((rate) => !(rate > 0))) throw new Error(`--rates must be positive orders/s separated by commas, got ${values.rates}`);
 if (settings.warmupS < 5) console.error("warning: a warm-up under 5 s measures servers that are still speeding up");
 const names = positionals.length > 0 ? positionals : Object.keys(benchmarks);
 for (const name of names) {

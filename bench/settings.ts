@@ -15,8 +15,10 @@ export interface BenchSettings {
   tailConcurrency: number;
   /** Transactions in flight from the outbox writers (relay) and the pool they use. */
   writers: number;
-  /** Offered load of the saga benchmark, orders/s; 0 derives it from the measured limit. */
+  /** Offered load of the saga benchmark, orders/s; 0 runs the sweep of `rates`. */
   rate: number;
+  /** Offered loads of the saga benchmark's sweep, orders/s, each a phase on the same services. */
+  rates: readonly number[];
   /**
    * Rounds of the rpc benchmark. Each round runs every variant once, odd rounds in reverse
    * order, so a host that speeds up or slows down during the run weighs on both ends alike; the

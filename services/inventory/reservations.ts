@@ -4,7 +4,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { randomUUID } from "node:crypto";
-import { asc, eq, inArray, sql } from "drizzle-orm";
+import { asc, eq, inArray, sql, type SQLWrapper } from "drizzle-orm";
 import type { Tx } from "@protomesh/data";
 import { writeEvent } from "@protomesh/messaging";
 import type { OrderCancelled, OrderConfirmed, OrderPlaced } from "protomesh/gen/shop/orders/v1/events_pb";
@@ -15,12 +15,13 @@ import { reservations, stockItems } from "./schema.js";
 const AGGREGATE = "order";
 
 /**
- * Inserts the order's row if missing, then locks it: concurrent events of one order queue here.
+ * The order's row, locked: concurrent events of one order queue here. A row this transaction
+ * inserts is its own until it commits, so only a row that already existed is read and locked.
  * With `create: false` a missing row stays missing and reads as "none".
  */
 async function lockReservation(tx: Tx, orderId: string, create = true): Promise<ReservationState> {
-  if (create) await tx.insert(reservations).values({ orderId, status: "none", updatedAt: new Date() }).onConflictDoNothing();
-  const [row] = await tx.select().from(reservations).where(eq(reservations.orderId, orderId)).for("update");
+  const [inserted] = create ? await tx.insert(reservations).values({ orderId, status: "none", updatedAt: new Date() }).onConflictDoNothing().returning() : [];
+  const [row] = inserted !== undefined ? [inserted] : await tx.select().from(reservations).where(eq(reservations.orderId, orderId)).for("update");
   if (row === undefined) {
     if (!create) return { status: "none" };
     throw new Error(`reservation row for order ${orderId} vanished inside its transaction`);
@@ -37,6 +38,13 @@ async function lockReservation(tx: Tx, orderId: string, create = true): Promise<
     default:
       throw new Error(`unknown reservation status ${row.status} for order ${orderId}`);
   }
+}
+
+/** Independent writes as one statement (data-modifying CTEs): one round trip for all of them. */
+async function writeTogether(tx: Tx, writes: readonly SQLWrapper[]): Promise<void> {
+  const [only] = writes;
+  if (writes.length === 1 && only !== undefined) await tx.execute(only.getSQL());
+  else await tx.execute(sql`with ${sql.join(writes.map((write, i) => sql`${sql.identifier(`write_${i}`)} as ${write}`), sql`, `)} select 1`);
 }
 
 /** Locks stock rows in SKU order, so two orders touching the same SKUs cannot deadlock. */
@@ -62,8 +70,10 @@ async function apply(
   const decision = decide(state, await input(state));
   if (decision.kind === "ignore") return decision;
   const now = new Date();
-  for (const change of decision.stockChanges) {
-    await tx
+  // decide() names each SKU once (it merges an order's lines), so no two of these writes change
+  // the same row, and the stock rows are locked already: they can go in one statement, with the event.
+  const writes: SQLWrapper[] = decision.stockChanges.map((change) =>
+    tx
       .update(stockItems)
       .set({
         available: sql`${stockItems.available} + ${change.available}`,
@@ -71,19 +81,25 @@ async function apply(
         sold: sql`${stockItems.sold} + ${change.sold}`,
         updatedAt: now,
       })
-      .where(eq(stockItems.sku, change.sku));
-  }
+      .where(eq(stockItems.sku, change.sku)),
+  );
   const next = decision.next;
-  await tx
-    .update(reservations)
-    .set({ status: next.status, lines: "lines" in next ? next.lines : [], updatedAt: now })
-    .where(eq(reservations.orderId, orderId));
-  for (const effect of decision.effects) await publish(tx, orderId, effect, extra);
+  writes.push(
+    tx
+      .update(reservations)
+      .set({ status: next.status, lines: "lines" in next ? next.lines : [], updatedAt: now })
+      .where(eq(reservations.orderId, orderId)),
+  );
+  const [first, ...more] = decision.effects;
+  if (first === undefined) await writeTogether(tx, writes);
+  else await publish(tx, orderId, first, extra, writes);
+  for (const effect of more) await publish(tx, orderId, effect, extra);
   return decision;
 }
 
-async function publish(tx: Tx, orderId: string, effect: ReservationEffect, extra: { userId?: string; amount?: OrderPlaced["total"] }) {
+async function publish(tx: Tx, orderId: string, effect: ReservationEffect, extra: { userId?: string; amount?: OrderPlaced["total"] }, alongside: readonly SQLWrapper[] = []) {
   const common = { eventId: randomUUID(), orderId, occurredAt: timestampNow() };
+  const options = { alongside };
   switch (effect.kind) {
     case "publish-stock-reserved":
       await writeEvent(tx, {
@@ -91,7 +107,7 @@ async function publish(tx: Tx, orderId: string, effect: ReservationEffect, extra
         aggregateId: orderId,
         schema: StockReservedSchema,
         event: create(StockReservedSchema, { ...common, lines: effect.lines, userId: extra.userId ?? "", ...(extra.amount ? { amount: extra.amount } : {}) }),
-      });
+      }, options);
       return;
     case "publish-stock-rejected":
       await writeEvent(tx, {
@@ -99,7 +115,7 @@ async function publish(tx: Tx, orderId: string, effect: ReservationEffect, extra
         aggregateId: orderId,
         schema: StockRejectedSchema,
         event: create(StockRejectedSchema, { ...common, shortages: effect.shortages }),
-      });
+      }, options);
       return;
     case "publish-stock-released":
       await writeEvent(tx, {
@@ -107,7 +123,7 @@ async function publish(tx: Tx, orderId: string, effect: ReservationEffect, extra
         aggregateId: orderId,
         schema: StockReleasedSchema,
         event: create(StockReleasedSchema, { ...common, lines: effect.lines }),
-      });
+      }, options);
       return;
   }
 }

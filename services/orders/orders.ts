@@ -180,7 +180,8 @@ export function createOrders(db: Db, quoteItems: QuoteItems, options: OrdersOpti
           quantity: line.quantity,
           unitPriceMinor: line.unitPrice?.amountMinor ?? 0n,
         }));
-        await tx.insert(orderLines).values(lines);
+        // The lines go with the event, in one statement (writeEvent's `alongside`): the order row they
+        // reference was inserted by the statement before.
         await writeEvent(tx, {
           aggregateType: "order",
           aggregateId: orderId,
@@ -194,7 +195,7 @@ export function createOrders(db: Db, quoteItems: QuoteItems, options: OrdersOpti
             total: { currencyCode: request.currencyCode, amountMinor: totalMinor },
             deadline: timestampFromDate(deadline),
           }),
-        });
+        }, { alongside: [tx.insert(orderLines).values(lines)] });
         return toOrderMessage(row, lines);
       });
       if (placed !== undefined) return { order: placed, created: true, ...quoteAge };

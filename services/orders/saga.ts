@@ -5,7 +5,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { randomUUID } from "node:crypto";
-import { and, asc, eq, lte, sql } from "drizzle-orm";
+import { and, asc, eq, lte, sql, type SQLWrapper } from "drizzle-orm";
 import { shardOf } from "@protomesh/clients";
 import { runTransaction, type Db, type Tx } from "@protomesh/data";
 import { writeEvent } from "@protomesh/messaging";
@@ -69,12 +69,12 @@ function stateOf(row: OrderRow): OrderSagaState {
   }
 }
 
-async function publish(tx: Tx, orderId: string, effect: OrderSagaEffect) {
+async function publish(tx: Tx, orderId: string, effect: OrderSagaEffect, alongside: readonly SQLWrapper[] = []) {
   const common = { eventId: randomUUID(), orderId, occurredAt: timestampNow() };
   if (effect.kind === "publish-order-confirmed") {
-    await writeEvent(tx, { aggregateType: "order", aggregateId: orderId, schema: OrderConfirmedSchema, event: create(OrderConfirmedSchema, { ...common, paymentId: effect.paymentId }) });
+    await writeEvent(tx, { aggregateType: "order", aggregateId: orderId, schema: OrderConfirmedSchema, event: create(OrderConfirmedSchema, { ...common, paymentId: effect.paymentId }) }, { alongside });
   } else {
-    await writeEvent(tx, { aggregateType: "order", aggregateId: orderId, schema: OrderCancelledSchema, event: create(OrderCancelledSchema, { ...common, reason: causeToProto[effect.cause] }) });
+    await writeEvent(tx, { aggregateType: "order", aggregateId: orderId, schema: OrderCancelledSchema, event: create(OrderCancelledSchema, { ...common, reason: causeToProto[effect.cause] }) }, { alongside });
   }
 }
 
@@ -88,22 +88,25 @@ export async function applySagaInput(tx: Tx, orderId: string, input: OrderSagaIn
   const decision = decide(stateOf(row), input);
   if (decision.kind !== "transition") return { decision, row };
   const next = decision.next;
-  const [stored] = await tx
-    .update(orders)
-    .set({
-      status: next.status,
-      stockReserved: next.status === "pending" ? next.stockReserved : row.stockReserved,
-      stockAwaiting: next.status === "pending" && next.awaitingShards !== undefined ? [...next.awaitingShards] : row.stockAwaiting,
-      // A capture that a sharded order received while shards were still awaited is kept, also if it is cancelled (and refunded).
-      paymentId: next.status === "confirmed" || (next.status === "pending" && next.paymentId !== undefined) ? next.paymentId : row.paymentId,
-      cancellationCause: next.status === "cancelled" ? next.cause : null,
-      updatedAt: new Date(),
-    })
-    .where(eq(orders.orderId, orderId))
-    .returning();
-  for (const effect of decision.effects) await publish(tx, orderId, effect);
-  if (next.status !== row.status) await tx.execute(sql`select pg_notify(${ORDER_CHANGED_CHANNEL}, ${orderId})`);
-  return { decision, row: stored ?? row };
+  const changes = {
+    status: next.status,
+    stockReserved: next.status === "pending" ? next.stockReserved : row.stockReserved,
+    stockAwaiting: next.status === "pending" && next.awaitingShards !== undefined ? [...next.awaitingShards] : row.stockAwaiting,
+    // A capture that a sharded order received while shards were still awaited is kept, also if it is cancelled (and refunded).
+    paymentId: next.status === "confirmed" ? next.paymentId : next.status === "pending" && next.paymentId !== undefined ? next.paymentId : row.paymentId,
+    cancellationCause: next.status === "cancelled" ? next.cause : null,
+    updatedAt: new Date(),
+  } satisfies Partial<OrderRow>;
+  const update = tx.update(orders).set(changes).where(eq(orders.orderId, orderId));
+  // The update, the event and the watchers' notification go to PostgreSQL as one statement: the
+  // notification rides on the update's RETURNING (it runs when the update does, read or not) and
+  // the event on writeEvent's `alongside`.
+  const write = next.status !== row.status ? update.returning({ notified: sql`pg_notify(${ORDER_CHANGED_CHANNEL}, ${orderId})` }) : update;
+  const [first, ...more] = decision.effects;
+  if (first === undefined) await write;
+  else await publish(tx, orderId, first, [write]);
+  for (const effect of more) await publish(tx, orderId, effect);
+  return { decision, row: { ...row, ...changes } };
 }
 
 /**

@@ -4,7 +4,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { randomUUID } from "node:crypto";
-import { asc, eq, isNotNull, and } from "drizzle-orm";
+import { asc, eq, isNotNull, and, type SQLWrapper } from "drizzle-orm";
 import { NotFoundError } from "@protomesh/server";
 import type { Db, Tx } from "@protomesh/data";
 import { writeEvent } from "@protomesh/messaging";
@@ -34,26 +34,32 @@ function stateOf(row: ChargeRow): ChargeState {
   }
 }
 
+/**
+ * The order's charge row, locked: concurrent events of one order queue here. A row this
+ * transaction inserts is its own until it commits, so only a row that already existed is read and locked.
+ */
 async function lockCharge(tx: Tx, orderId: string): Promise<ChargeRow> {
   const now = new Date();
-  await tx.insert(charges).values({ orderId, status: "none", createdAt: now, updatedAt: now }).onConflictDoNothing();
+  const [inserted] = await tx.insert(charges).values({ orderId, status: "none", createdAt: now, updatedAt: now }).onConflictDoNothing().returning();
+  if (inserted !== undefined) return inserted;
   const [row] = await tx.select().from(charges).where(eq(charges.orderId, orderId)).for("update");
   if (row === undefined) throw new Error(`charge row for order ${orderId} vanished inside its transaction`);
   return row;
 }
 
-async function publish(tx: Tx, row: ChargeRow, effect: ChargeEffect, currencyCode: string) {
+async function publish(tx: Tx, row: ChargeRow, effect: ChargeEffect, currencyCode: string, alongside: readonly SQLWrapper[]) {
   const common = { eventId: randomUUID(), orderId: row.orderId, occurredAt: timestampNow(), paymentId: effect.paymentId };
   const event = { aggregateType: AGGREGATE, aggregateId: row.orderId };
+  const options = { alongside };
   switch (effect.kind) {
     case "publish-payment-captured":
-      await writeEvent(tx, { ...event, schema: PaymentCapturedSchema, event: create(PaymentCapturedSchema, { ...common, amount: { currencyCode, amountMinor: effect.amountMinor } }) });
+      await writeEvent(tx, { ...event, schema: PaymentCapturedSchema, event: create(PaymentCapturedSchema, { ...common, amount: { currencyCode, amountMinor: effect.amountMinor } }) }, options);
       return;
     case "publish-payment-declined":
-      await writeEvent(tx, { ...event, schema: PaymentDeclinedSchema, event: create(PaymentDeclinedSchema, { ...common, reason: effect.reason }) });
+      await writeEvent(tx, { ...event, schema: PaymentDeclinedSchema, event: create(PaymentDeclinedSchema, { ...common, reason: effect.reason }) }, options);
       return;
     case "publish-payment-refunded":
-      await writeEvent(tx, { ...event, schema: PaymentRefundedSchema, event: create(PaymentRefundedSchema, { ...common, amount: { currencyCode, amountMinor: effect.amountMinor } }) });
+      await writeEvent(tx, { ...event, schema: PaymentRefundedSchema, event: create(PaymentRefundedSchema, { ...common, amount: { currencyCode, amountMinor: effect.amountMinor } }) }, options);
       return;
   }
 }
@@ -65,31 +71,40 @@ async function apply(tx: Tx, orderId: string, input: (state: ChargeState, row: C
   const now = new Date();
   const next = decision.next;
   const currencyCode = row.currencyCode ?? charge.currencyCode ?? "";
-  await tx
-    .update(charges)
-    .set({
-      status: next.status,
-      updatedAt: now,
-      // A declined payment keeps the amount that was asked for.
-      ...("paymentId" in next ? { paymentId: next.paymentId, currencyCode, amountMinor: "amountMinor" in next ? next.amountMinor : (charge.amountMinor ?? row.amountMinor ?? 0n) } : {}),
-      ...(next.status === "declined" ? { declineReason: next.reason } : {}),
-      ...(charge.userId !== undefined ? { userId: charge.userId } : {}),
-    })
-    .where(eq(charges.orderId, orderId));
+  // The charge's update, its ledger entry and its event change different rows, so they go to
+  // PostgreSQL as one statement (see writeEvent's `alongside`).
+  let writes: SQLWrapper[] = [
+    tx
+      .update(charges)
+      .set({
+        status: next.status,
+        updatedAt: now,
+        // A declined payment keeps the amount that was asked for.
+        ...("paymentId" in next ? { paymentId: next.paymentId, currencyCode, amountMinor: "amountMinor" in next ? next.amountMinor : (charge.amountMinor ?? row.amountMinor ?? 0n) } : {}),
+        ...(next.status === "declined" ? { declineReason: next.reason } : {}),
+        ...(charge.userId !== undefined ? { userId: charge.userId } : {}),
+      })
+      .where(eq(charges.orderId, orderId)),
+  ];
   for (const effect of decision.effects) {
     if (effect.kind === "publish-payment-captured" || effect.kind === "publish-payment-refunded") {
       const signed = effect.kind === "publish-payment-captured" ? effect.amountMinor : -effect.amountMinor;
-      await tx.insert(ledgerEntries).values({
-        paymentId: effect.paymentId,
-        orderId,
-        kind: effect.kind === "publish-payment-captured" ? "capture" : "refund",
-        amountMinor: signed,
-        currencyCode,
-        createdAt: now,
-      });
+      writes.push(
+        tx.insert(ledgerEntries).values({
+          paymentId: effect.paymentId,
+          orderId,
+          kind: effect.kind === "publish-payment-captured" ? "capture" : "refund",
+          amountMinor: signed,
+          currencyCode,
+          createdAt: now,
+        }),
+      );
     }
-    await publish(tx, { ...row, currencyCode }, effect, currencyCode);
+    await publish(tx, { ...row, currencyCode }, effect, currencyCode, writes);
+    writes = [];
   }
+  const [update] = writes;
+  if (update !== undefined) await tx.execute(update.getSQL());
   return decision;
 }
 

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
-import { asc, eq } from "drizzle-orm";
+import { asc, eq, like } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "@protomesh/data";
 import { createOutboxRelay, EventHeaders, type OutboxRelay, type OutboxRelayOptions, outbox, outboxStats, writeEvent } from "@protomesh/messaging";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
-import { type DatabaseBackend, pgliteBackend, postgresBackend, type TestSchema } from "./backends.js";
+import { type DatabaseBackend, pgliteBackend, postgresBackend, schema, type TestSchema } from "./backends.js";
 import { type RecordingPublisher, recordingPublisher } from "./recording-publisher.js";
 
 const backends: DatabaseBackend[] = [pgliteBackend(), postgresBackend("outbox")];
@@ -83,6 +83,33 @@ describe.each(backends)("outbox on $name", (backend) => {
     await writeTx("o-2", "real");
     await relay(database, publisher).runOnce();
     expect(mine(publisher).map((m) => m.messageId)).toEqual(["real"]);
+  });
+
+  it("stores the writes given alongside an event in its statement, and rolls them back with it", async () => {
+    const { aggregateType, mine, rows } = scenario();
+    const publisher = recordingPublisher();
+    const account = (suffix: string) => `${aggregateType}-${suffix}`;
+    const event = (eventId: string) => ({ aggregateType, aggregateId: "o-1", schema: OrderPlacedSchema, event: create(OrderPlacedSchema, { eventId: `${aggregateType}:${eventId}`, orderId: "o-1" }) });
+    await database.db.transaction(async (tx) => {
+      await tx.insert(schema.accounts).values({ id: account("updated"), balance: 1 });
+      await writeEvent(tx, event("kept"), {
+        alongside: [tx.update(schema.accounts).set({ balance: 5 }).where(eq(schema.accounts.id, account("updated"))), tx.insert(schema.accounts).values({ id: account("inserted"), balance: 7 })],
+      });
+    });
+    await database.db
+      .transaction(async (tx) => {
+        await writeEvent(tx, event("phantom"), { alongside: [tx.insert(schema.accounts).values({ id: account("phantom"), balance: 9 })] });
+        throw new Error("business rule failed");
+      })
+      .catch(() => undefined);
+    const accounts = await database.db.select().from(schema.accounts).where(like(schema.accounts.id, `${aggregateType}-%`)).orderBy(asc(schema.accounts.id));
+    expect(accounts).toEqual([
+      { id: account("inserted"), balance: 7 },
+      { id: account("updated"), balance: 5 },
+    ]);
+    expect((await rows()).map((row) => row.eventId)).toEqual(["kept"]);
+    await relay(database, publisher).runOnce();
+    expect(mine(publisher).map((m) => m.messageId)).toEqual(["kept"]);
   });
 
   it.skipIf(backend.name === "PGlite")("publishes a row whose id was taken before a row that committed first", async () => {

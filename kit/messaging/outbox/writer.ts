@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { context, propagation } from "@opentelemetry/api";
-import { sql } from "drizzle-orm";
+import { sql, type SQLWrapper } from "drizzle-orm";
 import type { Executor } from "@protomesh/data";
 import { outbox } from "./outbox-table.js";
 
@@ -25,11 +25,22 @@ export interface EventToWrite<Desc extends DescMessage> {
   headers?: Record<string, string> | undefined;
 }
 
+export interface WriteEventOptions {
+  /**
+   * Other writes of the transaction to send in the event's statement, as data-modifying CTEs
+   * (e.g. the update of the aggregate's row): one round trip for all of them instead of one each.
+   * They run against the rows as they were before the statement and do not see each other's
+   * changes, so only independent writes may go together, and no two may change the same row.
+   * Their RETURNING clauses run, but their rows are not returned. Default: none.
+   */
+  alongside?: readonly SQLWrapper[] | undefined;
+}
+
 /**
  * Stores `event` in the outbox inside the caller's transaction `tx` and notifies the relay,
  * which sees both only if the transaction commits. Returns the event id.
  */
-export async function writeEvent<Desc extends DescMessage>(tx: Executor, input: EventToWrite<Desc>): Promise<string> {
+export async function writeEvent<Desc extends DescMessage>(tx: Executor, input: EventToWrite<Desc>, options: WriteEventOptions = {}): Promise<string> {
   const ownId = (input.event as { eventId?: unknown }).eventId;
   const eventId = input.eventId ?? (typeof ownId === "string" && ownId !== "" ? ownId : randomUUID());
   const insert = tx.insert(outbox).values({
@@ -43,8 +54,9 @@ export async function writeEvent<Desc extends DescMessage>(tx: Executor, input: 
   });
   // One statement, one round trip: a saga step's transaction writes an event at every step, and
   // round trips to PostgreSQL are most of what a service spends per saga (docs/benchmarks.md).
-  // Drizzle puts the embedded insert in the parentheses the CTE needs.
-  await tx.execute(sql`with stored as ${insert} select pg_notify(${OUTBOX_CHANNEL}, '')`);
+  // Drizzle puts each embedded statement in the parentheses a CTE needs.
+  const alongside = (options.alongside ?? []).map((write, i) => sql`${sql.identifier(`write_${i}`)} as ${write}, `);
+  await tx.execute(sql`with ${sql.join(alongside)}stored as ${insert} select pg_notify(${OUTBOX_CHANNEL}, '')`);
   return eventId;
 }
 

@@ -1,0 +1,113 @@
+// saga-steps: the database work of one saga that ends CONFIRMED, without the broker, the RPCs or
+// the relays: CreateOrder's use case (prices from a fixed quote) and the five handler
+// transactions with their inbox records, called one after another per order from `concurrency`
+// loops in this process, against three throwaway databases on the shared PostgreSQL. Reports
+// this process's CPU, the PostgreSQL backends' CPU and the SQL round trips per saga: the part of
+// the shop's cost that the services' use cases and the kit's outbox and inbox decide, measured
+// with much less noise than the whole shop on a busy host.
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { loadavg } from "node:os";
+import { create } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { type Database, openDatabase } from "@protomesh/data";
+import { applyOnce } from "@protomesh/messaging";
+import { QuoteItemsResponseSchema } from "protomesh/gen/shop/inventory/v1/inventory_pb";
+import { StockReservedSchema } from "protomesh/gen/shop/inventory/v1/events_pb";
+import { OrderConfirmedSchema, OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
+import { PaymentCapturedSchema } from "protomesh/gen/shop/payments/v1/events_pb";
+import { createReservationHandlers } from "../services/inventory/reservations.js";
+import { stockItems } from "../services/inventory/schema.js";
+import { createOrders } from "../services/orders/orders.js";
+import { createSagaHandlers } from "../services/orders/saga.js";
+import { createChargeHandlers } from "../services/payments/charges.js";
+import { createPaymentSimulator } from "../services/payments/domain/payment-simulator.js";
+import { createTestDatabase, type TestDatabase } from "../test/helpers/index.js";
+import { backendCpuBetween, sampleBackendCpu } from "./harness/postgres-cpu.js";
+import { countQueries, queryTotals } from "./harness/query-count.js";
+import { round } from "./harness/stats.js";
+import type { BenchSettings } from "./settings.js";
+
+const services = ["inventory", "payments", "orders"] as const;
+const migrations = (service: string) => fileURLToPath(new URL(`../services/${service}/migrations`, import.meta.url));
+const skus = Array.from({ length: 32 }, (_, i) => `STEP-${String(i).padStart(3, "0")}`);
+const unitPrice = { currencyCode: "EUR", amountMinor: 1250n };
+
+export async function sagaSteps(settings: BenchSettings): Promise<void> {
+  countQueries();
+  const load1AtStart = round(loadavg()[0] ?? 0, 2);
+  const targets: TestDatabase[] = [];
+  const opened: Database[] = [];
+  try {
+    for (const service of services) targets.push(await createTestDatabase(`bench_steps_${service}`));
+    for (const [i, service] of services.entries()) opened.push(await openDatabase({ url: (targets[i] as TestDatabase).url, migrationsFolder: migrations(service), poolSize: settings.writers }));
+    const [inventoryDb, paymentsDb, ordersDb] = opened as [Database, Database, Database];
+    const now = new Date();
+    await inventoryDb.db.insert(stockItems).values(skus.map((sku) => ({ sku, name: sku, available: 1_000_000, currencyCode: "EUR", unitPriceMinor: unitPrice.amountMinor, updatedAt: now })));
+
+    const reservations = createReservationHandlers();
+    const charges = createChargeHandlers(createPaymentSimulator());
+    const saga = createSagaHandlers();
+    let n = 0;
+    const orders = createOrders(
+      ordersDb.db,
+      async (request) => create(QuoteItemsResponseSchema, { lines: (request.items ?? []).map((item) => ({ sku: item.sku ?? "", quantity: item.quantity ?? 0, unitPrice, available: 1_000_000, sufficient: true, known: true })), allAvailable: true }),
+      { sagaDeadlineMs: 300_000 },
+    );
+    const oneSaga = async () => {
+      const sku = skus[n++ % skus.length] as string;
+      const { order } = await orders.createOrder({ $typeName: "shop.orders.v1.CreateOrderRequest", userId: `user-${n % 97}`, items: [{ $typeName: "shop.orders.v1.OrderItem", sku, quantity: 1 }], idempotencyKey: randomUUID(), currencyCode: "EUR" } as never);
+      const orderId = order.orderId;
+      const common = () => ({ eventId: randomUUID(), orderId, occurredAt: timestampNow() });
+      const lines = [{ sku, quantity: 1 }];
+      const placed = create(OrderPlacedSchema, { ...common(), userId: "u", lines: lines.map((line) => ({ ...line, unitPrice })), total: unitPrice });
+      await applyOnce(inventoryDb.db, { consumer: "inventory", eventId: placed.eventId }, (tx) => reservations.orderPlaced(tx, placed));
+      const reserved = create(StockReservedSchema, { ...common(), lines, userId: "u", amount: unitPrice });
+      await applyOnce(paymentsDb.db, { consumer: "payments", eventId: reserved.eventId }, (tx) => charges.stockReserved(tx, reserved));
+      await applyOnce(ordersDb.db, { consumer: "orders-reserved", eventId: reserved.eventId }, (tx) => saga.stockReserved(tx, reserved));
+      const captured = create(PaymentCapturedSchema, { ...common(), paymentId: randomUUID(), amount: unitPrice });
+      await applyOnce(ordersDb.db, { consumer: "orders-captured", eventId: captured.eventId }, (tx) => saga.paymentCaptured(tx, captured));
+      const confirmed = create(OrderConfirmedSchema, { ...common(), paymentId: captured.paymentId });
+      await applyOnce(inventoryDb.db, { consumer: "inventory", eventId: confirmed.eventId }, (tx) => reservations.orderConfirmed(tx, confirmed));
+    };
+    const runFor = async (seconds: number) => {
+      let done = 0;
+      const until = Date.now() + seconds * 1000;
+      await Promise.all(
+        Array.from({ length: settings.concurrency }, async () => {
+          while (Date.now() < until) {
+            await oneSaga();
+            done++;
+          }
+        }),
+      );
+      return done;
+    };
+    await runFor(settings.warmupS);
+    const names = targets.map((t) => t.name);
+    const [backendsBefore, queriesBefore, cpuBefore] = [await sampleBackendCpu(inventoryDb.db, names), queryTotals(), process.cpuUsage()];
+    const started = Date.now();
+    const sagas = await runFor(settings.seconds);
+    const cpu = process.cpuUsage(cpuBefore);
+    const seconds = (Date.now() - started) / 1000;
+    const [backendsAfter, queriesAfter] = [await sampleBackendCpu(inventoryDb.db, names), queryTotals()];
+    const backends = names.map((name) => backendCpuBetween(backendsBefore, backendsAfter, name));
+    console.log(
+      JSON.stringify({
+        bench: "saga-steps",
+        variant: "postgres",
+        sagasPerS: round(sagas / seconds),
+        concurrency: settings.concurrency,
+        nodeCpuUsPerSaga: round((cpu.user + cpu.system) / sagas),
+        postgresCpuUsPerSaga: round(backends.reduce((sum, b) => sum + b.cpuUs, 0) / sagas),
+        roundTripsPerSaga: round((queriesAfter.roundTrips - queriesBefore.roundTrips) / sagas, 2),
+        byKind: Object.fromEntries(Object.entries(queriesAfter.byKind).map(([kind, count]) => [kind, round((count - (queriesBefore.byKind[kind] ?? 0)) / sagas, 2)]).filter(([, count]) => (count as number) > 0)),
+        load1AtStart,
+        load1: round(loadavg()[0] ?? 0, 2),
+      }),
+    );
+  } finally {
+    await Promise.all(opened.map((d) => d.close()));
+    await Promise.all(targets.map((t) => t.drop()));
+  }
+}
