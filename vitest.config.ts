@@ -28,7 +28,8 @@ export default defineConfig({
   },
   test: {
     include: ["**/*.test.ts"],
-    exclude: ["node_modules/**", "**/dist/**"],
+    // starter/template holds the tests of the repositories the starter writes; they run there.
+    exclude: ["node_modules/**", "**/dist/**", "starter/template/**"],
     // Integration tests start real servers; give them room but fail a hang.
     testTimeout: 60_000,
     hookTimeout: 60_000,
