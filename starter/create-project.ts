@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { cp, mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 
@@ -19,7 +20,10 @@ export class StarterError extends Error {
 // npm's rules for a new package name: lower case, URL-safe, at most 214 characters.
 const PACKAGE_NAME = /^(?:@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/;
 
-export const defaultTemplateDirectory = resolve(import.meta.dirname, "..", "template");
+/** The template beside the package's code: dist/../template when built, ./template from the sources (tests). */
+export const defaultTemplateDirectory = [resolve(import.meta.dirname, "..", "template"), resolve(import.meta.dirname, "template")].find((dir) =>
+  existsSync(join(dir, "package.json")),
+)!;
 
 /** Writes a new contract-first service repository from the template; returns its absolute path. */
 export async function createProject(options: CreateProjectOptions): Promise<string> {

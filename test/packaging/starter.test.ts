@@ -111,7 +111,8 @@ describe("create-protomesh from its tarball", () => {
 
     await phase("npm install", () => sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline"], dir));
     const stream = streams.track(uniqueName("STARTER_TEST"));
-    const env = { NATS_URL: SHARED_NATS_URL, REQUIRE_NATS: "1" };
+    // Plain output (no colour codes) for the assertions on it.
+    const env = { NATS_URL: SHARED_NATS_URL, REQUIRE_NATS: "1", NO_COLOR: "1", FORCE_COLOR: "0" };
     const tested = await phase("npm test (gate, tsc, vitest: contract, client, outbox and relay tests)", () => sh("npm", ["test"], dir, env));
     expect(tested).toContain("contract gate: ok");
     expect(tested).toMatch(/Tests\s+6 passed \(6\)/);
