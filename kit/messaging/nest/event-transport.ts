@@ -1,14 +1,16 @@
 import type { Registry } from "@bufbuild/protobuf";
 import { type CustomTransportStrategy, type MessageHandler, Server } from "@nestjs/microservices";
 import { lastValueFrom } from "rxjs";
+import type { Db } from "@protomesh/data";
 import type { EventBus, StreamSpec } from "../bus/event-bus.js";
 import { subjectMatches } from "../bus/subject.js";
 import type { EventConsumerOptions } from "../consumer/consumer-options.js";
 import { defaultDurableName } from "../consumer/durable-name.js";
 import { createEventConsumer, type EventConsumer, type ReceivedEvent } from "../consumer/event-consumer.js";
 import type { DeadLetterSink } from "../dead-letter/dead-letter-store.js";
+import { applyOnce } from "../inbox/apply-once.js";
 import { combineReadiness, type Readiness } from "../readiness/readiness.js";
-import { EventContext } from "./event-context.js";
+import { EventContext, type InboxTransaction } from "./event-context.js";
 import { EVENT_TRANSPORT, ON_EVENT_EXTRAS, type OnEventOptions } from "./on-event.js";
 
 export interface EventTransportOptions {
@@ -33,6 +35,12 @@ export interface EventTransportOptions {
   streamReplicas?: number | undefined;
   /** Defaults for every handler's consumer (see `EventConsumerOptions`). Default: its defaults. */
   consumerDefaults?: Partial<Omit<EventConsumerOptions, "stream" | "durable" | "filterSubject">> | undefined;
+  /**
+   * The Drizzle database whose transactions and inbox `@OnEvent(…, { inbox: true })` handlers run
+   * in: the service's own, where its data and outbox are. Start-up fails when such a handler is
+   * declared without it. Default: none.
+   */
+  database?: Db<Record<string, unknown>> | undefined;
 }
 
 /**
@@ -78,7 +86,7 @@ export class EventTransport extends Server implements CustomTransportStrategy {
 
   private async start(): Promise<void> {
     for (const stream of this.options.streams) await this.options.bus.ensureStream({ ...stream, replicas: stream.replicas ?? this.options.streamReplicas });
-    const specs = [...this.messageHandlers.entries()].filter(([, h]) => h.isEventHandler === true).map(([subject, h]) => this.consumerFor(subject, h));
+    const specs = [...this.messageHandlers.entries()].filter(([, h]) => h.isEventHandler === true).flatMap(([subject, h]) => this.consumersFor(subject, h));
     for (const { options, handler } of specs) {
       const consumer = createEventConsumer(
         { subscriber: this.options.bus, registry: this.options.registry, deadLetters: this.options.deadLetters },
@@ -91,26 +99,57 @@ export class EventTransport extends Server implements CustomTransportStrategy {
     this.started = true;
   }
 
-  private consumerFor(subject: string, head: MessageHandler): { options: EventConsumerOptions; handler: (e: ReceivedEvent) => Promise<void> } {
-    const own = (head.extras?.[ON_EVENT_EXTRAS] ?? {}) as OnEventOptions;
+  /**
+   * Nest chains the handlers of one subject and runs the whole chain, concurrently, whenever the
+   * head is called. Unchained here, each handler runs on the consumer it names (its `durable`, else
+   * the default one), so its inbox key is its own; handlers that share a consumer run one after
+   * the other, in one transaction when they ask for the inbox, and must all succeed for the ack.
+   */
+  private consumersFor(subject: string, head: MessageHandler): { options: EventConsumerOptions; handler: (e: ReceivedEvent) => Promise<void> }[] {
+    const byDurable = new Map<string, { own: OnEventOptions; handlers: MessageHandler[] }>();
+    for (let h: MessageHandler | undefined = head; h; ) {
+      const next = h.next as MessageHandler | undefined;
+      delete h.next;
+      const own = (h.extras?.[ON_EVENT_EXTRAS] ?? {}) as OnEventOptions;
+      const durable = own.durable ?? defaultDurableName(this.options.service, subject);
+      const group = byDurable.get(durable);
+      if (group === undefined) byDurable.set(durable, { own, handlers: [h] });
+      else if (JSON.stringify(group.own) !== JSON.stringify(own)) {
+        throw new Error(`the handlers of event subject "${subject}" on consumer "${durable}" differ in their options; give one of them a durable of its own`);
+      } else group.handlers.push(h);
+      h = next;
+    }
+    return [...byDurable].map(([durable, { own, handlers }]) => this.consumerFor(subject, durable, own, handlers));
+  }
+
+  private consumerFor(
+    subject: string,
+    durable: string,
+    own: OnEventOptions,
+    handlers: MessageHandler[],
+  ): { options: EventConsumerOptions; handler: (e: ReceivedEvent) => Promise<void> } {
     const stream = own.stream ?? this.options.streams.find((s) => s.subjects.some((p) => subjectMatches(p, subject)))?.name;
     if (stream === undefined) {
       throw new Error(`no declared stream captures event subject "${subject}"; add it to EventTransport streams`);
     }
-    const { subject: _ignored, ...overrides } = own;
-    const options: EventConsumerOptions = {
-      ...this.options.consumerDefaults,
-      ...overrides,
-      stream,
-      durable: own.durable ?? defaultDurableName(this.options.service, subject),
-      filterSubject: subject,
-    };
-    // Several handlers of one subject are chained by Nest; all must succeed for the ack.
-    const handler = async (event: ReceivedEvent) => {
-      for (let h: MessageHandler | undefined = head; h; h = h.next as MessageHandler | undefined) {
-        const result: unknown = await h(event.message, new EventContext(event));
+    const { subject: _subject, inbox: transactional, ...overrides } = own;
+    const options: EventConsumerOptions = { ...this.options.consumerDefaults, ...overrides, stream, durable, filterSubject: subject };
+    const runHandlers = async (event: ReceivedEvent, transaction?: InboxTransaction) => {
+      for (const h of handlers) {
+        const result: unknown = await h(event.message, new EventContext(event, transaction));
         await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
       }
+    };
+    if (transactional !== true) return { options, handler: (event) => runHandlers(event) };
+    const database = this.options.database;
+    if (database === undefined) {
+      throw new Error(`the handler of event subject "${subject}" asks for { inbox: true }, but EventTransport has no database to open its transaction on`);
+    }
+    // The inbox row and the handlers' effects commit together, keyed by the consumer named above.
+    const handler = async (event: ReceivedEvent) => {
+      const afterCommit: InboxTransaction["afterCommit"] = [];
+      const outcome = await applyOnce(database, event, (tx) => runHandlers(event, { tx, afterCommit }));
+      if (outcome.status === "applied") for (const work of afterCommit) await work();
     };
     return { options, handler };
   }

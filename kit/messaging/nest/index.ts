@@ -4,3 +4,13 @@ export { EventTransport, type EventTransportOptions } from "./event-transport.js
 export { EventContext } from "./event-context.js";
 export { EventErrorFilter } from "./event-error-filter.js";
 export { OnEvent, EVENT_TRANSPORT, type OnEventOptions } from "./on-event.js";
+export {
+  ProtomeshMessagingModule,
+  InjectDatabase,
+  type ProtomeshMessagingOptions,
+  type ProtomeshMessagingModuleOptions,
+  type ProtomeshMessagingModuleAsyncOptions,
+  type JetStreamConnectionOptions,
+} from "./messaging-module.js";
+export { Outbox } from "./outbox.js";
+export { MESSAGING_DATABASE, OUTBOX_RELAY, DEAD_LETTERS } from "./tokens.js";
