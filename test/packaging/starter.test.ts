@@ -33,6 +33,17 @@ async function failing(dir: string, command: string, args: string[], env: NodeJS
   return outcome;
 }
 
+/** Applies each replacement once, failing when its anchor is not in the file (the template changed). */
+async function edit(file: string, replacements: [string | RegExp, string][]): Promise<void> {
+  let text = await readFile(file, "utf8");
+  for (const [anchor, replacement] of replacements) {
+    const found = typeof anchor === "string" ? text.includes(anchor) : anchor.test(text);
+    if (!found) throw new Error(`${file} has no ${String(anchor)}: update the edit to the template`);
+    text = text.replace(anchor, replacement);
+  }
+  await writeFile(file, text);
+}
+
 describe("create-protomesh from its tarball", () => {
   let root: string;
   let packed: PackResult[];
@@ -126,26 +137,37 @@ describe("create-protomesh from its tarball", () => {
     // A user adds a second RPC: the contract first, then the gate says gen/ is stale until
     // `npm run generate`, then the implementation and its test; the gate and tests pass.
     const proto = join(dir, "proto/notes/v1/notes.proto");
-    const original = await readFile(proto, "utf8");
-    await writeFile(
-      proto,
-      original.replace(
+    await edit(proto, [
+      [
         "  rpc CreateNote(CreateNoteRequest) returns (CreateNoteResponse);\n",
         "  rpc CreateNote(CreateNoteRequest) returns (CreateNoteResponse);\n  // Reads a note back.\n  rpc GetNote(GetNoteRequest) returns (GetNoteResponse);\n",
-      ) + "\nmessage GetNoteRequest {\n  string note_id = 1 [(buf.validate.field).string.uuid = true];\n}\n\nmessage GetNoteResponse {\n  Note note = 1;\n}\n",
-    );
-    expect(await failing(dir, "npm", ["run", "gate"])).toMatch(/contract gate FAILED: gen\/ is what buf generate produces/);
+      ],
+      [/\n$/, "\n\nmessage GetNoteRequest {\n  string note_id = 1 [(buf.validate.field).string.uuid = true];\n}\n\nmessage GetNoteResponse {\n  Note note = 1;\n}\n"],
+    ]);
+    const stale = await phase("add GetNote: npm run gate before generating (fails)", () => failing(dir, "npm", ["run", "gate"]));
+    expect(stale).toMatch(/contract gate FAILED: gen\/ is what buf generate produces/);
     await phase("add GetNote: npm run generate", () => sh("npm", ["run", "generate"], dir));
-    await writeFile(join(dir, "src/notes.controller.ts"), await readFile(join(import.meta.dirname, "project-files/starter/notes.controller.ts"), "utf8"));
+    await edit(join(dir, "src/notes.controller.ts"), [
+      ['import { ConnectService } from "@protomesh/server/nest";\n', 'import { NotFoundError } from "@protomesh/server";\nimport { ConnectService } from "@protomesh/server/nest";\nimport { eq } from "drizzle-orm";\n'],
+      ["type CreateNoteRequest }", "type CreateNoteRequest, type GetNoteRequest }"],
+      [/\n}\n$/, `
+
+  async getNote(req: GetNoteRequest) {
+    const [row] = await this.database.db.select().from(notes).where(eq(notes.id, req.noteId));
+    if (row === undefined) throw new NotFoundError(\`no note \${req.noteId}\`);
+    return { note: create(NoteSchema, { noteId: row.id, title: row.title, body: row.body }) };
+  }
+}
+`],
+    ]);
     await writeFile(join(dir, "test/get-note.test.ts"), await readFile(join(import.meta.dirname, "project-files/starter/get-note.test.ts"), "utf8"));
     const retested = await phase("add GetNote: npm test", () => sh("npm", ["test"], dir, env));
     expect(retested).toContain("contract gate: ok");
     expect(retested).toMatch(/Tests\s+8 passed \(8\)/);
 
     // A breaking edit: a field renamed (wire-compatible, but not for generated code or JSON).
-    const extended = await readFile(proto, "utf8");
-    await writeFile(proto, extended.replace("  string body = 3;\n", "  string text = 3;\n"));
-    const refused = await failing(dir, "npm", ["run", "gate"]);
+    await edit(proto, [["  string body = 3;\n", "  string text = 3;\n"]]);
+    const refused = await phase("breaking edit: npm run gate (fails)", () => failing(dir, "npm", ["run", "gate"]));
     expect(refused).toMatch(/contract gate FAILED: buf breaking/);
     expect(refused).toMatch(/Field "3" with name "text" on message "Note" changed option "json_name" from "body" to "text"|Field "3" on message "Note" changed name from "body" to "text"/);
   }, 900_000);

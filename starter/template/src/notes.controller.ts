@@ -2,19 +2,20 @@ import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { Inject } from "@nestjs/common";
 import type { Database } from "@protomesh/data";
-import { writeEvent } from "@protomesh/messaging";
+import { InjectDatabase, Outbox } from "@protomesh/messaging/nest";
 import { ConnectService } from "@protomesh/server/nest";
 import { noteCreatedSubject, type EventsConfig } from "./config.js";
 import { NoteCreatedSchema, NoteSchema, NotesService, type CreateNoteRequest } from "../gen/notes/v1/notes_pb.js";
 import { notes } from "./schema.js";
-import { DATABASE, EVENTS } from "./tokens.js";
+import { EVENTS } from "./tokens.js";
 
 // Typed by the generated descriptor: a missing or mistyped method does not compile. Requests that
 // break the contract's buf.validate rules are rejected before a method runs.
 @ConnectService(NotesService)
 export class NotesController implements ServiceImpl<typeof NotesService> {
   constructor(
-    @Inject(DATABASE) private readonly database: Database,
+    @InjectDatabase() private readonly database: Database,
+    private readonly outbox: Outbox,
     @Inject(EVENTS) private readonly events: EventsConfig,
   ) {}
 
@@ -24,7 +25,7 @@ export class NotesController implements ServiceImpl<typeof NotesService> {
     const note = await this.database.db.transaction(async (tx) => {
       const [row] = await tx.insert(notes).values({ title: req.title, body: req.body }).returning();
       const note = create(NoteSchema, { noteId: row!.id, title: row!.title, body: row!.body });
-      await writeEvent(tx, {
+      await this.outbox.write(tx, {
         aggregateType: "note",
         aggregateId: note.noteId,
         schema: NoteCreatedSchema,

@@ -1,7 +1,10 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { closeClient } from "@protomesh/clients";
+import type { Database } from "@protomesh/data";
+import type { OutboxRelay } from "@protomesh/messaging";
 import { createJetStreamBus } from "@protomesh/messaging/jetstream";
+import { MESSAGING_DATABASE, OUTBOX_RELAY } from "@protomesh/messaging/nest";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NoteCreatedSchema } from "../gen/notes/v1/notes_pb.js";
@@ -11,10 +14,14 @@ import { startTestService, type TestService } from "./harness.js";
 
 describe("the outbox, before the relay", () => {
   let service: TestService;
+  let database: Database;
   let client: ReturnType<typeof createNotesClient>;
   beforeAll(async () => {
-    // Without the relay, whose claim and publish would update the rows (and their xmin).
-    service = await startTestService({ relay: false });
+    service = await startTestService();
+    database = service.app.get<Database>(MESSAGING_DATABASE);
+    // Stopped, so the rows stay as the RPC's transaction wrote them: the relay's claim and
+    // publish would update them (and their xmin).
+    await service.app.get<OutboxRelay>(OUTBOX_RELAY).stop();
     client = createNotesClient(service.address);
   });
   afterAll(async () => {
@@ -24,10 +31,9 @@ describe("the outbox, before the relay", () => {
 
   it("holds the NoteCreated event, written by the transaction that stored the note", async () => {
     const { note } = await client.createNote({ title: "Outbox", body: "one transaction" });
-    const db = service.database.db;
     // xmin is the id of the transaction that inserted a row: equal ids, one transaction.
-    const [stored] = await db.select({ xmin: sql<string>`${notes}.xmin::text` }).from(notes).where(eq(notes.id, note!.noteId));
-    const [event] = await db
+    const [stored] = await database.db.select({ xmin: sql<string>`${notes}.xmin::text` }).from(notes).where(eq(notes.id, note!.noteId));
+    const [event] = await database.db
       .select({ xmin: sql<string>`${outbox}.xmin::text`, eventType: outbox.eventType, payload: outbox.payload, publishedAt: outbox.publishedAt })
       .from(outbox)
       .where(eq(outbox.aggregateId, note!.noteId));
@@ -40,7 +46,7 @@ describe("the outbox, before the relay", () => {
 
   it("holds nothing of a rejected request", async () => {
     const count = async () => {
-      const { rows } = await service.database.db.execute<{ notes: number; events: number }>(
+      const { rows } = await database.db.execute<{ notes: number; events: number }>(
         sql`select (select count(*)::int from notes) as notes, (select count(*)::int from outbox) as events`,
       );
       return rows[0];
@@ -62,37 +68,40 @@ const nats: NatsConnection | undefined = await connect({ servers: natsUrl, timeo
 });
 
 describe.skipIf(nats === undefined)(`the relay, publishing to NATS at ${natsUrl}`, () => {
-  const events = { stream: `NOTES_TEST_${process.pid}_${Date.now()}`, subjectPrefix: `notes-test-${process.pid}-${Date.now()}` };
-  let bus: Awaited<ReturnType<typeof createJetStreamBus>>;
+  const unique = `${process.pid}_${Date.now()}`;
+  const events = { stream: `NOTES_TEST_${unique}`, subjectPrefix: `notes_test_${unique}` };
   let service: TestService;
   beforeAll(async () => {
-    bus = await createJetStreamBus(nats!);
-    service = await startTestService({ bus, events });
+    service = await startTestService({ natsUrl, events });
   });
   afterAll(async () => {
     await service?.stop();
-    await bus?.close();
     const { jetstreamManager } = await import("@nats-io/jetstream");
     await (await jetstreamManager(nats!)).streams.delete(events.stream).catch(() => undefined);
     await nats!.drain();
   });
 
-  it("publishes NoteCreated to the stream after the commit", async () => {
+  it("publishes NoteCreated to the service's stream after the commit", async () => {
     const client = createNotesClient(service.address);
     const { note } = await client.createNote({ title: "Relayed" });
     closeClient(client);
-    const received = await new Promise<Uint8Array>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("no NoteCreated within 10 s")), 10_000);
-      void bus.subscribe(
-        { stream: events.stream, durable: "outbox_test", filterSubject: `${events.subjectPrefix}.>`, maxDeliver: 3, ackWaitMs: 5_000, maxAckPending: 10 },
-        1,
-        async (delivery) => {
-          await delivery.ack();
-          clearTimeout(timer);
-          resolve(delivery.data);
-        },
-      );
-    });
-    expect(fromBinary(NoteCreatedSchema, received).note).toEqual(note);
+    const bus = await createJetStreamBus(nats!);
+    try {
+      const received = await new Promise<Uint8Array>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("no NoteCreated within 10 s")), 10_000);
+        void bus.subscribe(
+          { stream: events.stream, durable: "relay_test", filterSubject: `${events.subjectPrefix}.>`, maxDeliver: 3, ackWaitMs: 5_000, maxAckPending: 10 },
+          1,
+          async (delivery) => {
+            await delivery.ack();
+            clearTimeout(timer);
+            resolve(delivery.data);
+          },
+        );
+      });
+      expect(fromBinary(NoteCreatedSchema, received).note).toEqual(note);
+    } finally {
+      await bus.close();
+    }
   });
 });
