@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 // @protomesh/testing's README example is run against a real server by test/testing/readme-example.test.ts.
+// create-protomesh's README shows commands, which test/packaging/starter.test.ts runs from its tarball.
 const packages = ["clients", "kit/server", "kit/data", "kit/messaging", "kit/telemetry", "kit/cache"];
 const userServiceModule = "gen/acme/items/v1/items_pb.ts";
 const testContract = ["test/contract/gen/protomesh/test/v1/item_pb.js", "test/contract/gen/protomesh/test/v1/price_pb.js"];
