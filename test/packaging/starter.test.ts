@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SHARED_NATS_URL, streamJanitor, uniqueName } from "../helpers/nats-streams.js";
-import { packWorkspaces, requireBuild, timedShell, workspaceManifest, type PackResult } from "./tarballs.js";
+import { packWorkspaces, repo, requireBuild, timedShell, workspaceManifest, type PackResult } from "./tarballs.js";
 
 const timings: string[] = [];
 const sh = timedShell(timings);
@@ -89,7 +89,8 @@ describe("create-protomesh from its tarball", () => {
     ]) {
       expect(files, `create-protomesh ships ${file}`).toContain(file);
     }
-    expect([...files].filter((f) => /(^|\/)(node_modules|\.data|dist\/.*\.test\.)/.test(f) || (f.startsWith("template/dist/")))).toEqual([]);
+    expect([...files].filter((f) => /(^|\/)(node_modules|\.data|dist\/.*\.test\.)/.test(f) || f.startsWith("template/dist/"))).toEqual([]);
+    expect(await sh("npm", ["publish", "--dry-run", "--workspace", "starter"], repo)).toMatch(/\+ create-protomesh@0\./);
   });
 
   it("prints its usage and refuses a directory that is not empty", async () => {
