@@ -2,7 +2,7 @@
 // create-protomesh: `npm create protomesh@<version> my-api` or `npx create-protomesh my-api`.
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
-import { createProject, StarterError } from "./create-project.js";
+import { createProject, isStarterError } from "./create-project.js";
 
 const usage = `Usage: npm create protomesh <directory>   (or: npx create-protomesh <directory>)
 
@@ -56,13 +56,13 @@ if (args.help) {
 
 Next:
   cd ${shown.includes(" ") ? JSON.stringify(shown) : shown}
-  npm install
-  npm test     # contract gate, type-check, contract and client tests
+  npm install  # then commit everything, package-lock.json included (scripts/ci.sh runs npm ci)
+  npm test     # contract gate, type-check, contract, client and outbox tests
   npm start    # serves notes.v1.NotesService on 127.0.0.1:50051 (PGlite; NATS from NATS_URL)
 
 README.md explains the layout and how to add an RPC.`);
   } catch (error) {
-    if (error instanceof StarterError) {
+    if (isStarterError(error)) {
       console.error(`create-protomesh: ${error.message}`);
       process.exit(1);
     }

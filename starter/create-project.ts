@@ -13,8 +13,13 @@ export interface CreateProjectOptions {
   templateDirectory?: string | undefined;
 }
 
+/** A refusal the user can act on (a bad name, a directory in use): printed without a stack trace. */
 export class StarterError extends Error {
   override readonly name = "StarterError";
+}
+
+export function isStarterError(error: unknown): error is StarterError {
+  return error instanceof Error && error.name === "StarterError";
 }
 
 // npm's rules for a new package name: lower case, URL-safe, at most 214 characters.
