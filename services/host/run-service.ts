@@ -4,8 +4,8 @@
 // order on SIGTERM or SIGINT.
 import "reflect-metadata";
 import { inspect } from "node:util";
-import { type DynamicModule, type INestApplication } from "@nestjs/common";
-import { Transport, type CustomTransportStrategy } from "@nestjs/microservices";
+import { type DynamicModule, type INestApplication, Module } from "@nestjs/common";
+import { Transport } from "@nestjs/microservices";
 import { NestFactory } from "@nestjs/core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
@@ -16,7 +16,8 @@ import { isConfigError, type CommonServiceConfig } from "../config/index.js";
 import { defaultPgliteCacheDir, openDatabase, type Database } from "@protomesh/data";
 import { createJetStreamBus, DEFAULT_JETSTREAM_TIMEOUT_MS } from "@protomesh/messaging/jetstream";
 import { createRedisStreamsBus } from "@protomesh/messaging/redis-streams";
-import { createOutboxRelay, DEFAULT_NOT_READY_AFTER_MS, outboxStats, type EventBus, type OutboxRelay, type Readiness, type StreamSpec } from "@protomesh/messaging";
+import { DEFAULT_NOT_READY_AFTER_MS, outboxStats, type EventBus, type OutboxRelay, type StreamSpec } from "@protomesh/messaging";
+import { EventTransport, OUTBOX_RELAY, ProtomeshMessagingModule, type ProtomeshMessagingOptions } from "@protomesh/messaging/nest";
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "@protomesh/clients/health";
 import { startTelemetry, type Telemetry, type TelemetryOptions } from "@protomesh/telemetry";
 import type { AllowList } from "@protomesh/server";
@@ -45,8 +46,12 @@ export interface ServiceDefinition {
   /** Callers allowed per service or method when mTLS is on. */
   allow?: AllowList;
   module(runtime: ServiceRuntime): DynamicModule;
-  /** The Nest transport that delivers this service's saga events to its handlers; its readiness is the "consuming" probe. */
-  eventTransport(runtime: ServiceRuntime): CustomTransportStrategy & { readiness(): Readiness };
+  /**
+   * The saga events this service's `@OnEvent` handlers consume, for ProtomeshMessagingModule:
+   * the streams, the registry that decodes them, the consumer defaults, and the prefix of the
+   * consumers' durable names (default: the service's name).
+   */
+  events: Pick<ProtomeshMessagingOptions, "registry" | "consumerDefaults"> & { consumes: StreamSpec[]; consumerPrefix?: string };
   /**
    * Serve `@MessagePattern(subject, Transport.NATS)` handlers through Nest's NATS transport, every
    * replica in this queue group, so each request is answered by one replica (core NATS, ADR 0052).
@@ -111,13 +116,6 @@ export async function runService(definition: ServiceDefinition, options: RunServ
   const nats = await reach(natsAt, connectTimeoutMs, () => connect({ servers: config.natsServers, name: definition.name, maxReconnectAttempts: -1, timeout: connectTimeoutMs }));
   const { bus: eventBus, eventRedis } = await openEventBus(definition, nats, natsAt, logger);
   const bus = telemetry.instrumentBus(eventBus, eventRedis === undefined ? "nats" : "redis");
-  const relay: OutboxRelay = createOutboxRelay(
-    { database, publisher: bus },
-    {
-      onError: (err) => logger.warn({ err }, "outbox relay: publishing failed; the row stays and is retried"),
-      ...telemetry.relayOptions(),
-    },
-  );
   telemetry.observeOutbox(() => outboxStats(database.db));
   const redis =
     config.redisUrl === undefined
@@ -134,9 +132,6 @@ export async function runService(definition: ServiceDefinition, options: RunServ
       status === ServingStatus.SERVING ? logger.info("health: SERVING again") : logger.warn({ failing }, `health: NOT_SERVING (${failing.join("; ")})`),
   });
   health.addProbe("database", () => database.ready().then(() => true), { notReadyAfterMs: DEFAULT_NOT_READY_AFTER_MS });
-  health.addProbe("publishing", () => relay.readiness());
-  const eventTransport = definition.eventTransport(runtime);
-  health.addProbe("consuming", () => eventTransport.readiness());
 
   const connectTransport = new ConnectTransport({
     host: config.host,
@@ -150,7 +145,29 @@ export async function runService(definition: ServiceDefinition, options: RunServ
     ...(telemetry.serverInterceptor === undefined ? {} : { observe: telemetry.serverInterceptor }),
   } satisfies ConnectTransportOptions);
 
-  const app = await NestFactory.create(definition.module(runtime), { logger: nestLogger(logger), abortOnError: false });
+  // The event path is the toolkit's module: the relay (started at bootstrap, stopped after the
+  // consumers at shutdown), the event transport with the inbox, and dead letters, on the
+  // database and bus opened above, which stay the host's to close.
+  const messaging = ProtomeshMessagingModule.forRoot({
+    service: definition.events.consumerPrefix ?? definition.name,
+    database,
+    bus,
+    consumes: definition.events.consumes,
+    streamReplicas: config.streamReplicas,
+    registry: definition.events.registry,
+    consumerDefaults: definition.events.consumerDefaults,
+    relay: {
+      onError: (err) => logger.warn({ err }, "outbox relay: publishing failed; the row stays and is retried"),
+      ...telemetry.relayOptions(),
+    },
+  });
+  @Module({ imports: [messaging, definition.module(runtime)] })
+  class ServiceHostModule {}
+  const app = await NestFactory.create(ServiceHostModule, { logger: nestLogger(logger), abortOnError: false });
+  const relay = app.get<OutboxRelay>(OUTBOX_RELAY);
+  const eventTransport = app.get(EventTransport);
+  health.addProbe("publishing", () => relay.readiness());
+  health.addProbe("consuming", () => eventTransport.readiness());
   app.connectMicroservice({ strategy: connectTransport }, { inheritAppConfig: true });
   app.connectMicroservice({ strategy: eventTransport }, { inheritAppConfig: true });
   if (definition.requestReply !== undefined) {
@@ -162,7 +179,6 @@ export async function runService(definition: ServiceDefinition, options: RunServ
   await definition.configureApp?.(app, runtime);
   await app.startAllMicroservices();
   await app.init();
-  await relay.start();
 
   const address = `${config.host}:${connectTransport.address()?.port ?? config.port}`;
   logger.info(
@@ -174,10 +190,10 @@ export async function runService(definition: ServiceDefinition, options: RunServ
   const stop = () =>
     (stopping ??= (async () => {
       logger.info(`${definition.name} shutting down`);
-      // Stop taking calls and events first (in-flight ones finish), then flush what they wrote.
+      // Stop taking calls and events first (in-flight ones finish); the module's relay then
+      // flushes what they wrote before the app has closed.
       await app.close();
       await definition.dispose?.();
-      await relay.stop();
       await bus.close();
       await eventRedis?.quit().catch(() => eventRedis.disconnect());
       await nats.drain();

@@ -3,8 +3,6 @@ import { createRegistry } from "@bufbuild/protobuf";
 import { fileURLToPath } from "node:url";
 import { Module } from "@nestjs/common";
 import { createReadThroughCache, protobufCodec } from "@protomesh/cache";
-import { createDeadLetterStore } from "@protomesh/messaging";
-import { EventTransport } from "@protomesh/messaging/nest";
 import { StockItemSchema } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { file_shop_orders_v1_events } from "protomesh/gen/shop/orders/v1/events_pb";
 import type { ServiceDefinition } from "../host/run-service.js";
@@ -12,7 +10,7 @@ import { consumerDefaults, streams } from "../saga/topology.js";
 import { loadInventoryConfig, type InventoryConfig } from "./config.js";
 import { InventoryController } from "./inventory.controller.js";
 import { InventoryEvents } from "./inventory.events.js";
-import { INVENTORY_DATABASE, RESERVATION_HANDLERS, STOCK_CACHE, STOCK_STORE } from "./inventory.tokens.js";
+import { RESERVATION_HANDLERS, STOCK_CACHE, STOCK_STORE } from "./inventory.tokens.js";
 import { createReservationHandlers } from "./reservations.js";
 import { ownsSku, shardStockStore } from "./shard.js";
 import { createStockStore, STOCK_CACHE_NAMESPACE } from "./stock.js";
@@ -44,7 +42,6 @@ export function inventoryService(config: InventoryConfig = loadInventoryConfig()
         // The NATS stock lookup asks any replica of any shard, so a shard does not answer it.
         controllers: [InventoryController, InventoryEvents, ...(shard === undefined ? [StockLookupResponder] : [])],
         providers: [
-          { provide: INVENTORY_DATABASE, useValue: runtime.database },
           { provide: STOCK_CACHE, useValue: stockCache },
           { provide: STOCK_STORE, useValue: shardStockStore(createStockStore(runtime.database.db, stockCache), shard) },
           { provide: RESERVATION_HANDLERS, useValue: createReservationHandlers((sku) => ownsSku(shard, sku)) },
@@ -52,15 +49,6 @@ export function inventoryService(config: InventoryConfig = loadInventoryConfig()
       };
     },
     ...(shard === undefined ? { requestReply: { queue: INVENTORY_QUEUE_GROUP } } : {}),
-    eventTransport: (runtime) =>
-      new EventTransport({
-        bus: runtime.bus,
-        registry: createRegistry(file_shop_orders_v1_events),
-        deadLetters: createDeadLetterStore(runtime.database.db),
-        service: consumer,
-        consumerDefaults,
-        streams: [streams.orders],
-        streamReplicas: config.streamReplicas,
-      }),
+    events: { consumerPrefix: consumer, registry: createRegistry(file_shop_orders_v1_events), consumes: [streams.orders], consumerDefaults },
   };
 }

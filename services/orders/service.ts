@@ -6,8 +6,6 @@ import { Module } from "@nestjs/common";
 import { type ClientOptions, closeClient } from "@protomesh/clients";
 import { createInventoryClient } from "../clients.js";
 import { createRateLimiter, createReadThroughCache, protobufCodec } from "@protomesh/cache";
-import { createDeadLetterStore } from "@protomesh/messaging";
-import { EventTransport } from "@protomesh/messaging/nest";
 import { file_shop_inventory_v1_events } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { QuotedLineSchema } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { OrderSchema } from "protomesh/gen/shop/orders/v1/orders_pb";
@@ -25,7 +23,7 @@ import { orderStatusPush } from "./gateway/order-status-push.js";
 import { startOrderWatch } from "./order-watch.js";
 import { OrdersController } from "./orders.controller.js";
 import { OrdersEvents } from "./orders.events.js";
-import { ORDER_CACHE, ORDER_WATCH, ORDERS, ORDERS_DATABASE, ORDERS_FROM_DATABASE, SAGA_HANDLERS } from "./orders.tokens.js";
+import { ORDER_CACHE, ORDER_WATCH, ORDERS, ORDERS_FROM_DATABASE, SAGA_HANDLERS } from "./orders.tokens.js";
 import { createOrders, type Orders } from "./orders.js";
 import { createSagaHandlers } from "./saga.js";
 import { SagaTracker } from "./saga-tracker.js";
@@ -90,7 +88,6 @@ export function ordersService(config: OrdersConfig = loadOrdersConfig()): Servic
       module: OrdersModule,
       controllers: [OrdersController, OrdersEvents, ...(statusPush?.controllers ?? [])],
       providers: [
-        { provide: ORDERS_DATABASE, useValue: runtime.database },
         { provide: SAGA_HANDLERS, useValue: createSagaHandlers(shards?.map((shard) => shard.name)) },
         { provide: ORDER_CACHE, useValue: createReadThroughCache(runtime.redis, { namespace: ORDER_CACHE_NAMESPACE, ttlMs: config.orderCacheTtlMs, codec: protobufCodec(OrderSchema) }) },
         { provide: ORDERS_FROM_DATABASE, useValue: ordersOf(runtime) },
@@ -116,15 +113,10 @@ export function ordersService(config: OrdersConfig = loadOrdersConfig()): Servic
       if ("close" in inventory) await inventory.close();
       else if (shards === undefined) closeClient(inventory);
     },
-    eventTransport: (runtime) =>
-      new EventTransport({
-        bus: runtime.bus,
-        registry: createRegistry(file_shop_inventory_v1_events, file_shop_payments_v1_events, ...(statusPush === undefined ? [] : [file_shop_orders_v1_events])),
-        deadLetters: createDeadLetterStore(runtime.database.db),
-        service: "orders",
-        consumerDefaults,
-        streams: [streams.inventory, streams.payments, ...(statusPush === undefined ? [] : [streams.orders])],
-        streamReplicas: config.streamReplicas,
-      }),
+    events: {
+      registry: createRegistry(file_shop_inventory_v1_events, file_shop_payments_v1_events, ...(statusPush === undefined ? [] : [file_shop_orders_v1_events])),
+      consumes: [streams.inventory, streams.payments, ...(statusPush === undefined ? [] : [streams.orders])],
+      consumerDefaults,
+    },
   };
 }

@@ -1,4 +1,3 @@
 /** DI tokens of the payments service. */
-export const PAYMENTS_DATABASE = Symbol("payments.database");
 export const PAYMENT_READS = Symbol("payments.reads");
 export const CHARGE_HANDLERS = Symbol("payments.charge-handlers");

@@ -2,8 +2,6 @@
 import { createRegistry } from "@bufbuild/protobuf";
 import { fileURLToPath } from "node:url";
 import { Module } from "@nestjs/common";
-import { createDeadLetterStore } from "@protomesh/messaging";
-import { EventTransport } from "@protomesh/messaging/nest";
 import { file_shop_inventory_v1_events } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { file_shop_orders_v1_events } from "protomesh/gen/shop/orders/v1/events_pb";
 import type { ServiceDefinition } from "../host/run-service.js";
@@ -13,7 +11,7 @@ import { loadPaymentsConfig, type PaymentsConfig } from "./config.js";
 import { createPaymentSimulator } from "./domain/payment-simulator.js";
 import { PaymentsController } from "./payments.controller.js";
 import { PaymentsEvents } from "./payments.events.js";
-import { CHARGE_HANDLERS, PAYMENT_READS, PAYMENTS_DATABASE } from "./payments.tokens.js";
+import { CHARGE_HANDLERS, PAYMENT_READS } from "./payments.tokens.js";
 
 @Module({})
 export class PaymentsModule {}
@@ -29,20 +27,10 @@ export function paymentsService(config: PaymentsConfig = loadPaymentsConfig()): 
       module: PaymentsModule,
       controllers: [PaymentsController, PaymentsEvents],
       providers: [
-        { provide: PAYMENTS_DATABASE, useValue: runtime.database },
         { provide: PAYMENT_READS, useValue: createPaymentReads(runtime.database.db) },
         { provide: CHARGE_HANDLERS, useValue: createChargeHandlers(createPaymentSimulator(config.simulator)) },
       ],
     }),
-    eventTransport: (runtime) =>
-      new EventTransport({
-        bus: runtime.bus,
-        registry: createRegistry(file_shop_orders_v1_events, file_shop_inventory_v1_events),
-        deadLetters: createDeadLetterStore(runtime.database.db),
-        service: "payments",
-        consumerDefaults,
-        streams: [streams.orders, streams.inventory],
-        streamReplicas: config.streamReplicas,
-      }),
+    events: { registry: createRegistry(file_shop_orders_v1_events, file_shop_inventory_v1_events), consumes: [streams.orders, streams.inventory], consumerDefaults },
   };
 }

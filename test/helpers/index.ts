@@ -6,3 +6,4 @@ export { SHARED_NATS_URL, uniqueName, streamJanitor, type StreamJanitor } from "
 export { requireBuild } from "./built.js";
 export { processesMarkedBy, runMark, spawnMarkedRun, stopMarkedRuns, type MarkedRun } from "./process.js";
 export { startRedisServer, type RedisServer } from "./redis-server.js";
+export { fencedBlocks, isTypeScript, declaredFile, guideFiles, GUIDE_PAGE, GUIDE_PROJECTS, type FencedBlock, type GuideProject } from "./fenced-blocks.js";

@@ -11,11 +11,12 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "@protomesh/data";
-import { createMemoryBus, createMemoryDeadLetters, inbox, type OutboxRelay } from "@protomesh/messaging";
+import { createMemoryBus, createMemoryDeadLetters, type DeadLetterStore, inbox, type OutboxRelay } from "@protomesh/messaging";
 import {
   EventContext,
   EventErrorFilter,
   EventTransport,
+  DEAD_LETTERS,
   InjectDatabase,
   OnEvent,
   Outbox,
@@ -24,6 +25,7 @@ import {
 } from "@protomesh/messaging/nest";
 import { file_shop_orders_v1_events, type OrderPlaced, OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { file_shop_payments_v1_events, PaymentCapturedSchema } from "protomesh/gen/shop/payments/v1/events_pb";
+import { StockReservedSchema } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { createTestDatabase, freePort, SHARED_NATS_URL, streamJanitor, type TestDatabase, uniqueName } from "../helpers/index.js";
 import { migrationsFolder, schema, type TestSchema } from "./backends.js";
 
@@ -174,6 +176,23 @@ describe("ProtomeshMessagingModule (PostgreSQL, JetStream)", () => {
       const inboxConsumers = (await database.db.selectDistinct({ consumer: inbox.consumer }).from(inbox)).map((row) => row.consumer).sort();
       expect(durables).toContain("payments_audit");
       expect(inboxConsumers).toEqual(durables);
+
+      // An event of a type the module's registry does not know goes to its dead letters.
+      await database.db.transaction((tx) =>
+        app.get(Outbox).write(tx, {
+          aggregateType: "stock",
+          aggregateId: "unknown",
+          schema: StockReservedSchema,
+          event: create(StockReservedSchema, { eventId: "reserved-unknown", orderId: "order-x" }),
+          subject: placedSubject,
+        }),
+      );
+      const deadLetters = app.get<DeadLetterStore>(DEAD_LETTERS);
+      // One copy per consumer that received it: the charge's and the audit's.
+      await expect.poll(() => deadLetters.list(), { timeout: 20_000 }).toHaveLength(2);
+      const letters = await deadLetters.list();
+      expect(letters.map((letter) => letter.consumer).sort()).toEqual([`payments_${placedSubject.replaceAll(".", "_")}`, "payments_audit"].sort());
+      expect(letters.every((letter) => letter.eventId === "reserved-unknown" && letter.reason.startsWith("undecodable"))).toBe(true);
 
       await app.close();
       closed = true;

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/databases.js";
+import { GUIDE_PAGE, guideFiles, type GuideProject } from "../helpers/fenced-blocks.js";
 import { SHARED_NATS_URL, streamJanitor, uniqueName } from "../helpers/nats-streams.js";
 import { libraryWorkspaces, lockedVersion, packWorkspaces, repo, repoBin, requireBuild, timedShell, workspaceManifest, type PackResult } from "./tarballs.js";
 
@@ -20,16 +21,9 @@ const libraries = await libraryWorkspaces();
 const timings: string[] = [];
 const sh = timedShell(timings);
 
-/** The guide's files: fenced blocks whose info string names a `file=` and the `project=`s that get it. */
-async function guideFiles(project: string): Promise<Map<string, string>> {
-  const guide = await readFile(join(repo, "docs/using-protomesh.md"), "utf8");
-  const files = new Map<string, string>();
-  for (const [, info, body] of guide.matchAll(/^```([^\n]*)\n([\s\S]*?)^```$/gm)) {
-    const file = /\bfile=(\S+)/.exec(info!)?.[1];
-    const projects = /\bproject=(\S+)/.exec(info!)?.[1]?.split(",") ?? [];
-    if (file !== undefined && projects.includes(project)) files.set(file, body!);
-  }
-  return files;
+/** The guide's files for one project: its fenced blocks whose info string names a `file=` and that project. */
+async function guideProjectFiles(project: GuideProject): Promise<Map<string, string>> {
+  return guideFiles(await readFile(join(repo, GUIDE_PAGE), "utf8"), project);
 }
 
 async function writeFiles(dir: string, files: Map<string, string>): Promise<void> {
@@ -111,7 +105,7 @@ describe.concurrent("the packed packages in projects outside the repository", ()
     // Keep what nest new wrote (tsconfig, module type, scripts); install exact versions of the
     // public packages from this repository's lockfile instead of its ranges, so the install is
     // offline from npm's cache and the versions are the ones CI tests.
-    await writeFiles(dir, await guideFiles(type));
+    await writeFiles(dir, await guideProjectFiles(type));
     await writeFile(join(dir, "src/check.ts"), await readFile(join(import.meta.dirname, "project-files/nest-check.ts"), "utf8"));
     await install(dir, [...publicNestDependencies, ...publicDependencies], [...devDependencies, "drizzle-kit"]);
     await generate(dir);
@@ -193,7 +187,7 @@ describe.concurrent("the packed packages in projects outside the repository", ()
     const dir = join(root, "greeter-core");
     await mkdir(dir);
     await writeFile(join(dir, "package.json"), JSON.stringify({ name: "greeter-core", private: true, type: "module" }, null, 2));
-    await writeFiles(dir, await guideFiles("core"));
+    await writeFiles(dir, await guideProjectFiles("core"));
     await writeFile(join(dir, "src/entries.ts"), await readFile(join(import.meta.dirname, "project-files/core-entries.ts"), "utf8"));
     await install(dir, [...publicDependencies, "ioredis"], devDependencies);
     const installed = await readdir(join(dir, "node_modules"));

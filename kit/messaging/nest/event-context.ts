@@ -25,7 +25,7 @@ export class EventContext extends BaseRpcContext<[ReceivedEvent, InboxTransactio
    * the events it publishes (`writeEvent(tx, …)`) through it. Pass your Drizzle schema's type to
    * get typed relational queries.
    */
-  getTransaction<TSchema extends Record<string, unknown> = Record<string, unknown>>(): Tx<TSchema> {
+  getTransaction<TSchema extends Record<string, unknown> = Record<string, never>>(): Tx<TSchema> {
     const transaction = this.args[1];
     if (transaction === undefined) {
       throw new TypeError(`the handler of "${this.getSubject()}" has no transaction: declare it with @OnEvent(schema, { inbox: true })`);
