@@ -1,7 +1,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/", "**/dist/", "**/gen/", ".doc-examples/", "**/*.mjs", "eslint.config.js", "test/packaging/project-files/"] },
+  { ignores: ["**/node_modules/", "**/dist/", "**/gen/", ".doc-examples/", "**/*.mjs", "eslint.config.js", "test/packaging/project-files/", "starter/template/"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

@@ -28,7 +28,9 @@ export default defineConfig({
   },
   test: {
     include: ["**/*.test.ts"],
-    exclude: ["node_modules/**", "**/dist/**"],
+    // Tests of the projects the packaging tests write (the starter's template, project-files);
+    // they run there.
+    exclude: ["node_modules/**", "**/dist/**", "starter/template/**", "test/packaging/project-files/**"],
     // Integration tests start real servers; give them room but fail a hang.
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -13,7 +13,10 @@ import ts from "typescript";
 
 interface PackageManifest {
   name: string;
-  exports: Record<string, { default: string }>;
+  /** The libraries' entry points. */
+  exports?: Record<string, { default: string }>;
+  /** The starter's command (create-protomesh has no exports). */
+  bin?: Record<string, string>;
   dependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
 }
@@ -46,8 +49,12 @@ export function findViolations(root: string, overlay: Overlay = {}): Violation[]
     const dir = join(root, packageDir);
     const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as PackageManifest;
     const declared = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {}), manifest.name]);
-    for (const [subpath, target] of Object.entries(manifest.exports)) {
-      const entry = join(dir, target.default.replace(/^\.\/dist\//, "").replace(/\.js$/, ".ts"));
+    const entries = [
+      ...Object.entries(manifest.exports ?? {}).map(([subpath, target]) => [subpath, target.default] as const),
+      ...Object.entries(manifest.bin ?? {}).map(([command, target]) => [`./bin/${command}`, target] as const),
+    ];
+    for (const [subpath, target] of entries) {
+      const entry = join(dir, target.replace(/^(\.\/)?dist\//, "").replace(/\.js$/, ".ts"));
       const core = subpath !== FRAMEWORK_ENTRY;
       walk(entry, (file, specifier, resolved) => {
         const where = relative(root, file);

@@ -9,6 +9,8 @@ root=$PWD
 for package in clients kit/data kit/server kit/messaging kit/telemetry kit/cache kit/testing; do
   (cd "$package" && rm -rf dist && tsc -p tsconfig.build.json && node "$root/scripts/cjs-declarations.mjs")
 done
+# The starter is a command, not a library: its code, no declarations; its template ships as files.
+(cd starter && rm -rf dist && tsc -p tsconfig.build.json && chmod +x dist/cli.js)
 tsc -p tsconfig.build.json
 for service in orders inventory payments; do
   rm -rf "dist/services/$service/migrations"

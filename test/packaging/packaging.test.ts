@@ -2,58 +2,24 @@
 // the system's temp directory (outside this repository, so no workspace link, tsconfig path or
 // hoisted dependency can help) install only those tarballs and public packages, generate their
 // own contract, type-check and run the code of docs/using-protomesh.md (ADR 0130).
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { promisify } from "node:util";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/databases.js";
 import { GUIDE_PAGE, guideFiles, type GuideProject } from "../helpers/fenced-blocks.js";
 import { SHARED_NATS_URL, streamJanitor, uniqueName } from "../helpers/nats-streams.js";
+import { libraryWorkspaces, lockedVersion, packWorkspaces, repo, repoBin, requireBuild, timedShell, workspaceManifest, type PackResult } from "./tarballs.js";
 
-const run = promisify(execFile);
-const repo = resolve(import.meta.dirname, "../..");
-const repoBin = join(repo, "node_modules/.bin");
-const rootPackage = JSON.parse(await readFile(join(repo, "package.json"), "utf8")) as { workspaces: string[] };
-const lockfile = JSON.parse(await readFile(join(repo, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string }> };
 // The Nest CLI is not a dependency of this repository; npx fetches this release once and caches it.
 const NEST_CLI = "@nestjs/cli@12.0.15";
-
-interface PackResult {
-  name: string;
-  filename: string;
-  files: { path: string }[];
-}
-
-interface PackageJson {
-  name: string;
-  // `require.types`: the CommonJS twins of the declarations (ADR 0130); the code is ESM for both.
-  exports: Record<string, { require: { types: string }; types: string; default: string }>;
-}
-
-/** The version this repository's lockfile installs: what CI tests the packages against. */
-function locked(name: string): string {
-  const version = lockfile.packages[`node_modules/${name}`]?.version;
-  if (version === undefined) throw new Error(`${name} is not in package-lock.json`);
-  return `${name}@${version}`;
-}
+// The starter has its own test (starter.test.ts); these are the libraries.
+const libraries = await libraryWorkspaces();
 
 // Seconds per step, printed at the end: the test must stay short enough to run on every change.
 const timings: string[] = [];
-
-async function sh(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
-  const started = performance.now();
-  try {
-    const { stdout } = await run(command, args, { cwd, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
-    timings.push(`${((performance.now() - started) / 1000).toFixed(1)} s  ${command.split("/").at(-1)} ${args.slice(0, 2).join(" ")} (${cwd.split("/").at(-1)})`);
-    return stdout;
-  } catch (error) {
-    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
-    throw new Error(`${command} ${args.join(" ")} failed in ${cwd}:\n${stdout ?? ""}\n${stderr ?? ""}`, { cause: error });
-  }
-}
+const sh = timedShell(timings);
 
 /** The guide's files for one project: its fenced blocks whose info string names a `file=` and that project. */
 async function guideProjectFiles(project: GuideProject): Promise<Map<string, string>> {
@@ -92,13 +58,11 @@ describe.concurrent("the packed packages in projects outside the repository", ()
   const streams = streamJanitor();
 
   beforeAll(async () => {
-    for (const workspace of rootPackage.workspaces) {
-      const entry = join(repo, workspace, "dist/index.js");
-      if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build first (npm test does)`);
-    }
+    requireBuild();
     root = await mkdtemp(join(tmpdir(), "protomesh-packaging-"));
     await mkdir(join(root, "tarballs"));
-    packed = JSON.parse(await sh("npm", ["pack", "--workspaces", "--json", "--pack-destination", join(root, "tarballs")], repo)) as PackResult[];
+    const names = new Set(await Promise.all(libraries.map(async (w) => (await workspaceManifest(w)).name)));
+    packed = (await packWorkspaces(sh, join(root, "tarballs"))).filter((p) => names.has(p.name));
   }, 120_000);
 
   afterAll(async () => {
@@ -109,13 +73,11 @@ describe.concurrent("the packed packages in projects outside the repository", ()
   });
 
   it("packs every workspace package with each export's code and types, and nothing else", async () => {
-    expect(packed.map((p) => p.name).sort()).toEqual(
-      (await Promise.all(rootPackage.workspaces.map(async (w) => (JSON.parse(await readFile(join(repo, w, "package.json"), "utf8")) as PackageJson).name))).sort(),
-    );
-    for (const workspace of rootPackage.workspaces) {
-      const manifest = JSON.parse(await readFile(join(repo, workspace, "package.json"), "utf8")) as PackageJson;
+    expect(packed.map((p) => p.name).sort()).toEqual((await Promise.all(libraries.map(async (w) => (await workspaceManifest(w)).name))).sort());
+    for (const workspace of libraries) {
+      const manifest = await workspaceManifest(workspace);
       const files = new Set(packed.find((p) => p.name === manifest.name)!.files.map((f) => f.path));
-      for (const target of Object.values(manifest.exports).flatMap((e) => [e.require.types, e.types, e.default])) {
+      for (const target of Object.values(manifest.exports!).flatMap((e) => [e.require.types, e.types, e.default])) {
         expect(files, `${manifest.name} ships ${target}`).toContain(target.replace(/^\.\//, ""));
       }
       expect(files, `${manifest.name} ships its README`).toContain("README.md");
@@ -126,7 +88,7 @@ describe.concurrent("the packed packages in projects outside the repository", ()
   });
 
   it("passes npm publish --dry-run for every package", async () => {
-    const outputs = await Promise.all(rootPackage.workspaces.map((workspace) => sh("npm", ["publish", "--dry-run", "--workspace", workspace], repo)));
+    const outputs = await Promise.all(libraries.map((workspace) => sh("npm", ["publish", "--dry-run", "--workspace", workspace], repo)));
     for (const out of outputs) expect(out).toMatch(/\+ @protomesh\/[a-z]+@0\./);
   }, 120_000);
 
@@ -155,12 +117,11 @@ describe.concurrent("the packed packages in projects outside the repository", ()
   /** One `npm install` of the tarballs and the exact public versions, written into package.json first. */
   async function install(dir: string, dependencies: string[], dev: string[]): Promise<void> {
     const manifest = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as Record<string, unknown>;
-    const version = (name: string) => locked(name).slice(name.length + 1);
     manifest["dependencies"] = Object.fromEntries([
       ...packed.map((p) => [p.name, `file:${join(root, "tarballs", p.filename)}`]),
-      ...dependencies.map((name) => [name, version(name)]),
+      ...dependencies.map((name) => [name, lockedVersion(name)]),
     ]);
-    manifest["devDependencies"] = Object.fromEntries(dev.map((name) => [name, version(name)]));
+    manifest["devDependencies"] = Object.fromEntries(dev.map((name) => [name, lockedVersion(name)]));
     await writeFile(join(dir, "package.json"), JSON.stringify(manifest, null, 2));
     await sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline"], dir);
   }
