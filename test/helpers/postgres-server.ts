@@ -96,7 +96,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
     const postmaster = proc?.child.pid;
     if (postmaster === undefined) return;
     process.kill(postmaster, signal);
-    for (const pid of await childrenOf(postmaster)) process.kill(pid, signal);
+    for (const pid of await childrenOf(postmaster)) signalIfAlive(pid, signal);
   };
   const server: PostgresServer = {
     url,
@@ -134,4 +134,13 @@ async function childrenOf(pid: number): Promise<number[]> {
     if (parent === pid) children.push(Number(entry));
   }
   return children;
+}
+
+/** A backend listed a moment ago may have exited since (a connection closed): that one needs no signal. */
+function signalIfAlive(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+  }
 }

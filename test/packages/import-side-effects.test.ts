@@ -10,12 +10,12 @@ import { describe, expect, it } from "vitest";
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, "../..");
 
-/** Every export of every workspace package except the framework adapters and the dev PKI. */
+/** Every export of every workspace package except the framework adapters and the dev PKI (the starter is a command and has none). */
 function coreEntries(): string[] {
   const { workspaces } = JSON.parse(readFileSync(resolve(root, "package.json"), "utf8")) as { workspaces: string[] };
   return workspaces.flatMap((dir) => {
-    const manifest = JSON.parse(readFileSync(resolve(root, dir, "package.json"), "utf8")) as { name: string; exports: Record<string, unknown> };
-    return Object.keys(manifest.exports)
+    const manifest = JSON.parse(readFileSync(resolve(root, dir, "package.json"), "utf8")) as { name: string; exports?: Record<string, unknown> };
+    return Object.keys(manifest.exports ?? {})
       .filter((subpath) => subpath !== "./nest" && subpath !== "./pki")
       .map((subpath) => manifest.name + subpath.slice(1));
   });
