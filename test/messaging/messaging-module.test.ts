@@ -18,6 +18,7 @@ import {
   EventTransport,
   DEAD_LETTERS,
   InjectDatabase,
+  MESSAGING_DATABASE,
   OnEvent,
   Outbox,
   OUTBOX_RELAY,
@@ -143,7 +144,7 @@ describe("ProtomeshMessagingModule (PostgreSQL, JetStream)", () => {
       useFactory: (transport: EventTransport) => ({ strategy: transport }),
       logger: false,
     } as AsyncMicroserviceOptions);
-    const database = app.get<Database<TestSchema>>(Symbol.for("@protomesh/messaging/nest database"));
+    const database = app.get<Database<TestSchema>>(MESSAGING_DATABASE);
     const relay = app.get<OutboxRelay>(OUTBOX_RELAY);
     let closed = false;
     try {

@@ -58,13 +58,13 @@ export type ProtomeshMessagingModuleOptions = ProtomeshMessagingOptions & { isGl
 /** What `forRootAsync` takes: Nest's `imports`/`inject`/`useFactory` (or `useClass`, `useExisting`), and `isGlobal`. */
 export type ProtomeshMessagingModuleAsyncOptions = ConfigurableModuleAsyncOptions<ProtomeshMessagingOptions> & { isGlobal?: boolean };
 
-/** What the module opened, in the order it is released. */
+/** What the module opened; released in the reverse order of opening. */
 class MessagingRuntime implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     readonly database: Database<Record<string, unknown>>,
     readonly bus: EventBus,
     readonly relay: OutboxRelay,
-    private readonly release: (() => Promise<void>)[],
+    private readonly opened: Opened,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -75,32 +75,39 @@ class MessagingRuntime implements OnApplicationBootstrap, OnApplicationShutdown 
   // have stopped, so the relay still publishes what their last handlers wrote.
   async onApplicationShutdown(): Promise<void> {
     await this.relay.stop();
-    for (const release of this.release.splice(0)) await release();
+    await releaseInReverse(this.opened);
+  }
+}
+
+/** Closers of what the module opened itself, in the order it was opened. */
+type Opened = (() => Promise<void>)[];
+
+async function releaseInReverse(opened: Opened, { ignoreErrors = false } = {}): Promise<void> {
+  for (const release of opened.splice(0).reverse()) {
+    if (ignoreErrors) await release().catch(() => undefined);
+    else await release();
   }
 }
 
 async function openRuntime(options: ProtomeshMessagingOptions): Promise<MessagingRuntime> {
-  const release: (() => Promise<void>)[] = [];
-  const releaseAll = async () => {
-    for (const step of release.splice(0).reverse()) await step().catch(() => undefined);
-  };
+  const opened: Opened = [];
   try {
     const database = isDatabase(options.database) ? options.database : await openDatabase({ applicationName: options.service, ...options.database });
-    if (!isDatabase(options.database)) release.push(() => database.close());
-    const bus = isEventBus(options.bus) ? options.bus : await openJetStream(options.bus.jetstream, options.service, release);
+    if (!isDatabase(options.database)) opened.push(() => database.close());
+    const bus = isEventBus(options.bus) ? options.bus : await openJetStream(options.bus.jetstream, options.service, opened);
     if (options.publishes !== undefined) {
       await bus.ensureStream({ ...options.publishes, replicas: options.publishes.replicas ?? options.streamReplicas });
     }
     const relay = createOutboxRelay({ database, publisher: bus }, options.relay);
-    // Released in reverse order of opening: the bus, then NATS, then the database.
-    return new MessagingRuntime(database, bus, relay, release.reverse());
+    return new MessagingRuntime(database, bus, relay, opened);
   } catch (error) {
-    await releaseAll();
+    // The bootstrap's own error is the one to report, not a failure to close after it.
+    await releaseInReverse(opened, { ignoreErrors: true });
     throw error;
   }
 }
 
-async function openJetStream(connection: JetStreamConnectionOptions, service: string, release: (() => Promise<void>)[]): Promise<EventBus> {
+async function openJetStream(connection: JetStreamConnectionOptions, service: string, opened: Opened): Promise<EventBus> {
   // Loaded here, so that an app on a bus of its own needs no NATS packages.
   const [{ connect }, { createJetStreamBus }] = await Promise.all([import("@nats-io/transport-node"), import("../jetstream/jetstream-bus.js")]);
   const servers = Array.isArray(connection.servers) ? connection.servers.join(",") : connection.servers;
@@ -109,9 +116,9 @@ async function openJetStream(connection: JetStreamConnectionOptions, service: st
       throw new Error(`ProtomeshMessagingModule: cannot reach NATS at ${servers}: ${(error as Error).message}`, { cause: error });
     },
   );
-  release.push(() => nats.drain());
+  opened.push(() => nats.drain());
   const bus = await createJetStreamBus(nats);
-  release.push(() => bus.close());
+  opened.push(() => bus.close());
   return bus;
 }
 

@@ -1,4 +1,3 @@
-import { sql } from "drizzle-orm";
 import { type DynamicModule, type INestMicroservice, Module } from "@nestjs/common";
 import { NestFactory } from "@nestjs/core";
 import type { Database } from "@protomesh/data";
@@ -52,10 +51,7 @@ export async function createNotesApp(config: NotesConfig, bus?: EventBus): Promi
   const database = app.get<Database>(MESSAGING_DATABASE);
   const relay = app.get<OutboxRelay>(OUTBOX_RELAY);
   // grpc.health.v1 answers NOT_SERVING while the database fails or events cannot get out.
-  transport.health.addProbe("database", async () => {
-    await database.db.execute(sql`select 1`);
-    return true;
-  });
+  transport.health.addProbe("database", () => database.ready().then(() => true));
   transport.health.addProbe("outbox relay", () => relay.readiness());
   return { app, transport };
 }
