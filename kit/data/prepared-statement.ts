@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { SQLWrapper } from "drizzle-orm";
+import { type Column, type SQL, sql, type SQLWrapper } from "drizzle-orm";
 import type { PgPreparedQuery, PreparedQueryConfig } from "drizzle-orm/pg-core";
 import type { Executor, RowsResult } from "./database.js";
 
@@ -86,4 +86,12 @@ function isPreparable(query: PreparableQuery<unknown> | SQLWrapper): query is Pr
 // another text: a name from the text itself cannot collide.
 function statementName(text: string): string {
   return `pm_${createHash("sha256").update(text).digest("hex").slice(0, 24)}`;
+}
+
+/**
+ * A placeholder whose value `column` encodes as it does its own values (jsonb, bytea, dates,
+ * bigint), for where drizzle takes no bare placeholder: `update().set()` and `sql` templates.
+ */
+export function columnPlaceholder(name: string, column: Column): SQL {
+  return sql`${sql.param(sql.placeholder(name), column)}`;
 }

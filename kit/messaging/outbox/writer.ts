@@ -113,9 +113,9 @@ function outboxRow<Desc extends DescMessage>(input: EventToWrite<Desc>) {
 
 // One statement, one round trip: a saga step's transaction writes an event at every step, and
 // round trips to PostgreSQL are most of what a service spends per saga (docs/benchmarks.md).
-// Drizzle puts each embedded statement in the parentheses a CTE needs.
+// A write may be a builder or a `sql` statement; each gets the parentheses a CTE needs.
 function eventStatement(insert: SQLWrapper, alongside: readonly SQLWrapper[]): SQL {
-  const writes = alongside.map((write, i) => sql`${sql.identifier(`write_${i}`)} as ${write}, `);
+  const writes = alongside.map((write, i) => sql`${sql.identifier(`write_${i}`)} as (${write.getSQL()}), `);
   return sql`with ${sql.join(writes)}stored as ${insert} select pg_notify(${OUTBOX_CHANNEL}, '')`;
 }
 
