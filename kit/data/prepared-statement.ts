@@ -67,14 +67,15 @@ function sessionOf(executor: Executor): DriverSession {
 }
 
 function prepareTemplate(executor: Executor, session: DriverSession, query: PreparableQuery<unknown> | SQLWrapper): PreparedQueryTemplate {
-  const prepared = isPreparable(query)
-    ? query.prepare(statementName(query.toSQL().sql))
-    : (() => {
-        const rendered = executor.execute(query.getSQL()).getQuery();
-        return session.prepareQuery(rendered, undefined, statementName(rendered.sql), false);
-      })();
+  let prepared: PgPreparedQuery<PreparedQueryConfig>;
+  if (isPreparable(query)) {
+    prepared = query.prepare(statementName(query.toSQL().sql));
+  } else {
+    const rendered = executor.execute(query.getSQL()).getQuery();
+    prepared = session.prepareQuery(rendered, undefined, statementName(rendered.sql), false);
+  }
   if (!("client" in prepared)) throw new Error("prepareStatement: this drizzle-orm version keeps no client on its prepared queries");
-  return prepared as PreparedQueryTemplate;
+  return prepared;
 }
 
 function isPreparable(query: PreparableQuery<unknown> | SQLWrapper): query is PreparableQuery<unknown> {
