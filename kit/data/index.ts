@@ -14,3 +14,4 @@ export { DataError, isDataError, toDataError, type DataErrorCode } from "./data-
 export { runTransaction, type RunTransactionOptions } from "./run-transaction.js";
 export { MIGRATION_LOCK_KEY } from "./migrate.js";
 export { createDatabase, dropDatabase } from "./provision.js";
+export { prepareStatement, columnPlaceholder, type PreparedStatement, type PreparableQuery } from "./prepared-statement.js";

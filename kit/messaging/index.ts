@@ -8,7 +8,7 @@ export { inbox } from "./inbox/inbox-table.js";
 export { deadLetters } from "./dead-letter/dead-letter-table.js";
 
 // Outbox
-export { writeEvent, OUTBOX_CHANNEL, type EventToWrite, type WriteEventOptions } from "./outbox/writer.js";
+export { writeEvent, prepareEventWrite, OUTBOX_CHANNEL, type EventToWrite, type WriteEventOptions, type PreparedEventWrite } from "./outbox/writer.js";
 export { type Envelope, type EnvelopeState, toOutgoingMessage } from "./outbox/envelope.js";
 export { createOutboxRelay, type OutboxRelay, type OutboxRelayDeps } from "./outbox/relay.js";
 export { type OutboxRelayOptions, resolveRelayOptions, DEFAULT_OUTBOX_LEASE_MS } from "./outbox/relay-options.js";

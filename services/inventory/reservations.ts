@@ -4,9 +4,10 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { randomUUID } from "node:crypto";
-import { asc, eq, inArray, sql, type SQLWrapper } from "drizzle-orm";
-import type { Tx } from "@protomesh/data";
-import { writeEvent } from "@protomesh/messaging";
+import type { DescMessage } from "@bufbuild/protobuf";
+import { asc, eq, sql } from "drizzle-orm";
+import { columnPlaceholder, type Executor, prepareStatement, type Tx } from "@protomesh/data";
+import { type EventToWrite, prepareEventWrite, writeEvent } from "@protomesh/messaging";
 import type { OrderCancelled, OrderConfirmed, OrderPlaced } from "protomesh/gen/shop/orders/v1/events_pb";
 import { StockRejectedSchema, StockReleasedSchema, StockReservedSchema } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { decide, type ReservationDecision, type ReservationEffect, type ReservationInput, type ReservationState, type StockLevel } from "./domain/reservation.js";
@@ -14,14 +15,50 @@ import { reservations, stockItems } from "./schema.js";
 
 const AGGREGATE = "order";
 
+// Every saga step runs these: each is built once, values go in as placeholders (docs/adr/0143).
+const insertReservation = prepareStatement((db) =>
+  db
+    .insert(reservations)
+    .values({ orderId: sql.placeholder("orderId"), status: "none", updatedAt: sql.placeholder("now") })
+    .onConflictDoNothing()
+    .returning(),
+);
+const reservationForUpdate = prepareStatement((db) => db.select().from(reservations).where(eq(reservations.orderId, sql.placeholder("orderId"))).for("update"));
+// Any number of SKUs in one array parameter, so one statement serves every order.
+const stockForUpdate = prepareStatement((db) =>
+  db
+    .select({ sku: stockItems.sku, available: stockItems.available, reserved: stockItems.reserved, sold: stockItems.sold })
+    .from(stockItems)
+    .where(sql`${stockItems.sku} = any(${sql.placeholder("skus")}::text[])`)
+    .orderBy(asc(stockItems.sku))
+    .for("update"),
+);
+
+// The step's writes. decide() names each SKU once (it merges an order's lines), so the stock
+// update's join matches each row once, no two of these writes change the same row, and the
+// stock rows are locked already: they go in one statement, with the event when there is one.
+const updateStock = () =>
+  sql`update ${stockItems} as s set available = s.available + c.available, reserved = s.reserved + c.reserved, sold = s.sold + c.sold, updated_at = ${columnPlaceholder("now", stockItems.updatedAt)}
+    from unnest(${sql.placeholder("skus")}::text[], ${sql.placeholder("available")}::int[], ${sql.placeholder("reserved")}::int[], ${sql.placeholder("sold")}::int[]) as c(sku, available, reserved, sold)
+    where s.sku = c.sku`;
+const updateReservation = (db: Executor) =>
+  db
+    .update(reservations)
+    .set({ status: columnPlaceholder("status", reservations.status), lines: columnPlaceholder("lines", reservations.lines), updatedAt: columnPlaceholder("now", reservations.updatedAt) })
+    .where(eq(reservations.orderId, sql.placeholder("orderId")));
+const writeWithStock = prepareStatement((db) => sql`with stock as (${updateStock()}) ${updateReservation(db).getSQL()}`);
+const writeReservation = prepareStatement((db) => updateReservation(db));
+const eventWithStock = prepareEventWrite((db) => [updateStock(), updateReservation(db)]);
+const eventWithReservation = prepareEventWrite((db) => [updateReservation(db)]);
+
 /**
  * The order's row, locked: concurrent events of one order queue here. A row this transaction
  * inserts is its own until it commits, so only a row that already existed is read and locked.
  * With `create: false` a missing row stays missing and reads as "none".
  */
 async function lockReservation(tx: Tx, orderId: string, create = true): Promise<ReservationState> {
-  const [inserted] = create ? await tx.insert(reservations).values({ orderId, status: "none", updatedAt: new Date() }).onConflictDoNothing().returning() : [];
-  const [row] = inserted !== undefined ? [inserted] : await tx.select().from(reservations).where(eq(reservations.orderId, orderId)).for("update");
+  const [inserted] = create ? await insertReservation.execute(tx, { orderId, now: new Date() }) : [];
+  const [row] = inserted !== undefined ? [inserted] : await reservationForUpdate.execute(tx, { orderId });
   if (row === undefined) {
     if (!create) return { status: "none" };
     throw new Error(`reservation row for order ${orderId} vanished inside its transaction`);
@@ -40,22 +77,10 @@ async function lockReservation(tx: Tx, orderId: string, create = true): Promise<
   }
 }
 
-/** Independent writes as one statement (data-modifying CTEs): one round trip for all of them. */
-async function writeTogether(tx: Tx, writes: readonly SQLWrapper[]): Promise<void> {
-  const [only] = writes;
-  if (writes.length === 1 && only !== undefined) await tx.execute(only.getSQL());
-  else await tx.execute(sql`with ${sql.join(writes.map((write, i) => sql`${sql.identifier(`write_${i}`)} as ${write}`), sql`, `)} select 1`);
-}
-
 /** Locks stock rows in SKU order, so two orders touching the same SKUs cannot deadlock. */
 async function lockStock(tx: Tx, skus: string[]): Promise<Map<string, StockLevel>> {
   if (skus.length === 0) return new Map();
-  const rows = await tx
-    .select({ sku: stockItems.sku, available: stockItems.available, reserved: stockItems.reserved, sold: stockItems.sold })
-    .from(stockItems)
-    .where(inArray(stockItems.sku, skus))
-    .orderBy(asc(stockItems.sku))
-    .for("update");
+  const rows = await stockForUpdate.execute(tx, { skus });
   return new Map(rows.map((row) => [row.sku, row]));
 }
 
@@ -69,62 +94,35 @@ async function apply(
   const state = await lockReservation(tx, orderId, createRow);
   const decision = decide(state, await input(state));
   if (decision.kind === "ignore") return decision;
-  const now = new Date();
-  // decide() names each SKU once (it merges an order's lines), so no two of these writes change
-  // the same row, and the stock rows are locked already: they can go in one statement, with the event.
-  const writes: SQLWrapper[] = decision.stockChanges.map((change) =>
-    tx
-      .update(stockItems)
-      .set({
-        available: sql`${stockItems.available} + ${change.available}`,
-        reserved: sql`${stockItems.reserved} + ${change.reserved}`,
-        sold: sql`${stockItems.sold} + ${change.sold}`,
-        updatedAt: now,
-      })
-      .where(eq(stockItems.sku, change.sku)),
-  );
   const next = decision.next;
-  writes.push(
-    tx
-      .update(reservations)
-      .set({ status: next.status, lines: "lines" in next ? next.lines : [], updatedAt: now })
-      .where(eq(reservations.orderId, orderId)),
-  );
+  const changes = decision.stockChanges;
+  const values = {
+    orderId,
+    now: new Date(),
+    status: next.status,
+    lines: "lines" in next ? next.lines : [],
+    skus: changes.map((change) => change.sku),
+    available: changes.map((change) => change.available),
+    reserved: changes.map((change) => change.reserved),
+    sold: changes.map((change) => change.sold),
+  };
   const [first, ...more] = decision.effects;
-  if (first === undefined) await writeTogether(tx, writes);
-  else await publish(tx, orderId, first, extra, writes);
-  for (const effect of more) await publish(tx, orderId, effect, extra);
+  if (first === undefined) await (changes.length > 0 ? writeWithStock : writeReservation).execute(tx, values);
+  else await (changes.length > 0 ? eventWithStock : eventWithReservation).write(tx, eventOf(orderId, first, extra), values);
+  for (const effect of more) await writeEvent(tx, eventOf(orderId, effect, extra));
   return decision;
 }
 
-async function publish(tx: Tx, orderId: string, effect: ReservationEffect, extra: { userId?: string; amount?: OrderPlaced["total"] }, alongside: readonly SQLWrapper[] = []) {
+function eventOf(orderId: string, effect: ReservationEffect, extra: { userId?: string; amount?: OrderPlaced["total"] }): EventToWrite<DescMessage> {
   const common = { eventId: randomUUID(), orderId, occurredAt: timestampNow() };
-  const options = { alongside };
+  const aggregate = { aggregateType: AGGREGATE, aggregateId: orderId };
   switch (effect.kind) {
     case "publish-stock-reserved":
-      await writeEvent(tx, {
-        aggregateType: AGGREGATE,
-        aggregateId: orderId,
-        schema: StockReservedSchema,
-        event: create(StockReservedSchema, { ...common, lines: effect.lines, userId: extra.userId ?? "", ...(extra.amount ? { amount: extra.amount } : {}) }),
-      }, options);
-      return;
+      return { ...aggregate, schema: StockReservedSchema, event: create(StockReservedSchema, { ...common, lines: effect.lines, userId: extra.userId ?? "", ...(extra.amount ? { amount: extra.amount } : {}) }) };
     case "publish-stock-rejected":
-      await writeEvent(tx, {
-        aggregateType: AGGREGATE,
-        aggregateId: orderId,
-        schema: StockRejectedSchema,
-        event: create(StockRejectedSchema, { ...common, shortages: effect.shortages }),
-      }, options);
-      return;
+      return { ...aggregate, schema: StockRejectedSchema, event: create(StockRejectedSchema, { ...common, shortages: effect.shortages }) };
     case "publish-stock-released":
-      await writeEvent(tx, {
-        aggregateType: AGGREGATE,
-        aggregateId: orderId,
-        schema: StockReleasedSchema,
-        event: create(StockReleasedSchema, { ...common, lines: effect.lines }),
-      }, options);
-      return;
+      return { ...aggregate, schema: StockReleasedSchema, event: create(StockReleasedSchema, { ...common, lines: effect.lines }) };
   }
 }
 

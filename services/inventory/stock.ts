@@ -3,10 +3,10 @@
 // commits, and so do the saga handlers (inventory.events.ts).
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { eq, inArray, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@protomesh/server";
 import { createReadThroughCache, protobufCodec, type ReadThroughCache } from "@protomesh/cache";
-import { runTransaction, type Db } from "@protomesh/data";
+import { prepareStatement, runTransaction, type Db } from "@protomesh/data";
 import { MoneySchema } from "protomesh/gen/shop/common/v1/money_pb";
 import {
   QuoteItemsResponseSchema,
@@ -43,9 +43,12 @@ export const STOCK_CACHE_NAMESPACE = "inventory:stock";
 /** A cache that never stores (no Redis): reads go to the database, one load per SKU at a time. */
 export const uncachedStock = (): StockCache => createReadThroughCache(undefined, { namespace: STOCK_CACHE_NAMESPACE, ttlMs: 1, codec: protobufCodec(StockItemSchema) });
 
+// Every quote reads it (CreateOrder's QuoteItems): built once, the SKUs as one array (docs/adr/0143).
+const stockBySkus = prepareStatement((db) => db.select().from(stockItems).where(sql`${stockItems.sku} = any(${sql.placeholder("skus")}::text[])`));
+
 export function createStockStore(db: Db, cache: StockCache = uncachedStock()) {
   async function loadStock(skus: string[]): Promise<Map<string, StockItem>> {
-    const rows = await db.select().from(stockItems).where(inArray(stockItems.sku, skus));
+    const rows = await stockBySkus.execute(db, { skus });
     return new Map(rows.map((row) => [row.sku, toStockItem(row)]));
   }
 

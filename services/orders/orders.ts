@@ -3,12 +3,12 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { createHash, randomUUID } from "node:crypto";
-import { and, asc, desc, eq, inArray, or, lt, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, or, lt, sql, type SQL } from "drizzle-orm";
 import { shardOf } from "@protomesh/clients";
 import { rateLimitedError, type RateLimiter } from "@protomesh/cache";
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@protomesh/server";
-import { runTransaction, type Db, type Tx } from "@protomesh/data";
-import { writeEvent } from "@protomesh/messaging";
+import { prepareStatement, runTransaction, type Db, type Tx } from "@protomesh/data";
+import { prepareEventWrite } from "@protomesh/messaging";
 import type { QuoteItemsRequestSchema, QuoteItemsResponse } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import type { CreateOrderRequest, Order } from "protomesh/gen/shop/orders/v1/orders_pb";
@@ -91,10 +91,46 @@ function groupLines(lines: LineRow[]): Map<string, LineRow[]> {
   return byOrder;
 }
 
+// CreateOrder runs these on every call: each is built once, values go in as placeholders (docs/adr/0143).
+const orderByKey = prepareStatement((db) =>
+  db
+    .select()
+    .from(orders)
+    .where(and(eq(orders.userId, sql.placeholder("userId")), eq(orders.idempotencyKey, sql.placeholder("idempotencyKey")))),
+);
+const insertOrder = prepareStatement((db) =>
+  db
+    .insert(orders)
+    .values({
+      orderId: sql.placeholder("orderId"),
+      userId: sql.placeholder("userId"),
+      status: "pending",
+      currencyCode: sql.placeholder("currencyCode"),
+      totalMinor: sql.placeholder("totalMinor"),
+      idempotencyKey: sql.placeholder("idempotencyKey"),
+      requestHash: sql.placeholder("requestHash"),
+      deadline: sql.placeholder("deadline"),
+      // As text, so null (inventory not sharded) stays SQL null rather than JSON null.
+      stockAwaiting: sql`${sql.placeholder("stockAwaiting")}::text::jsonb`,
+      createdAt: sql.placeholder("now"),
+      updatedAt: sql.placeholder("now"),
+    })
+    .onConflictDoNothing({ target: [orders.userId, orders.idempotencyKey] })
+    .returning(),
+);
+// Any number of lines as arrays, so one statement serves every order.
+const insertLines = () =>
+  sql`insert into ${orderLines} (order_id, line_no, sku, quantity, unit_price_minor)
+    select ${sql.placeholder("orderId")}::uuid, l.line_no, l.sku, l.quantity, l.unit_price_minor
+    from unnest(${sql.placeholder("lineNos")}::int[], ${sql.placeholder("skus")}::text[], ${sql.placeholder("quantities")}::int[], ${sql.placeholder("unitPricesMinor")}::bigint[]) as l(line_no, sku, quantity, unit_price_minor)`;
+// The lines go with the event, in one statement (writeEvent's `alongside`): the order row they
+// reference was inserted by the statement before.
+const eventWithLines = prepareEventWrite(() => [insertLines()]);
+
 export function createOrders(db: Db, quoteItems: QuoteItems, options: OrdersOptions) {
   const shards = options.inventoryShards;
-  async function findByKey(executor: Pick<Db, "select">, userId: string, idempotencyKey: string) {
-    const [row] = await executor.select().from(orders).where(and(eq(orders.userId, userId), eq(orders.idempotencyKey, idempotencyKey)));
+  async function findByKey(executor: Db, userId: string, idempotencyKey: string) {
+    const [row] = await orderByKey.execute(executor, { userId, idempotencyKey });
     return row;
   }
 
@@ -153,23 +189,17 @@ export function createOrders(db: Db, quoteItems: QuoteItems, options: OrdersOpti
       const now = new Date();
       const deadline = new Date(now.getTime() + options.sagaDeadlineMs);
       const placed = await runTransaction(db, async (tx) => {
-        const inserted = await tx
-          .insert(orders)
-          .values({
-            orderId,
-            userId: request.userId,
-            status: "pending",
-            currencyCode: request.currencyCode,
-            totalMinor,
-            idempotencyKey: request.idempotencyKey,
-            requestHash: requestHash(request),
-            deadline,
-            ...(shards === undefined ? {} : { stockAwaiting: [...new Set(request.items.map((item) => shardOf(item.sku, shards) as string))].sort() }),
-            createdAt: now,
-            updatedAt: now,
-          })
-          .onConflictDoNothing({ target: [orders.userId, orders.idempotencyKey] })
-          .returning();
+        const inserted = await insertOrder.execute(tx, {
+          orderId,
+          userId: request.userId,
+          currencyCode: request.currencyCode,
+          totalMinor,
+          idempotencyKey: request.idempotencyKey,
+          requestHash: requestHash(request),
+          deadline,
+          stockAwaiting: shards === undefined ? null : JSON.stringify([...new Set(request.items.map((item) => shardOf(item.sku, shards) as string))].sort()),
+          now,
+        });
         const row = inserted[0];
         // A concurrent call with the same key won the insert; answer as its replay.
         if (row === undefined) return undefined;
@@ -180,9 +210,7 @@ export function createOrders(db: Db, quoteItems: QuoteItems, options: OrdersOpti
           quantity: line.quantity,
           unitPriceMinor: line.unitPrice?.amountMinor ?? 0n,
         }));
-        // The lines go with the event, in one statement (writeEvent's `alongside`): the order row they
-        // reference was inserted by the statement before.
-        await writeEvent(tx, {
+        await eventWithLines.write(tx, {
           aggregateType: "order",
           aggregateId: orderId,
           schema: OrderPlacedSchema,
@@ -195,7 +223,13 @@ export function createOrders(db: Db, quoteItems: QuoteItems, options: OrdersOpti
             total: { currencyCode: request.currencyCode, amountMinor: totalMinor },
             deadline: timestampFromDate(deadline),
           }),
-        }, { alongside: [tx.insert(orderLines).values(lines)] });
+        }, {
+          orderId,
+          lineNos: lines.map((line) => line.lineNo),
+          skus: lines.map((line) => line.sku),
+          quantities: lines.map((line) => line.quantity),
+          unitPricesMinor: lines.map((line) => String(line.unitPriceMinor)),
+        });
         return toOrderMessage(row, lines);
       });
       if (placed !== undefined) return { order: placed, created: true, ...quoteAge };

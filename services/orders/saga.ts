@@ -2,13 +2,13 @@
 // decision (domain/order-saga.ts), stores the new state, writes the events it asks for to the
 // outbox and notifies watchers, all in the caller's transaction. Also the tracker that cancels
 // orders whose saga outlived its deadline.
-import { create } from "@bufbuild/protobuf";
+import { create, type DescMessage } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { randomUUID } from "node:crypto";
-import { and, asc, eq, lte, sql, type SQLWrapper } from "drizzle-orm";
+import { and, asc, eq, lte, sql } from "drizzle-orm";
 import { shardOf } from "@protomesh/clients";
-import { runTransaction, type Db, type Tx } from "@protomesh/data";
-import { writeEvent } from "@protomesh/messaging";
+import { columnPlaceholder, type Db, type Executor, prepareStatement, runTransaction, type Tx } from "@protomesh/data";
+import { type EventToWrite, prepareEventWrite, writeEvent } from "@protomesh/messaging";
 import type { StockRejected, StockReserved } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { OrderCancelledSchema, OrderConfirmedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { CancellationReason, type Order, OrderSchema, OrderStatus } from "protomesh/gen/shop/orders/v1/orders_pb";
@@ -69,21 +69,43 @@ function stateOf(row: OrderRow): OrderSagaState {
   }
 }
 
-async function publish(tx: Tx, orderId: string, effect: OrderSagaEffect, alongside: readonly SQLWrapper[] = []) {
+function eventOf(orderId: string, effect: OrderSagaEffect): EventToWrite<DescMessage> {
   const common = { eventId: randomUUID(), orderId, occurredAt: timestampNow() };
-  if (effect.kind === "publish-order-confirmed") {
-    await writeEvent(tx, { aggregateType: "order", aggregateId: orderId, schema: OrderConfirmedSchema, event: create(OrderConfirmedSchema, { ...common, paymentId: effect.paymentId }) }, { alongside });
-  } else {
-    await writeEvent(tx, { aggregateType: "order", aggregateId: orderId, schema: OrderCancelledSchema, event: create(OrderCancelledSchema, { ...common, reason: causeToProto[effect.cause] }) }, { alongside });
-  }
+  const aggregate = { aggregateType: "order", aggregateId: orderId };
+  return effect.kind === "publish-order-confirmed"
+    ? { ...aggregate, schema: OrderConfirmedSchema, event: create(OrderConfirmedSchema, { ...common, paymentId: effect.paymentId }) }
+    : { ...aggregate, schema: OrderCancelledSchema, event: create(OrderCancelledSchema, { ...common, reason: causeToProto[effect.cause] }) };
 }
+
+// Every saga step runs these: each is built once, values go in as placeholders (docs/adr/0143).
+const orderForUpdate = prepareStatement((db) => db.select().from(orders).where(eq(orders.orderId, sql.placeholder("orderId"))).for("update"));
+// Every column a transition may change is set, to its old value when it does not change.
+const updateOrder = (db: Executor) =>
+  db
+    .update(orders)
+    .set({
+      status: sql`${sql.placeholder("status")}`,
+      stockReserved: sql`${sql.placeholder("stockReserved")}`,
+      // As text, so null stays SQL null rather than JSON null.
+      stockAwaiting: sql`${sql.placeholder("stockAwaiting")}::text::jsonb`,
+      paymentId: sql`${sql.placeholder("paymentId")}`,
+      cancellationCause: sql`${sql.placeholder("cancellationCause")}`,
+      updatedAt: columnPlaceholder("now", orders.updatedAt),
+    })
+    .where(eq(orders.orderId, sql.placeholder("orderId")));
+// The watchers' notification rides on the update's RETURNING: it runs when the update does, read or not.
+const updateOrderAndNotify = (db: Executor) => updateOrder(db).returning({ notified: sql`pg_notify(${ORDER_CHANGED_CHANNEL}, ${sql.placeholder("orderId")})` });
+const writeOrder = prepareStatement((db) => updateOrder(db));
+const writeOrderAndNotify = prepareStatement((db) => updateOrderAndNotify(db));
+const eventWithOrder = prepareEventWrite((db) => [updateOrder(db)]);
+const eventWithOrderAndNotify = prepareEventWrite((db) => [updateOrderAndNotify(db)]);
 
 /**
  * Applies one saga input to an order inside `tx`. Returns undefined when the order does not
  * exist, else the decision and the row as stored afterwards.
  */
 export async function applySagaInput(tx: Tx, orderId: string, input: OrderSagaInput): Promise<{ decision: OrderSagaDecision; row: OrderRow } | undefined> {
-  const [row] = await tx.select().from(orders).where(eq(orders.orderId, orderId)).for("update");
+  const [row] = await orderForUpdate.execute(tx, { orderId });
   if (row === undefined) return undefined;
   const decision = decide(stateOf(row), input);
   if (decision.kind !== "transition") return { decision, row };
@@ -97,15 +119,14 @@ export async function applySagaInput(tx: Tx, orderId: string, input: OrderSagaIn
     cancellationCause: next.status === "cancelled" ? next.cause : null,
     updatedAt: new Date(),
   } satisfies Partial<OrderRow>;
-  const update = tx.update(orders).set(changes).where(eq(orders.orderId, orderId));
-  // The update, the event and the watchers' notification go to PostgreSQL as one statement: the
-  // notification rides on the update's RETURNING (it runs when the update does, read or not) and
-  // the event on writeEvent's `alongside`.
-  const write = next.status !== row.status ? update.returning({ notified: sql`pg_notify(${ORDER_CHANGED_CHANNEL}, ${orderId})` }) : update;
+  const values = { ...changes, orderId, now: changes.updatedAt, stockAwaiting: changes.stockAwaiting === null ? null : JSON.stringify(changes.stockAwaiting) };
+  // The update, the event and the watchers' notification go to PostgreSQL as one statement (the
+  // event on writeEvent's `alongside`); watchers hear of a change of status only.
+  const notify = next.status !== row.status;
   const [first, ...more] = decision.effects;
-  if (first === undefined) await write;
-  else await publish(tx, orderId, first, [write]);
-  for (const effect of more) await publish(tx, orderId, effect);
+  if (first === undefined) await (notify ? writeOrderAndNotify : writeOrder).execute(tx, values);
+  else await (notify ? eventWithOrderAndNotify : eventWithOrder).write(tx, eventOf(orderId, first), values);
+  for (const effect of more) await writeEvent(tx, eventOf(orderId, effect));
   return { decision, row: { ...row, ...changes } };
 }
 

@@ -4,10 +4,11 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { randomUUID } from "node:crypto";
-import { asc, eq, isNotNull, and, type SQLWrapper } from "drizzle-orm";
+import type { DescMessage } from "@bufbuild/protobuf";
+import { asc, eq, isNotNull, and, sql } from "drizzle-orm";
 import { NotFoundError } from "@protomesh/server";
-import type { Db, Tx } from "@protomesh/data";
-import { writeEvent } from "@protomesh/messaging";
+import { columnPlaceholder, type Db, type Executor, prepareStatement, type Tx } from "@protomesh/data";
+import { type EventToWrite, prepareEventWrite, writeEvent } from "@protomesh/messaging";
 import type { OrderCancelled } from "protomesh/gen/shop/orders/v1/events_pb";
 import type { StockReserved } from "protomesh/gen/shop/inventory/v1/events_pb";
 import { PaymentCapturedSchema, PaymentDeclinedSchema, PaymentRefundedSchema } from "protomesh/gen/shop/payments/v1/events_pb";
@@ -34,33 +35,80 @@ function stateOf(row: ChargeRow): ChargeState {
   }
 }
 
+// Every saga step runs these: each is built once, values go in as placeholders (docs/adr/0143).
+const insertCharge = prepareStatement((db) =>
+  db
+    .insert(charges)
+    .values({ orderId: sql.placeholder("orderId"), status: "none", createdAt: sql.placeholder("now"), updatedAt: sql.placeholder("now") })
+    .onConflictDoNothing()
+    .returning(),
+);
+const chargeForUpdate = prepareStatement((db) => db.select().from(charges).where(eq(charges.orderId, sql.placeholder("orderId"))).for("update"));
+
+// A column given as null keeps its value: a transition sets only what it knows.
+const updateCharge = (db: Executor) =>
+  db
+    .update(charges)
+    .set({
+      status: sql`${sql.placeholder("status")}`,
+      updatedAt: columnPlaceholder("now", charges.updatedAt),
+      paymentId: sql`coalesce(${sql.placeholder("paymentId")}::uuid, ${charges.paymentId})`,
+      currencyCode: sql`coalesce(${sql.placeholder("currencyCode")}::text, ${charges.currencyCode})`,
+      amountMinor: sql`coalesce(${sql.placeholder("amountMinor")}::bigint, ${charges.amountMinor})`,
+      declineReason: sql`coalesce(${sql.placeholder("declineReason")}::text, ${charges.declineReason})`,
+      userId: sql`coalesce(${sql.placeholder("userId")}::text, ${charges.userId})`,
+    })
+    .where(eq(charges.orderId, sql.placeholder("orderId")));
+const insertLedgerEntry = (db: Executor) =>
+  db.insert(ledgerEntries).values({
+    paymentId: sql.placeholder("ledgerPaymentId"),
+    orderId: sql.placeholder("orderId"),
+    kind: sql.placeholder("ledgerKind"),
+    amountMinor: sql.placeholder("ledgerAmountMinor"),
+    currencyCode: sql.placeholder("ledgerCurrencyCode"),
+    createdAt: sql.placeholder("now"),
+  });
+// The charge's update, its ledger entry and its event change different rows, so they go to
+// PostgreSQL as one statement (see writeEvent's `alongside`).
+const writeCharge = prepareStatement((db) => updateCharge(db));
+const eventWithCharge = prepareEventWrite((db) => [updateCharge(db)]);
+const eventWithChargeAndLedger = prepareEventWrite((db) => [updateCharge(db), insertLedgerEntry(db)]);
+const eventWithLedger = prepareEventWrite((db) => [insertLedgerEntry(db)]);
+
 /**
  * The order's charge row, locked: concurrent events of one order queue here. A row this
  * transaction inserts is its own until it commits, so only a row that already existed is read and locked.
  */
 async function lockCharge(tx: Tx, orderId: string): Promise<ChargeRow> {
-  const now = new Date();
-  const [inserted] = await tx.insert(charges).values({ orderId, status: "none", createdAt: now, updatedAt: now }).onConflictDoNothing().returning();
+  const [inserted] = await insertCharge.execute(tx, { orderId, now: new Date() });
   if (inserted !== undefined) return inserted;
-  const [row] = await tx.select().from(charges).where(eq(charges.orderId, orderId)).for("update");
+  const [row] = await chargeForUpdate.execute(tx, { orderId });
   if (row === undefined) throw new Error(`charge row for order ${orderId} vanished inside its transaction`);
   return row;
 }
 
-async function publish(tx: Tx, row: ChargeRow, effect: ChargeEffect, currencyCode: string, alongside: readonly SQLWrapper[]) {
-  const common = { eventId: randomUUID(), orderId: row.orderId, occurredAt: timestampNow(), paymentId: effect.paymentId };
-  const event = { aggregateType: AGGREGATE, aggregateId: row.orderId };
-  const options = { alongside };
+function eventOf(orderId: string, effect: ChargeEffect, currencyCode: string): EventToWrite<DescMessage> {
+  const common = { eventId: randomUUID(), orderId, occurredAt: timestampNow(), paymentId: effect.paymentId };
+  const aggregate = { aggregateType: AGGREGATE, aggregateId: orderId };
   switch (effect.kind) {
     case "publish-payment-captured":
-      await writeEvent(tx, { ...event, schema: PaymentCapturedSchema, event: create(PaymentCapturedSchema, { ...common, amount: { currencyCode, amountMinor: effect.amountMinor } }) }, options);
-      return;
+      return { ...aggregate, schema: PaymentCapturedSchema, event: create(PaymentCapturedSchema, { ...common, amount: { currencyCode, amountMinor: effect.amountMinor } }) };
     case "publish-payment-declined":
-      await writeEvent(tx, { ...event, schema: PaymentDeclinedSchema, event: create(PaymentDeclinedSchema, { ...common, reason: effect.reason }) }, options);
-      return;
+      return { ...aggregate, schema: PaymentDeclinedSchema, event: create(PaymentDeclinedSchema, { ...common, reason: effect.reason }) };
     case "publish-payment-refunded":
-      await writeEvent(tx, { ...event, schema: PaymentRefundedSchema, event: create(PaymentRefundedSchema, { ...common, amount: { currencyCode, amountMinor: effect.amountMinor } }) }, options);
-      return;
+      return { ...aggregate, schema: PaymentRefundedSchema, event: create(PaymentRefundedSchema, { ...common, amount: { currencyCode, amountMinor: effect.amountMinor } }) };
+  }
+}
+
+/** The ledger entry a captured or refunded payment adds (a refund negative); none for a decline. */
+function ledgerEntryOf(effect: ChargeEffect, currencyCode: string) {
+  switch (effect.kind) {
+    case "publish-payment-captured":
+      return { ledgerPaymentId: effect.paymentId, ledgerKind: "capture", ledgerAmountMinor: effect.amountMinor, ledgerCurrencyCode: currencyCode };
+    case "publish-payment-refunded":
+      return { ledgerPaymentId: effect.paymentId, ledgerKind: "refund", ledgerAmountMinor: -effect.amountMinor, ledgerCurrencyCode: currencyCode };
+    case "publish-payment-declined":
+      return undefined;
   }
 }
 
@@ -68,43 +116,32 @@ async function apply(tx: Tx, orderId: string, input: (state: ChargeState, row: C
   const row = await lockCharge(tx, orderId);
   const decision = decide(stateOf(row), await input(stateOf(row), row));
   if (decision.kind === "ignore") return decision;
-  const now = new Date();
   const next = decision.next;
   const currencyCode = row.currencyCode ?? charge.currencyCode ?? "";
-  // The charge's update, its ledger entry and its event change different rows, so they go to
-  // PostgreSQL as one statement (see writeEvent's `alongside`).
-  let writes: SQLWrapper[] = [
-    tx
-      .update(charges)
-      .set({
-        status: next.status,
-        updatedAt: now,
-        // A declined payment keeps the amount that was asked for.
-        ...("paymentId" in next ? { paymentId: next.paymentId, currencyCode, amountMinor: "amountMinor" in next ? next.amountMinor : (charge.amountMinor ?? row.amountMinor ?? 0n) } : {}),
-        ...(next.status === "declined" ? { declineReason: next.reason } : {}),
-        ...(charge.userId !== undefined ? { userId: charge.userId } : {}),
-      })
-      .where(eq(charges.orderId, orderId)),
-  ];
-  for (const effect of decision.effects) {
-    if (effect.kind === "publish-payment-captured" || effect.kind === "publish-payment-refunded") {
-      const signed = effect.kind === "publish-payment-captured" ? effect.amountMinor : -effect.amountMinor;
-      writes.push(
-        tx.insert(ledgerEntries).values({
-          paymentId: effect.paymentId,
-          orderId,
-          kind: effect.kind === "publish-payment-captured" ? "capture" : "refund",
-          amountMinor: signed,
-          currencyCode,
-          createdAt: now,
-        }),
-      );
-    }
-    await publish(tx, { ...row, currencyCode }, effect, currencyCode, writes);
-    writes = [];
+  const paid = "paymentId" in next;
+  const values = {
+    orderId,
+    now: new Date(),
+    status: next.status,
+    paymentId: paid ? next.paymentId : null,
+    currencyCode: paid ? currencyCode : null,
+    // A declined payment keeps the amount that was asked for.
+    amountMinor: paid ? String("amountMinor" in next ? next.amountMinor : (charge.amountMinor ?? row.amountMinor ?? 0n)) : null,
+    declineReason: next.status === "declined" ? next.reason : null,
+    userId: charge.userId ?? null,
+  };
+  const [first, ...more] = decision.effects;
+  if (first === undefined) {
+    await writeCharge.execute(tx, values);
+    return decision;
   }
-  const [update] = writes;
-  if (update !== undefined) await tx.execute(update.getSQL());
+  const firstEntry = ledgerEntryOf(first, currencyCode);
+  await (firstEntry === undefined ? eventWithCharge : eventWithChargeAndLedger).write(tx, eventOf(orderId, first, currencyCode), { ...values, ...firstEntry });
+  for (const effect of more) {
+    const entry = ledgerEntryOf(effect, currencyCode);
+    const event = eventOf(orderId, effect, currencyCode);
+    await (entry === undefined ? writeEvent(tx, event) : eventWithLedger.write(tx, event, { ...values, ...entry }));
+  }
   return decision;
 }
 

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { create } from "@bufbuild/protobuf";
-import { asc, eq, like } from "drizzle-orm";
+import { create, fromBinary } from "@bufbuild/protobuf";
+import { asc, eq, like, sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "@protomesh/data";
-import { createOutboxRelay, EventHeaders, type OutboxRelay, type OutboxRelayOptions, outbox, outboxStats, writeEvent } from "@protomesh/messaging";
+import { createOutboxRelay, EventHeaders, type OutboxRelay, type OutboxRelayOptions, outbox, outboxStats, prepareEventWrite, writeEvent } from "@protomesh/messaging";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { type DatabaseBackend, pgliteBackend, postgresBackend, schema, type TestSchema } from "./backends.js";
 import { type RecordingPublisher, recordingPublisher } from "./recording-publisher.js";
@@ -110,6 +110,37 @@ describe.each(backends)("outbox on $name", (backend) => {
     expect((await rows()).map((row) => row.eventId)).toEqual(["kept"]);
     await relay(database, publisher).runOnce();
     expect(mine(publisher).map((m) => m.messageId)).toEqual(["kept"]);
+  });
+
+  it("runs a prepared event write with each call's values, and rolls its writes back with it", async () => {
+    const { aggregateType, mine, rows } = scenario();
+    const publisher = recordingPublisher();
+    const account = (suffix: string) => `${aggregateType}-${suffix}`;
+    const event = (eventId: string, orderId: string) => ({ aggregateType, aggregateId: orderId, schema: OrderPlacedSchema, event: create(OrderPlacedSchema, { eventId: `${aggregateType}:${eventId}`, orderId }) });
+    const credit = prepareEventWrite((db) => [
+      db.update(schema.accounts).set({ balance: sql`${schema.accounts.balance} + ${sql.placeholder("amount")}` }).where(eq(schema.accounts.id, sql.placeholder("from"))),
+      db.insert(schema.accounts).values({ id: sql.placeholder("to"), balance: sql.placeholder("amount") }),
+    ]);
+    await database.db.insert(schema.accounts).values({ id: account("source"), balance: 1 });
+    await database.db.transaction((tx) => credit.write(tx, event("first", "o-1"), { from: account("source"), to: account("a"), amount: 5 }));
+    await database.db.transaction((tx) => credit.write(tx, event("second", "o-2"), { from: account("source"), to: account("b"), amount: 7 }));
+    await database.db
+      .transaction(async (tx) => {
+        await credit.write(tx, event("phantom", "o-3"), { from: account("source"), to: account("c"), amount: 100 });
+        throw new Error("business rule failed");
+      })
+      .catch(() => undefined);
+    const accounts = await database.db.select().from(schema.accounts).where(like(schema.accounts.id, `${aggregateType}-%`)).orderBy(asc(schema.accounts.id));
+    expect(accounts).toEqual([
+      { id: account("a"), balance: 5 },
+      { id: account("b"), balance: 7 },
+      { id: account("source"), balance: 13 },
+    ]);
+    expect((await rows()).map((row) => row.eventId)).toEqual(["first", "second"]);
+    await relay(database, publisher).runOnce();
+    const published = mine(publisher);
+    expect(published.map((m) => m.messageId)).toEqual(["first", "second"]);
+    expect(published.map((m) => fromBinary(OrderPlacedSchema, m.data).orderId)).toEqual(["o-1", "o-2"]);
   });
 
   it.skipIf(backend.name === "PGlite")("publishes a row whose id was taken before a row that committed first", async () => {

@@ -1,6 +1,6 @@
 import { trace } from "@opentelemetry/api";
 import { lt, sql } from "drizzle-orm";
-import type { Executor } from "@protomesh/data";
+import { type Executor, prepareStatement } from "@protomesh/data";
 import { inbox } from "./inbox-table.js";
 
 /** What `withInbox` did: ran the effect, or found the event already applied by this consumer. */
@@ -16,6 +16,15 @@ export interface InboxKey {
   readonly eventId: string;
 }
 
+// Every delivery runs it: built once (docs/adr/0143).
+const insertRecord = prepareStatement((db) =>
+  db
+    .insert(inbox)
+    .values({ consumer: sql.placeholder("consumer"), eventId: sql.placeholder("eventId") })
+    .onConflictDoNothing()
+    .returning({ eventId: inbox.eventId }),
+);
+
 /**
  * Records the event's (consumer, event id) in the inbox and runs `effect`, both in the caller's
  * transaction `tx`. A duplicate is found by the primary key, never by reading first: of two concurrent
@@ -25,11 +34,7 @@ export interface InboxKey {
  */
 export async function withInbox<TTx extends Executor, T>(tx: TTx, event: InboxKey, effect: (tx: TTx) => Promise<T>): Promise<InboxOutcome<T>> {
   const { consumer, eventId } = event;
-  const inserted = await tx
-    .insert(inbox)
-    .values({ consumer, eventId })
-    .onConflictDoNothing()
-    .returning({ eventId: inbox.eventId });
+  const inserted = await insertRecord.execute(tx, { consumer, eventId });
   if (inserted.length === 0) {
     // Shows in the consumer's span why this delivery changed nothing.
     trace.getActiveSpan()?.addEvent("inbox duplicate", { "messaging.consumer.group.name": consumer, "messaging.message.id": eventId });

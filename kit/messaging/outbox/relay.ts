@@ -1,5 +1,5 @@
 import { and, getTableColumns, inArray, isNull, sql } from "drizzle-orm";
-import type { Database, Executor } from "@protomesh/data";
+import { type Database, type Executor, prepareStatement } from "@protomesh/data";
 import { backoffDelay } from "../backoff.js";
 import type { EventPublisher } from "../bus/event-bus.js";
 import { FailureStreak } from "../readiness/failure-streak.js";
@@ -177,10 +177,7 @@ async function publishRound(
   // One row getting out shows the bus takes publishes; the others' failures are theirs.
   if (published.length > 0) publishes.succeeded();
   if (published.length > 0) {
-    await db
-      .update(outbox)
-      .set({ publishedAt: sql`now()`, claimedBy: null, claimedUntil: null, lastError: null })
-      .where(and(inArray(outbox.id, published), isNull(outbox.publishedAt)));
+    await markPublished.execute(db, { ids: published });
   }
   await Promise.all(failures);
   return { claimed: rows.length, more: rows.length >= opts.batchSize || rows.some((row) => row.hasSuccessor) };
@@ -189,7 +186,8 @@ async function publishRound(
 /** `hasSuccessor`: a later row of the same aggregate was pending at the claim, so it becomes claimable once this one is published. */
 type ClaimedRow = Envelope & { id: number; attempts: number; hasSuccessor: boolean };
 
-async function claim(db: Executor, opts: ResolvedRelayOptions): Promise<ClaimedRow[]> {
+// The claim and the mark run every round: built once, with the options as values (docs/adr/0143).
+const claimRows = prepareStatement((db) => {
   const candidates = sql`(
     select o.id from ${outbox} o
     where o.published_at is null
@@ -200,21 +198,32 @@ async function claim(db: Executor, opts: ResolvedRelayOptions): Promise<ClaimedR
         where p.aggregate_type = o.aggregate_type and p.aggregate_id = o.aggregate_id
           and p.published_at is null and p.id < o.id)
     order by o.id
-    limit ${opts.batchSize}
+    limit ${sql.placeholder("batchSize")}
     for update skip locked)`;
-  const rows = await db
-    .update(outbox)
-    .set({ claimedBy: opts.relayId, claimedUntil: sql`now() + make_interval(secs => ${opts.leaseMs / 1000})` })
-    .where(inArray(outbox.id, candidates))
-    // The updated row's columns qualified by hand: drizzle leaves them bare, which inside the
-    // subquery would name the subquery's own row.
-    .returning({
-      ...getTableColumns(outbox),
-      hasSuccessor: sql<boolean>`exists (
-        select 1 from ${outbox} s
-        where s.aggregate_type = ${outbox}.aggregate_type and s.aggregate_id = ${outbox}.aggregate_id
-          and s.published_at is null and s.id > ${outbox}.id)`,
-    });
+  return (
+    db
+      .update(outbox)
+      .set({ claimedBy: sql`${sql.placeholder("relayId")}`, claimedUntil: sql`now() + make_interval(secs => ${sql.placeholder("leaseS")})` })
+      .where(inArray(outbox.id, candidates))
+      // The updated row's columns qualified by hand: drizzle leaves them bare, which inside the
+      // subquery would name the subquery's own row.
+      .returning({
+        ...getTableColumns(outbox),
+        hasSuccessor: sql<boolean>`exists (
+          select 1 from ${outbox} s
+          where s.aggregate_type = ${outbox}.aggregate_type and s.aggregate_id = ${outbox}.aggregate_id
+            and s.published_at is null and s.id > ${outbox}.id)`,
+      })
+  );
+});
+
+// One array parameter for any number of rows, so the statement's text stays the same.
+const markPublished = prepareStatement(
+  (db) => db.update(outbox).set({ publishedAt: sql`now()`, claimedBy: null, claimedUntil: null, lastError: null }).where(and(sql`${outbox.id} = any(${sql.placeholder("ids")}::bigint[])`, isNull(outbox.publishedAt))),
+);
+
+async function claim(db: Executor, opts: ResolvedRelayOptions): Promise<ClaimedRow[]> {
+  const rows = await claimRows.execute(db, { batchSize: opts.batchSize, relayId: opts.relayId, leaseS: opts.leaseMs / 1000 });
   return rows.sort((a, b) => a.id - b.id);
 }
 

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { context, propagation } from "@opentelemetry/api";
-import { sql, type SQLWrapper } from "drizzle-orm";
-import type { Executor } from "@protomesh/data";
+import { type SQL, sql, type SQLWrapper } from "drizzle-orm";
+import { type Executor, prepareStatement } from "@protomesh/data";
 import { outbox } from "./outbox-table.js";
 
 /** The channel `writeEvent` notifies and the relay listens on. */
@@ -38,26 +38,85 @@ export interface WriteEventOptions {
 
 /**
  * Stores `event` in the outbox inside the caller's transaction `tx` and notifies the relay,
- * which sees both only if the transaction commits. Returns the event id.
+ * which sees both only if the transaction commits. Returns the event id. Writes given
+ * `alongside` are built into SQL on every call; a step that runs often gives them to
+ * `prepareEventWrite` instead.
  */
 export async function writeEvent<Desc extends DescMessage>(tx: Executor, input: EventToWrite<Desc>, options: WriteEventOptions = {}): Promise<string> {
+  const alongside = options.alongside ?? [];
+  if (alongside.length === 0) return eventOnly.write(tx, input);
+  const row = outboxRow(input);
+  await tx.execute(eventStatement(tx.insert(outbox).values(row), alongside));
+  return row.eventId;
+}
+
+/** An event write whose statement is built once; see `prepareEventWrite`. */
+export interface PreparedEventWrite {
+  /**
+   * Stores `event` as `writeEvent` does, in the same statement as the alongside writes, run with
+   * `values` for their placeholders. Returns the event id.
+   */
+  write<Desc extends DescMessage>(tx: Executor, input: EventToWrite<Desc>, values?: Record<string, unknown>): Promise<string>;
+}
+
+/**
+ * `writeEvent` with its `alongside` writes built once, with `sql.placeholder(name)` for every
+ * value that changes: the statement's SQL is assembled on the first write only (drizzle's
+ * building costs more CPU than PostgreSQL spends running it, docs/adr/0143). The same rule as
+ * for `alongside`: only independent writes, no two changing the same row. Placeholder names
+ * starting with `outbox_` are this function's own.
+ */
+export function prepareEventWrite(alongside: (db: Executor) => readonly SQLWrapper[] = () => []): PreparedEventWrite {
+  const statement = prepareStatement((db) => eventStatement(db.insert(outbox).values(outboxPlaceholders), alongside(db)));
+  return {
+    async write(tx, input, values = {}) {
+      const row = outboxRow(input);
+      await statement.execute(tx, {
+        ...values,
+        outbox_event_id: row.eventId,
+        outbox_aggregate_type: row.aggregateType,
+        outbox_aggregate_id: row.aggregateId,
+        outbox_event_type: row.eventType,
+        outbox_subject: row.subject,
+        outbox_payload: row.payload,
+        outbox_headers: row.headers,
+      });
+      return row.eventId;
+    },
+  };
+}
+
+const outboxPlaceholders = {
+  eventId: sql.placeholder("outbox_event_id"),
+  aggregateType: sql.placeholder("outbox_aggregate_type"),
+  aggregateId: sql.placeholder("outbox_aggregate_id"),
+  eventType: sql.placeholder("outbox_event_type"),
+  subject: sql.placeholder("outbox_subject"),
+  payload: sql.placeholder("outbox_payload"),
+  headers: sql.placeholder("outbox_headers"),
+};
+
+const eventOnly = prepareEventWrite();
+
+function outboxRow<Desc extends DescMessage>(input: EventToWrite<Desc>) {
   const ownId = (input.event as { eventId?: unknown }).eventId;
-  const eventId = input.eventId ?? (typeof ownId === "string" && ownId !== "" ? ownId : randomUUID());
-  const insert = tx.insert(outbox).values({
-    eventId,
+  return {
+    eventId: input.eventId ?? (typeof ownId === "string" && ownId !== "" ? ownId : randomUUID()),
     aggregateType: input.aggregateType,
     aggregateId: input.aggregateId,
     eventType: input.schema.typeName,
     subject: input.subject ?? input.schema.typeName,
     payload: toBinary(input.schema, input.event),
     headers: withTraceContext(input.headers),
-  });
-  // One statement, one round trip: a saga step's transaction writes an event at every step, and
-  // round trips to PostgreSQL are most of what a service spends per saga (docs/benchmarks.md).
-  // Drizzle puts each embedded statement in the parentheses a CTE needs.
-  const alongside = (options.alongside ?? []).map((write, i) => sql`${sql.identifier(`write_${i}`)} as ${write}, `);
-  await tx.execute(sql`with ${sql.join(alongside)}stored as ${insert} select pg_notify(${OUTBOX_CHANNEL}, '')`);
-  return eventId;
+  };
+}
+
+// One statement, one round trip: a saga step's transaction writes an event at every step, and
+// round trips to PostgreSQL are most of what a service spends per saga (docs/benchmarks.md).
+// A write may be a builder or a `sql` statement; each gets the parentheses a CTE needs.
+function eventStatement(insert: SQLWrapper, alongside: readonly SQLWrapper[]): SQL {
+  const writes = alongside.map((write, i) => sql`${sql.identifier(`write_${i}`)} as (${write.getSQL()}), `);
+  return sql`with ${sql.join(writes)}stored as ${insert} select pg_notify(${OUTBOX_CHANNEL}, '')`;
 }
 
 // The row carries the trace context of the transaction that wrote it, so the relay's publish,
