@@ -110,8 +110,9 @@ export async function runService(definition: ServiceDefinition, options: RunServ
   try {
     app = await createApp(definition, bus, logger, telemetry);
   } catch (error) {
-    await closeBus();
-    await telemetry.shutdown();
+    // The start-up error is the one to report, not a failure to close after it.
+    await closeBus().catch(() => undefined);
+    await telemetry.shutdown().catch(() => undefined);
     throw error;
   }
   const database = app.get<Database>(MESSAGING_DATABASE);
