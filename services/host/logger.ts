@@ -35,6 +35,15 @@ export function nestLogger(logger: Logger): LoggerService {
     const context = rest.at(-1);
     logger[level]({ context: typeof context === "string" ? context : undefined }, String(message));
   };
-  // Nest narrates start-up at "log" level; that is debug detail next to our one "listening" line.
-  return { log: write("debug"), warn: write("warn"), error: write("error"), debug: write("debug"), verbose: write("trace") };
+  const error = write("error");
+  return {
+    // Nest narrates start-up at "log" level; that is debug detail next to our one "listening" line.
+    log: write("debug"),
+    warn: write("warn"),
+    // Nest's ExceptionHandler logs an error that it then rethrows (the host creates apps with
+    // abortOnError: false); the host reports it once, a start-up failure in one line (ADR 0124).
+    error: (message: unknown, ...rest: unknown[]) => (rest.at(-1) === "ExceptionHandler" ? undefined : error(message, ...rest)),
+    debug: write("debug"),
+    verbose: write("trace"),
+  };
 }

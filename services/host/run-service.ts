@@ -1,7 +1,9 @@
-// Runs one service process: database (migrated), NATS, the outbox relay, and a Nest app with
-// the Connect transport (RPCs) and the event transport (saga events on JetStream, or on Redis
-// Streams with EVENT_BUS=redis). Logs one line with its address when ready and shuts down in
-// order on SIGTERM or SIGINT.
+// Runs one service process: NATS and the event bus (instrumented by telemetry), then a Nest app
+// made of the service's module and the public ones (ProtomeshMessagingModule opens the database
+// and runs the outbox relay and event consumers; ShopModule gives the logger and shared Redis),
+// served by the Connect transport (RPCs) and the event transport (saga events on JetStream, or on
+// Redis Streams with EVENT_BUS=redis). Logs one line with its address when ready and shuts down
+// in order on SIGTERM or SIGINT (ADR 0142).
 import "reflect-metadata";
 import { inspect } from "node:util";
 import { type DynamicModule, type INestApplication, Module } from "@nestjs/common";
@@ -9,32 +11,22 @@ import { Transport } from "@nestjs/microservices";
 import { NestFactory } from "@nestjs/core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
-import { connectSharedRedis, type SharedRedis } from "@protomesh/cache";
 import { ConnectTransport, type ConnectTransportOptions } from "@protomesh/server/nest";
 import { HealthRegistry } from "@protomesh/server";
 import { isConfigError, type CommonServiceConfig } from "../config/index.js";
-import { defaultPgliteCacheDir, openDatabase, type Database } from "@protomesh/data";
+import { type Database, type DatabaseOptions, defaultPgliteCacheDir, isDataError } from "@protomesh/data";
 import { createJetStreamBus, DEFAULT_JETSTREAM_TIMEOUT_MS } from "@protomesh/messaging/jetstream";
 import { createRedisStreamsBus } from "@protomesh/messaging/redis-streams";
 import { DEFAULT_NOT_READY_AFTER_MS, outboxStats, type EventBus, type OutboxRelay, type StreamSpec } from "@protomesh/messaging";
-import { EventTransport, OUTBOX_RELAY, ProtomeshMessagingModule, type ProtomeshMessagingOptions } from "@protomesh/messaging/nest";
+import { EventTransport, MESSAGING_DATABASE, OUTBOX_RELAY, ProtomeshMessagingModule, type ProtomeshMessagingOptions } from "@protomesh/messaging/nest";
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "@protomesh/clients/health";
 import { startTelemetry, type Telemetry, type TelemetryOptions } from "@protomesh/telemetry";
 import type { AllowList } from "@protomesh/server";
 import type { DestinationStream } from "pino";
 import { createLogger, nestLogger, type Logger } from "./logger.js";
 import { checkConfiguredPaths } from "./check-paths.js";
-import { dependencyAt, reach, redisReady } from "./startup-failure.js";
-
-/** What the host hands the service to build its Nest module and event transport from. */
-export interface ServiceRuntime {
-  database: Database;
-  bus: EventBus;
-  nats: NatsConnection;
-  logger: Logger;
-  /** Redis for caches and shared counters when REDIS_URL is set; an accelerator, never required. */
-  redis: SharedRedis | undefined;
-}
+import { ShopModule } from "./shop-module.js";
+import { dependencyAt, reach, redisReady, startupError } from "./startup-failure.js";
 
 export interface ServiceDefinition {
   name: string;
@@ -45,7 +37,11 @@ export interface ServiceDefinition {
   stream: StreamSpec;
   /** Callers allowed per service or method when mTLS is on. */
   allow?: AllowList;
-  module(runtime: ServiceRuntime): DynamicModule;
+  /**
+   * The service's Nest module: its controllers and event handlers, and providers that inject the
+   * database (`MESSAGING_DATABASE`), the logger and the shared Redis (shop.tokens.ts).
+   */
+  module: DynamicModule;
   /**
    * The saga events this service's `@OnEvent` handlers consume, for ProtomeshMessagingModule:
    * the streams, the registry that decodes them, the consumer defaults, and the prefix of the
@@ -58,21 +54,23 @@ export interface ServiceDefinition {
    */
   requestReply?: { queue: string };
   /** Adds to the Nest app what it hosts besides transports (e.g. a WebSocket adapter); runs before `app.init()`. */
-  configureApp?(app: INestApplication, runtime: ServiceRuntime): void | Promise<void>;
+  configureApp?(app: INestApplication): void | Promise<void>;
   /**
    * Event types that end this service's sagas and the outcome each means, for the saga outcome
    * and duration metrics (e.g. `{ "shop.orders.v1.OrderConfirmed": "confirmed" }`). Default: none.
    */
   sagaOutcomes?: Readonly<Record<string, string>>;
-  /** Releases what the definition itself opened (clients, timers), after the app has closed. */
-  dispose?(): void | Promise<void>;
 }
 
 export interface RunningService {
   /** "127.0.0.1:50052". */
   address: string;
-  runtime: ServiceRuntime;
+  /** The Nest app: its database is `app.get(MESSAGING_DATABASE)`, as for any provider. */
   app: INestApplication;
+  /** The event bus the host opened and the app runs on (instrumented when telemetry is on). */
+  bus: EventBus;
+  /** The host's NATS connection (the JetStream bus's). */
+  nats: NatsConnection;
   /** The service's OpenTelemetry (a no-op unless turned on). */
   telemetry: Telemetry;
   stop(): Promise<void>;
@@ -97,33 +95,30 @@ export async function runService(definition: ServiceDefinition, options: RunServ
   const telemetry = await startTelemetry({ service: definition.name, metricsHost: config.host, sagaOutcomes: definition.sagaOutcomes, ...options.telemetry });
   // Each dependency is reached within its own bound; a failure is one line naming it (ADR 0124).
   const connectTimeoutMs = config.connectTimeoutMs;
-  const database = await reach(
-    "url" in config.database ? dependencyAt("PostgreSQL", "DATABASE_URL", config.database.url) : dependencyAt("PGlite", "DATA_DIR", config.database.dataDir),
-    connectTimeoutMs,
-    () =>
-      openDatabase({
-        ...("url" in config.database
-          ? { url: config.database.url, poolSize: config.database.poolSize }
-          : // Embedded: start new databases from the per-user cached initdb (ADR 0135).
-            { pgliteCacheDir: defaultPgliteCacheDir(), ...(config.database.dataDir === "memory" ? {} : { dataDir: config.database.dataDir }) }),
-        migrationsFolder: definition.migrationsFolder,
-        applicationName: definition.name,
-        connectTimeoutMs,
-        onBackgroundError: (err) => logger.warn({ err }, "database connection problem"),
-      }),
-  );
   const natsAt = dependencyAt("NATS", "NATS_URL", config.natsServers);
   const nats = await reach(natsAt, connectTimeoutMs, () => connect({ servers: config.natsServers, name: definition.name, maxReconnectAttempts: -1, timeout: connectTimeoutMs }));
+  // The host opens the bus, rather than the messaging module, to instrument it and to offer Redis Streams.
   const { bus: eventBus, eventRedis } = await openEventBus(definition, nats, natsAt, logger);
   const bus = telemetry.instrumentBus(eventBus, eventRedis === undefined ? "nats" : "redis");
+  const closeBus = async () => {
+    await bus.close();
+    await eventRedis?.quit().catch(() => eventRedis.disconnect());
+    await nats.drain();
+  };
+
+  let app: INestApplication;
+  try {
+    app = await createApp(definition, bus, logger, telemetry);
+  } catch (error) {
+    // The start-up error is the one to report, not a failure to close after it.
+    await closeBus().catch(() => undefined);
+    await telemetry.shutdown().catch(() => undefined);
+    throw error;
+  }
+  const database = app.get<Database>(MESSAGING_DATABASE);
   telemetry.observeOutbox(() => outboxStats(database.db));
-  const redis =
-    config.redisUrl === undefined
-      ? undefined
-      : connectSharedRedis(config.redisUrl, {
-          onError: (err, unreported) => logger.warn({ err, unreported }, "redis unavailable: caches and shared limits fall back to the database and local counters"),
-        });
-  const runtime: ServiceRuntime = { database, bus, nats, logger, redis };
+  const relay = app.get<OutboxRelay>(OUTBOX_RELAY);
+  const eventTransport = app.get(EventTransport);
 
   // SERVING while the service can do its work: the database answers, events get out, and events
   // reach its consumers; each waits out a failure of DEFAULT_NOT_READY_AFTER_MS first (ADR 0123).
@@ -132,6 +127,8 @@ export async function runService(definition: ServiceDefinition, options: RunServ
       status === ServingStatus.SERVING ? logger.info("health: SERVING again") : logger.warn({ failing }, `health: NOT_SERVING (${failing.join("; ")})`),
   });
   health.addProbe("database", () => database.ready().then(() => true), { notReadyAfterMs: DEFAULT_NOT_READY_AFTER_MS });
+  health.addProbe("publishing", () => relay.readiness());
+  health.addProbe("consuming", () => eventTransport.readiness());
 
   const connectTransport = new ConnectTransport({
     host: config.host,
@@ -144,30 +141,6 @@ export async function runService(definition: ServiceDefinition, options: RunServ
     onUnexpectedError: (error, procedure) => logger.error({ err: error.cause ?? error, procedure }, "call failed with an unexpected error"),
     ...(telemetry.serverInterceptor === undefined ? {} : { observe: telemetry.serverInterceptor }),
   } satisfies ConnectTransportOptions);
-
-  // The event path is the toolkit's module: the relay (started at bootstrap, stopped after the
-  // consumers at shutdown), the event transport with the inbox, and dead letters, on the
-  // database and bus opened above, which stay the host's to close.
-  const messaging = ProtomeshMessagingModule.forRoot({
-    service: definition.events.consumerPrefix ?? definition.name,
-    database,
-    bus,
-    consumes: definition.events.consumes,
-    streamReplicas: config.streamReplicas,
-    registry: definition.events.registry,
-    consumerDefaults: definition.events.consumerDefaults,
-    relay: {
-      onError: (err) => logger.warn({ err }, "outbox relay: publishing failed; the row stays and is retried"),
-      ...telemetry.relayOptions(),
-    },
-  });
-  @Module({ imports: [messaging, definition.module(runtime)] })
-  class ServiceHostModule {}
-  const app = await NestFactory.create(ServiceHostModule, { logger: nestLogger(logger), abortOnError: false });
-  const relay = app.get<OutboxRelay>(OUTBOX_RELAY);
-  const eventTransport = app.get(EventTransport);
-  health.addProbe("publishing", () => relay.readiness());
-  health.addProbe("consuming", () => eventTransport.readiness());
   app.connectMicroservice({ strategy: connectTransport }, { inheritAppConfig: true });
   app.connectMicroservice({ strategy: eventTransport }, { inheritAppConfig: true });
   if (definition.requestReply !== undefined) {
@@ -176,7 +149,7 @@ export async function runService(definition: ServiceDefinition, options: RunServ
       { inheritAppConfig: true },
     );
   }
-  await definition.configureApp?.(app, runtime);
+  await definition.configureApp?.(app);
   await app.startAllMicroservices();
   await app.init();
 
@@ -190,19 +163,57 @@ export async function runService(definition: ServiceDefinition, options: RunServ
   const stop = () =>
     (stopping ??= (async () => {
       logger.info(`${definition.name} shutting down`);
-      // Stop taking calls and events first (in-flight ones finish); the module's relay then
-      // flushes what they wrote before the app has closed.
+      // Stop taking calls and events first (in-flight ones finish); the messaging module's relay
+      // then flushes what they wrote and closes the database, and the clients and Redis close.
       await app.close();
-      await definition.dispose?.();
-      await bus.close();
-      await eventRedis?.quit().catch(() => eventRedis.disconnect());
-      await nats.drain();
-      await redis?.close();
-      await database.close();
+      await closeBus();
       await telemetry.shutdown();
       logger.info(`${definition.name} stopped`);
     })());
-  return { address, runtime, app, telemetry, stop };
+  return { address, app, bus, nats, telemetry, stop };
+}
+
+/**
+ * The Nest app of the service's module and the public ones. ProtomeshMessagingModule opens the
+ * database (migrated), so a database that cannot be reached fails here, named with its variable.
+ */
+async function createApp(definition: ServiceDefinition, bus: EventBus, logger: Logger, telemetry: Telemetry): Promise<INestApplication> {
+  const { config } = definition;
+  const databaseAt =
+    "url" in config.database ? dependencyAt("PostgreSQL", "DATABASE_URL", config.database.url) : dependencyAt("PGlite", "DATA_DIR", config.database.dataDir);
+  const database: DatabaseOptions = {
+    ...("url" in config.database
+      ? { url: config.database.url, poolSize: config.database.poolSize }
+      : // Embedded: start new databases from the per-user cached initdb (ADR 0135).
+        { pgliteCacheDir: defaultPgliteCacheDir(), ...(config.database.dataDir === "memory" ? {} : { dataDir: config.database.dataDir }) }),
+    migrationsFolder: definition.migrationsFolder,
+    applicationName: definition.name,
+    connectTimeoutMs: config.connectTimeoutMs,
+    onBackgroundError: (err) => logger.warn({ err }, "database connection problem"),
+  };
+  // The event path: the relay (started at bootstrap, stopped after the consumers at shutdown),
+  // the event transport with the inbox, and dead letters, on the bus the host opened and closes.
+  const messaging = ProtomeshMessagingModule.forRoot({
+    service: definition.events.consumerPrefix ?? definition.name,
+    database,
+    bus,
+    consumes: definition.events.consumes,
+    streamReplicas: config.streamReplicas,
+    registry: definition.events.registry,
+    consumerDefaults: definition.events.consumerDefaults,
+    relay: {
+      onError: (err) => logger.warn({ err }, "outbox relay: publishing failed; the row stays and is retried"),
+      ...telemetry.relayOptions(),
+    },
+  });
+  @Module({ imports: [ShopModule.forRoot({ logger, redisUrl: config.redisUrl }), messaging, definition.module] })
+  class ServiceHostModule {}
+  try {
+    return await NestFactory.create(ServiceHostModule, { logger: nestLogger(logger), abortOnError: false });
+  } catch (error) {
+    // Only the database is reached while the app is created; its errors are DataErrors.
+    throw isDataError(error) ? startupError(databaseAt, config.connectTimeoutMs, error) : error;
+  }
 }
 
 /** The saga event bus (JetStream, or Redis Streams with EVENT_BUS=redis) with the service's stream declared. */

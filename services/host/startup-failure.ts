@@ -23,8 +23,13 @@ export async function reach<T>(what: string, timeoutMs: number, step: () => Prom
   try {
     return await step();
   } catch (error) {
-    throw new StartupError(failureOf(what, timeoutMs, error), { cause: error });
+    throw startupError(what, timeoutMs, error);
   }
+}
+
+/** The StartupError naming `what` for `error`, met while reaching it within `timeoutMs`. */
+export function startupError(what: string, timeoutMs: number, error: unknown): StartupError {
+  return new StartupError(failureOf(what, timeoutMs, error), { cause: error });
 }
 
 /** Resolves once the client has connected and answered; rejects at its first error or after `timeoutMs`. */

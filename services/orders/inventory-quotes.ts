@@ -19,13 +19,16 @@ export const LAST_QUOTES_NAMESPACE = "orders:last-quote";
 
 const lineKey = (currencyCode: string, sku: string) => `${currencyCode}:${sku}`;
 
+/** Inventory's QuoteItems, however orders reaches it (a client, the shards, NATS request/reply). */
+export type FetchQuote = (request: MessageInitShape<typeof QuoteItemsRequestSchema>) => Promise<QuoteItemsResponse>;
+
 /**
  * Asks inventory through `fetchQuote`; remembers the priced lines in `lastQuotes`. When inventory
  * cannot answer (its circuit is open, it is unavailable or too slow), answers from `lastQuotes`
  * if every SKU of the basket has a remembered price, marked stale with the oldest price's age;
  * otherwise fails with Unavailable as before. Without `lastQuotes` there is no fallback.
  */
-export function quoteWithFallback(fetchQuote: (request: MessageInitShape<typeof QuoteItemsRequestSchema>) => Promise<QuoteItemsResponse>, lastQuotes: LastQuotes | undefined): QuoteItems {
+export function quoteWithFallback(fetchQuote: FetchQuote, lastQuotes: LastQuotes | undefined): QuoteItems {
   return async (request) => {
     try {
       const quote = await fetchQuote(request);

@@ -1,14 +1,18 @@
 // Orders' inventory calls during a canary release (INVENTORY_CANARY_TARGET and
-// INVENTORY_WEIGHTS_FILE), over real connect-node replicas on loopback: the canary gets the share
-// the weights file gives it, and a bad file stops the service from starting with its name.
+// INVENTORY_WEIGHTS_FILE), through orders' own InventoryQuotesModule over real connect-node
+// replicas on loopback: the canary gets the share the weights file gives it, the module's client
+// is closed with the app, and a bad file stops the service from starting with its name.
+import "reflect-metadata";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { NestFactory } from "@nestjs/core";
 import { describe, expect, it } from "vitest";
-import { closeClient } from "@protomesh/clients";
-import { createInventoryClient } from "../../services/clients.js";
-import { loadOrdersConfig } from "../../services/orders/config.js";
-import { inventoryTarget } from "../../services/orders/inventory-target.js";
+import { isCallNotSentError } from "@protomesh/clients";
+import { loadOrdersConfig, type OrdersConfig } from "../../services/orders/config.js";
+import type { FetchQuote } from "../../services/orders/inventory-quotes.js";
+import { InventoryQuotesModule } from "../../services/orders/inventory-quotes.module.js";
+import { INVENTORY_QUOTES } from "../../services/orders/orders.tokens.js";
 import { useCleanup } from "./helpers/cleanup.js";
 import { runCalls } from "./helpers/load.js";
 import { startReplicas } from "./helpers/replicas.js";
@@ -23,8 +27,11 @@ async function weightsFile(content: string): Promise<string> {
   return file;
 }
 
+/** Orders' inventory quotes as its module provides them, in an app of their own. */
+const quotesApp = (config: OrdersConfig) => NestFactory.createApplicationContext(InventoryQuotesModule.register(config), { logger: false, abortOnError: false });
+
 describe("orders' inventory canary", () => {
-  it("sends the canary the share INVENTORY_WEIGHTS_FILE gives it: 10 % ± 2 % of 2,000 quotes", async () => {
+  it("sends the canary the share INVENTORY_WEIGHTS_FILE gives it: 10 % ± 2 % of 2,000 quotes; the module closes its client with the app", async () => {
     const set = await startReplicas(3);
     defer(() => set.close());
     const [canary, ...stable] = set.replicas;
@@ -33,25 +40,35 @@ describe("orders' inventory canary", () => {
       INVENTORY_CANARY_TARGET: canary!.address,
       INVENTORY_WEIGHTS_FILE: await weightsFile(JSON.stringify({ stable: 90, canary: 10 })),
     });
-    const target = inventoryTarget(config.inventory);
-    defer(() => target.stop());
-    const client = createInventoryClient({ target: target.target, authority: "localhost:443", healthCheck: { intervalMs: 100 } });
-    defer(() => closeClient(client));
+    const app = await quotesApp(config);
+    let closed = false;
+    defer(() => (closed ? undefined : app.close()));
+    const quote = app.get<FetchQuote>(INVENTORY_QUOTES);
 
     const calls = 2_000;
-    const { failures } = await runCalls(() => client.quoteItems({ items: [{ sku: "MUG-1", quantity: 1 }], currencyCode: "EUR" }), 8, calls);
+    const { failures } = await runCalls(() => quote({ items: [{ sku: "MUG-1", quantity: 1 }], currencyCode: "EUR" }), 8, calls);
     expect(failures).toEqual([]);
     const all = canary!.calls + stable.reduce((n, r) => n + r.calls, 0);
     expect(all).toBe(calls);
     const share = canary!.calls / all;
     expect(share).toBeGreaterThanOrEqual(0.08);
     expect(share).toBeLessThanOrEqual(0.12);
+
+    // The clients module closed the client with the app: a call fails at once, sent nowhere.
+    await app.close();
+    closed = true;
+    const afterClose = await quote({ items: [{ sku: "MUG-1", quantity: 1 }], currencyCode: "EUR" }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(isCallNotSentError(afterClose) && afterClose.reason).toBe("client-closed");
+    expect(canary!.calls + stable.reduce((n, r) => n + r.calls, 0)).toBe(calls);
   }, 60_000);
 
   it("refuses a weights file it cannot use, naming it", async () => {
     const file = await weightsFile('{"stable": "ninety"}');
     const config = loadOrdersConfig({ INVENTORY_TARGET: "127.0.0.1:1", INVENTORY_CANARY_TARGET: "127.0.0.1:2", INVENTORY_WEIGHTS_FILE: file });
-    expect(() => inventoryTarget(config.inventory)).toThrow(`${file}: expected an object of subset names to weights`);
+    await expect(quotesApp(config)).rejects.toThrow(`${file}: expected an object of subset names to weights`);
   });
 
   it.each([

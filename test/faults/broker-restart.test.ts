@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { EventHeaders } from "@protomesh/messaging";
+import { databaseOf } from "../services/rpc-helpers.js";
 import { redeliveries } from "./broker-stats.js";
 import { useFaultShop } from "./fault-shop.js";
 
@@ -35,7 +36,7 @@ describe("nats-server restarts under load", () => {
     const placed = await load;
     const report = await fault.shop.settle(90_000);
     const redelivered = { inventory: await redeliveries([fault.nats.url], "inventory"), payments: await redeliveries([fault.nats.url], "payments"), orders: await redeliveries([fault.nats.url], "orders") };
-    const dead = (await fault.shop.replicas.inventory[0]!.runtime.database.db.execute(sql`select event_id, reason, deliveries from dead_letters`)).rows;
+    const dead = (await databaseOf(fault.shop.replicas.inventory[0]!).execute(sql`select event_id, reason, deliveries from dead_letters`)).rows;
     console.info(`nats restart: ${JSON.stringify({ placed, downMs, recoveryMs: Date.now() - stoppedAt, redelivered, dead, orders: report.orders, events: report.events })}`);
 
     expect(report.violations).toEqual([]);

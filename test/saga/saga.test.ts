@@ -10,8 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
 import { CancellationReason, OrderStatus, type Order } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { PaymentStatus } from "protomesh/gen/shop/payments/v1/payments_pb";
-import { createDeadLetterStore, EventHeaders, replayDeadLetter } from "@protomesh/messaging";
+import { type DeadLetterStore, EventHeaders, replayDeadLetter } from "@protomesh/messaging";
+import { DEAD_LETTERS } from "@protomesh/messaging/nest";
 import { pendingDeadLetters, sagaView } from "../../services/ops/saga-views.js";
+import { databaseOf } from "../services/rpc-helpers.js";
 import { startShop, type Shop } from "./shop.js";
 
 const eur = (amountMinor: bigint) => ({ currencyCode: "EUR", amountMinor });
@@ -82,7 +84,7 @@ describe("the order saga", () => {
     ["a stored price whose total overflows int64", "HUGE-1", 9_223_372_036_854_775_807n, 2],
   ])("refuses an order priced from %s with FailedPrecondition, and captures nothing", async (_name, sku, amountMinor, quantity) => {
     await shop.inventory.setStock({ sku, name: "Bad price", available: 10, unitPrice: eur(1n) });
-    await shop.replicas.inventory[0]!.runtime.database.db.execute(sql`update stock_items set unit_price_minor = ${amountMinor} where sku = ${sku}`);
+    await databaseOf(shop.replicas.inventory[0]!).execute(sql`update stock_items set unit_price_minor = ${amountMinor} where sku = ${sku}`);
     const outcome = await place(shop, "alice", [{ sku, quantity }]).then(
       (order) => settled(shop, order.orderId),
       (error: unknown) => ConnectError.from(error),
@@ -113,7 +115,7 @@ describe("the order saga", () => {
     // The stored OrderPlaced again, twice, under new message ids: JetStream keeps both copies,
     // so only the inventory inbox stands between them and a second reservation.
     const [stored] = (
-      await shop.replicas.orders[0]!.runtime.database.db.execute(
+      await databaseOf(shop.replicas.orders[0]!).execute(
         sql`select event_id, payload from outbox where aggregate_id = ${order.orderId} and event_type = ${OrderPlacedSchema.typeName}`,
       )
     ).rows as { event_id: string; payload: Uint8Array }[];
@@ -162,7 +164,7 @@ describe("the order saga", () => {
     const order = await place(shop, "alice", [{ sku: "MUG-1", quantity: 1 }]);
     expect((await settled(shop, order.orderId)).status).toBe(OrderStatus.CONFIRMED);
 
-    const inventoryDb = shop.replicas.inventory[0]!.runtime.database.db;
+    const inventoryDb = databaseOf(shop.replicas.inventory[0]!);
     let letters = await pendingDeadLetters(inventoryDb);
     for (let i = 0; i < 50 && !letters.some((l) => l.eventId === "poison-1"); i++) {
       await sleep(100);
@@ -173,12 +175,13 @@ describe("the order saga", () => {
     expect(poison?.reason).toMatch(/decode|parse|premature|invalid|wire/i);
 
     // The order confirms before inventory applies OrderConfirmed: the reservation turns "sold" a moment later.
-    const databases = { orders: shop.replicas.orders[0]!.runtime.database.db, inventory: { inventory: inventoryDb }, payments: shop.replicas.payments[0]!.runtime.database.db };
+    const databases = { orders: databaseOf(shop.replicas.orders[0]!), inventory: { inventory: inventoryDb }, payments: databaseOf(shop.replicas.payments[0]!) };
     await expect
       .poll(() => sagaView(databases, order.orderId), { timeout: 10_000 })
       .toMatchObject({ order: { status: "confirmed" }, reservations: { inventory: { status: "sold" } }, charge: { status: "captured" } });
 
-    await replayDeadLetter(createDeadLetterStore(inventoryDb), shop.replicas.inventory[0]!.runtime.bus, poison!.id);
+    const inventory = shop.replicas.inventory[0]!;
+    await replayDeadLetter(inventory.app.get<DeadLetterStore>(DEAD_LETTERS), inventory.bus, poison!.id);
     expect((await pendingDeadLetters(inventoryDb)).some((l) => l.id === poison!.id)).toBe(false);
   });
 });

@@ -15,7 +15,7 @@ import { loadInventoryConfig } from "../../services/inventory/config.js";
 import { inventoryService } from "../../services/inventory/service.js";
 import { streams } from "../../services/saga/topology.js";
 import { startNatsServer, startPostgresServer, startRedisServer, type NatsServer, type PostgresServer, type RedisServer } from "../helpers/index.js";
-import { cleanUp, grpcClient, startTimeoutMs, waitUntilConsuming } from "./rpc-helpers.js";
+import { cleanUp, databaseOf, grpcClient, startTimeoutMs, waitUntilConsuming } from "./rpc-helpers.js";
 
 /** The host's default: a failure must last this long before health reports it. */
 const NOT_READY_AFTER_MS = 15_000;
@@ -47,7 +47,7 @@ describe("health of a service on JetStream", () => {
   beforeAll(async () => {
     nats = await startNatsServer();
     served = await serveInventory({ NATS_URL: nats.url });
-    await waitUntilConsuming(served.running.runtime.nats, "inventory");
+    await waitUntilConsuming(served.running.nats, "inventory");
     control = await connect({ servers: nats.url });
   }, startTimeoutMs);
   afterAll(async () => {
@@ -61,7 +61,7 @@ describe("health of a service on JetStream", () => {
     // The stream holds one message and takes no more: every publish is refused, as on a full disk.
     await jsm.streams.update(stream, { max_msgs: 1, discard: DiscardPolicy.New });
     await jetstream(control).publish("shop.inventory.v1.Filler", new Uint8Array(0));
-    await served.running.runtime.database.db.transaction((tx) =>
+    await databaseOf(served.running).transaction((tx) =>
       writeEvent(tx, { aggregateType: "health", aggregateId: "h-1", schema: StockRejectedSchema, event: create(StockRejectedSchema, { eventId: "health-1", orderId: "h-1" }) }),
     );
 
@@ -98,7 +98,7 @@ describe("health of a service on JetStream", () => {
     await nats.stop();
     let tookMs: number;
     try {
-      expect(served.running.runtime.nats.isClosed()).toBe(false);
+      expect(served.running.nats.isClosed()).toBe(false);
       tookMs = await statusWithin(served.status, ServingStatus.NOT_SERVING, NOT_READY_AFTER_MS + 30_000);
     } finally {
       await nats.start();
@@ -148,7 +148,7 @@ describe("health of a service on PostgreSQL", () => {
     nats = await startNatsServer();
     postgres = await startPostgresServer();
     served = await serveInventory({ NATS_URL: nats.url, DATABASE_URL: postgres.url });
-    await waitUntilConsuming(served.running.runtime.nats, "inventory");
+    await waitUntilConsuming(served.running.nats, "inventory");
   }, startTimeoutMs);
   afterAll(async () => {
     await postgres?.resume();

@@ -4,6 +4,8 @@
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
+import type { Database, Db } from "@protomesh/data";
+import { MESSAGING_DATABASE } from "@protomesh/messaging/nest";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -54,7 +56,7 @@ export async function startService(service: ServiceName, env: Record<string, str
         ? await runService(paymentsService(loadPaymentsConfig(all)))
         : await runService(ordersService(loadOrdersConfig(all)));
   try {
-    await waitUntilConsuming(running.runtime.nats, service);
+    await waitUntilConsuming(running.nats, service);
   } catch (err) {
     await running.stop();
     throw err;
@@ -85,6 +87,9 @@ export async function waitUntilConsuming(nats: NatsConnection | string, service:
     if (typeof nats === "string") await connection.close();
   }
 }
+
+/** The database of a running service, as its providers inject it. */
+export const databaseOf = (running: Pick<RunningService, "app">): Db => running.app.get<Database>(MESSAGING_DATABASE).db;
 
 /** A gRPC client over HTTP/2 (prior knowledge, no TLS) for a running service. */
 export function grpcClient<S extends DescService>(service: S, running: Pick<RunningService, "address">): Client<S> {

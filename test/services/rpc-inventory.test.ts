@@ -8,7 +8,7 @@ import { InventoryService } from "protomesh/gen/shop/inventory/v1/inventory_pb";
 import type { RunningService } from "../../services/host/run-service.js";
 import { startNatsServer, type NatsServer } from "../helpers/index.js";
 import { backends } from "./backends.js";
-import { grpcClient, serviceStorage, startTimeoutMs, startService, cleanUp, type ServiceStorage } from "./rpc-helpers.js";
+import { databaseOf, grpcClient, serviceStorage, startTimeoutMs, startService, cleanUp, type ServiceStorage } from "./rpc-helpers.js";
 
 const eur = (amountMinor: bigint) => ({ currencyCode: "EUR", amountMinor });
 
@@ -166,7 +166,8 @@ describe.each(backends)("InventoryService over gRPC on %s", (backend) => {
     ["a stored price whose line total overflows int64", "BAD-HUGE", 9_223_372_036_854_775_807n, 2],
   ])("refuses to quote %s with FailedPrecondition naming the SKU and unit_price", async (_name, sku, amountMinor, quantity) => {
     await client.setStock({ sku, name: "Bad price", available: 10, unitPrice: eur(1n) });
-    await inventory?.runtime.database.db.execute(sql`update stock_items set unit_price_minor = ${amountMinor} where sku = ${sku}`);
+    if (inventory === undefined) throw new Error("inventory is not running");
+    await databaseOf(inventory).execute(sql`update stock_items set unit_price_minor = ${amountMinor} where sku = ${sku}`);
     const error = await failure(client.quoteItems({ currencyCode: "EUR", items: [{ sku: "TEE-1", quantity: 1 }, { sku, quantity }] }));
     expect(error.code).toBe(Code.FailedPrecondition);
     expect(error.rawMessage).toContain(sku);

@@ -13,7 +13,7 @@ import * as inventorySchema from "../../services/inventory/schema.js";
 import * as ordersSchema from "../../services/orders/schema.js";
 import * as paymentsSchema from "../../services/payments/schema.js";
 import { createTestDatabase, startNatsServer, type NatsServer, type TestDatabase } from "../helpers/index.js";
-import { grpcClient, startService, startTimeoutMs, cleanUp, type ServiceName } from "./rpc-helpers.js";
+import { databaseOf, grpcClient, startService, startTimeoutMs, cleanUp, type ServiceName } from "./rpc-helpers.js";
 
 const schemas: Record<ServiceName, Record<string, unknown>> = { orders: ordersSchema, inventory: inventorySchema, payments: paymentsSchema };
 const expectedTables = (service: ServiceName) =>
@@ -56,7 +56,7 @@ describe("start-up migrations on PostgreSQL", () => {
     const started = replicas.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
     try {
       expect(replicas.map((r) => r.status)).toEqual(["fulfilled", "fulfilled"]);
-      const { tables, migrations } = await inspect(started[0]?.runtime.database.db as Db);
+      const { tables, migrations } = await inspect(databaseOf(started[0] as RunningService));
       expect(tables).toEqual(expectedTables(service));
       expect(migrations).toHaveLength(await journalLength(service));
       expect(new Set(migrations).size).toBe(migrations.length);
@@ -81,7 +81,7 @@ describe("start-up migrations on PGlite in a directory", () => {
     const env = { DATA_DIR: dataDir, NATS_URL: nats.url };
     running = await startService("inventory", env);
     await grpcClient(InventoryService, running).setStock({ sku: "KEEP-1", name: "Kept", available: 3, unitPrice: { currencyCode: "EUR", amountMinor: 100n } });
-    const first = await inspect(running.runtime.database.db);
+    const first = await inspect(databaseOf(running));
     expect(first.tables).toEqual(expectedTables("inventory"));
     expect(first.migrations).toHaveLength(await journalLength("inventory"));
     await running.stop();
@@ -89,6 +89,6 @@ describe("start-up migrations on PGlite in a directory", () => {
 
     running = await startService("inventory", env);
     expect((await grpcClient(InventoryService, running).getStock({ sku: "KEEP-1" })).item?.available).toBe(3);
-    expect(await inspect(running.runtime.database.db)).toEqual(first);
+    expect(await inspect(databaseOf(running))).toEqual(first);
   }, 2 * startTimeoutMs);
 });

@@ -2,7 +2,8 @@
 // that feed it, and the server it listens on. Absent when WS_PORT is unset.
 import type { INestApplication, Provider, Type } from "@nestjs/common";
 import type { ResolvedServerLimits } from "@protomesh/server";
-import type { ServiceRuntime } from "../../host/run-service.js";
+import type { Logger } from "../../host/logger.js";
+import { LOGGER } from "../../host/shop.tokens.js";
 import type { Orders } from "../orders.js";
 import { ORDERS_FROM_DATABASE } from "../orders.tokens.js";
 import { createAccessTokenVerifier } from "./access-token.js";
@@ -27,31 +28,31 @@ export interface OrderStatusPushConfig {
 
 export interface OrderStatusPush {
   controllers: Type[];
-  providers(runtime: ServiceRuntime): Provider[];
+  providers: Provider[];
   /** Installs the gateway's WebSocket adapter; call before `app.init()`. */
-  configureApp: (app: INestApplication, runtime: ServiceRuntime) => void;
+  configureApp: (app: INestApplication) => void;
 }
 
 /** `limits`: the gRPC server's bounds, of which the gateway's HTTP server keeps the connection and handshake ones. */
 export function orderStatusPush(config: OrderStatusPushConfig, limits: Pick<ResolvedServerLimits, "maxConnections" | "handshakeTimeoutMs">): OrderStatusPush {
   return {
     controllers: [OrderStatusEvents],
-    providers: (runtime) => [
+    providers: [
       OrderStatusGateway,
       {
         provide: ORDER_STATUS_GATEWAY_OPTIONS,
         // From the database: a snapshot must not predate a change whose push it then hides.
-        useFactory: (orders: Orders): OrderStatusGatewayOptions => ({
+        useFactory: (orders: Orders, logger: Logger): OrderStatusGatewayOptions => ({
           verifyToken: createAccessTokenVerifier(config.tokenSecret),
           maxSocketsPerUser: config.maxSocketsPerUser,
           recentOrders: async (userId) => (await orders.listOrders({ userId, pageSize: SNAPSHOT_SIZE, pageToken: "" })).orders,
-          onSnapshotError: (err, userId) => runtime.logger.warn({ err, userId }, "order status push: could not read a connecting user's orders; they get changes only"),
+          onSnapshotError: (err, userId) => logger.warn({ err, userId }, "order status push: could not read a connecting user's orders; they get changes only"),
         }),
-        inject: [ORDERS_FROM_DATABASE],
+        inject: [ORDERS_FROM_DATABASE, LOGGER],
       },
       {
         provide: ORDER_STATUS_SERVER,
-        useFactory: () =>
+        useFactory: (logger: Logger) =>
           startOrderStatusServer({
             host: config.host,
             port: config.port,
@@ -59,14 +60,15 @@ export function orderStatusPush(config: OrderStatusPushConfig, limits: Pick<Reso
             channelPrefix: config.channelPrefix,
             maxConnections: limits.maxConnections,
             headersTimeoutMs: limits.handshakeTimeoutMs,
-            onRedisError: (err) => runtime.logger.warn({ err }, "order status push: Redis failed; other replicas miss pushes until it is back"),
+            onRedisError: (err) => logger.warn({ err }, "order status push: Redis failed; other replicas miss pushes until it is back"),
           }),
+        inject: [LOGGER],
       },
     ],
-    configureApp: (app, runtime) => {
+    configureApp: (app) => {
       const server = app.get<OrderStatusServer>(ORDER_STATUS_SERVER);
       app.useWebSocketAdapter(server.adapter);
-      runtime.logger.info({ address: server.address(), redis: config.redisUrl !== undefined }, `order status gateway listening on ws://${server.address()}`);
+      app.get<Logger>(LOGGER).info({ address: server.address(), redis: config.redisUrl !== undefined }, `order status gateway listening on ws://${server.address()}`);
     },
   };
 }
