@@ -1,7 +1,8 @@
 import { fileURLToPath } from "node:url";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Database, openDatabase, prepareStatement } from "@protomesh/data";
+import { integer, jsonb, pgTable, timestamp } from "drizzle-orm/pg-core";
+import { columnPlaceholder, type Database, openDatabase, prepareStatement } from "@protomesh/data";
 import { createTestDatabase, type TestDatabase } from "../../test/helpers/index.js";
 import * as schema from "./testdata/schema.js";
 
@@ -14,6 +15,20 @@ const insertCounter = prepareStatement((db) =>
 );
 const counterByName = prepareStatement((db) => db.select().from(counters).where(eq(counters.name, sql.placeholder("name"))).for("update"));
 const addToCounter = prepareStatement<{ value: number }>(() => sql`update ${counters} set value = value + ${sql.placeholder("by")} where name = ${sql.placeholder("name")} returning value`);
+
+// Made by the test itself: the columns whose encoders columnPlaceholder applies.
+const notes = pgTable("prepared_notes", {
+  id: integer("id").primaryKey(),
+  doc: jsonb("doc").$type<{ tags: string[] } | null>(),
+  at: timestamp("at", { withTimezone: true, mode: "date" }),
+});
+const setNote = prepareStatement((db) =>
+  db
+    .update(notes)
+    .set({ doc: columnPlaceholder("doc", notes.doc), at: columnPlaceholder("at", notes.at) })
+    .where(eq(notes.id, sql.placeholder("id")))
+    .returning({ id: notes.id }),
+);
 
 let pgDb: TestDatabase | undefined;
 const backends = [
@@ -45,6 +60,17 @@ describe.each(backends)("prepareStatement on $name", (backend) => {
     expect(await counterByName.execute(database.db, { name: "b" })).toEqual([{ name: "b", value: 2 }]);
     const updated = await addToCounter.execute(database.db, { name: "a", by: 5 });
     expect(updated.rows).toEqual([{ value: 6 }]);
+  });
+
+  it("encodes columnPlaceholder values as the column does, and writes null as SQL NULL", async () => {
+    await database.db.execute(sql`create table if not exists prepared_notes (id integer primary key, doc jsonb, at timestamptz)`);
+    await database.db.execute(sql`insert into prepared_notes (id) values (1)`);
+    const at = new Date("2026-12-07T05:00:00.000Z");
+    expect(await setNote.execute(database.db, { id: 1, doc: { tags: ["a"] }, at })).toEqual([{ id: 1 }]);
+    expect(await database.db.select().from(notes)).toEqual([{ id: 1, doc: { tags: ["a"] }, at }]);
+    await setNote.execute(database.db, { id: 1, doc: null, at: null });
+    const stored = await database.db.execute(sql`select doc is null as doc_is_null, at is null as at_is_null from prepared_notes where id = 1`);
+    expect(stored.rows).toEqual([{ doc_is_null: true, at_is_null: true }]);
   });
 
   it("runs inside the transaction it is given: its writes commit and roll back with it", async () => {

@@ -92,7 +92,10 @@ function statementName(text: string): string {
 /**
  * A placeholder whose value `column` encodes as it does its own values (jsonb, bytea, dates,
  * bigint), for where drizzle takes no bare placeholder: `update().set()` and `sql` templates.
+ * `null` stays SQL NULL, as in a builder's values (drizzle would hand it to the column's encoder:
+ * the JSON value `null` in a jsonb column, a TypeError in a timestamp one).
  */
 export function columnPlaceholder(name: string, column: Column): SQL {
-  return sql`${sql.param(sql.placeholder(name), column)}`;
+  const encoder = { mapToDriverValue: (value: unknown) => (value === null || value === undefined ? null : column.mapToDriverValue(value)) };
+  return sql`${sql.param(sql.placeholder(name), encoder)}`;
 }

@@ -187,35 +187,52 @@ async function publishRound(
 type ClaimedRow = Envelope & { id: number; attempts: number; hasSuccessor: boolean };
 
 // The claim and the mark run every round: built once, with the options as values (docs/adr/0143).
-const claimRows = prepareStatement((db) => {
-  const candidates = sql`(
-    select o.id from ${outbox} o
-    where o.published_at is null
-      and o.next_attempt_at <= now()
-      and (o.claimed_until is null or o.claimed_until < now())
-      and not exists (
-        select 1 from ${outbox} p
-        where p.aggregate_type = o.aggregate_type and p.aggregate_id = o.aggregate_id
-          and p.published_at is null and p.id < o.id)
-    order by o.id
-    limit ${sql.placeholder("batchSize")}
-    for update skip locked)`;
-  return (
-    db
-      .update(outbox)
-      .set({ claimedBy: sql`${sql.placeholder("relayId")}`, claimedUntil: sql`now() + make_interval(secs => ${sql.placeholder("leaseS")})` })
-      .where(inArray(outbox.id, candidates))
-      // The updated row's columns qualified by hand: drizzle leaves them bare, which inside the
-      // subquery would name the subquery's own row.
-      .returning({
-        ...getTableColumns(outbox),
-        hasSuccessor: sql<boolean>`exists (
-          select 1 from ${outbox} s
-          where s.aggregate_type = ${outbox}.aggregate_type and s.aggregate_id = ${outbox}.aggregate_id
-            and s.published_at is null and s.id > ${outbox}.id)`,
-      })
-  );
-});
+// The batch size is written into the claim's text, not passed as a value: a generic plan of a
+// named statement cannot see a parameter's LIMIT, and PostgreSQL may then scan the whole outbox
+// instead of the pending rows' index (ADR 91). It is fixed per relay, so there is one text per size.
+const claimStatements = new Map<number, ReturnType<typeof claimStatement>>();
+
+function claimStatementFor(batchSize: number): ReturnType<typeof claimStatement> {
+  let statement = claimStatements.get(batchSize);
+  if (statement === undefined) {
+    statement = claimStatement(batchSize);
+    claimStatements.set(batchSize, statement);
+  }
+  return statement;
+}
+
+// `batchSize` is a positive integer (resolveRelayOptions checks it), so it is safe as SQL text.
+function claimStatement(batchSize: number) {
+  return prepareStatement((db) => {
+    const candidates = sql`(
+      select o.id from ${outbox} o
+      where o.published_at is null
+        and o.next_attempt_at <= now()
+        and (o.claimed_until is null or o.claimed_until < now())
+        and not exists (
+          select 1 from ${outbox} p
+          where p.aggregate_type = o.aggregate_type and p.aggregate_id = o.aggregate_id
+            and p.published_at is null and p.id < o.id)
+      order by o.id
+      limit ${sql.raw(String(batchSize))}
+      for update skip locked)`;
+    return (
+      db
+        .update(outbox)
+        .set({ claimedBy: sql`${sql.placeholder("relayId")}`, claimedUntil: sql`now() + make_interval(secs => ${sql.placeholder("leaseS")})` })
+        .where(inArray(outbox.id, candidates))
+        // The updated row's columns qualified by hand: drizzle leaves them bare, which inside the
+        // subquery would name the subquery's own row.
+        .returning({
+          ...getTableColumns(outbox),
+          hasSuccessor: sql<boolean>`exists (
+            select 1 from ${outbox} s
+            where s.aggregate_type = ${outbox}.aggregate_type and s.aggregate_id = ${outbox}.aggregate_id
+              and s.published_at is null and s.id > ${outbox}.id)`,
+        })
+    );
+  });
+}
 
 // One array parameter for any number of rows, so the statement's text stays the same.
 const markPublished = prepareStatement(
@@ -223,7 +240,7 @@ const markPublished = prepareStatement(
 );
 
 async function claim(db: Executor, opts: ResolvedRelayOptions): Promise<ClaimedRow[]> {
-  const rows = await claimRows.execute(db, { batchSize: opts.batchSize, relayId: opts.relayId, leaseS: opts.leaseMs / 1000 });
+  const rows = await claimStatementFor(opts.batchSize).execute(db, { relayId: opts.relayId, leaseS: opts.leaseMs / 1000 });
   return rows.sort((a, b) => a.id - b.id);
 }
 
