@@ -4,7 +4,7 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePgliteDb } from "drizzle-orm/pglite/migrator";
 import { toDataError } from "./data-error.js";
 import type { Database, Db, ResolvedDatabaseOptions } from "./database.js";
-import { holdsCluster, migrationsKey, readPgliteTemplate, savePgliteTemplate } from "./pglite-template.js";
+import { extractPgliteTemplate, holdsCluster, migrationsKey, readPgliteTemplate, savePgliteTemplate } from "./pglite-template.js";
 
 /** Opens PGlite and applies `options.migrationsFolder`, unless the template it started from holds them already. */
 export async function openPglite<TSchema extends Record<string, unknown>>(options: ResolvedDatabaseOptions<TSchema>): Promise<Database<TSchema>> {
@@ -59,7 +59,8 @@ interface StartedPglite {
 /**
  * A new database is restored from the cached template of its migrations folder, else from
  * initdb's (or initialised and then saved as it); one that was not saves the migrated template
- * once its migrations ran.
+ * once its migrations ran. A data directory gets the template's files written by Node, then
+ * PGlite resumes it as it would any cluster.
  */
 async function startPglite(dataDir: string | undefined, cacheDir: string | false, migrationsFolder: string | undefined): Promise<StartedPglite> {
   const fresh = dataDir === undefined || !holdsCluster(dataDir);
@@ -67,7 +68,11 @@ async function startPglite(dataDir: string | undefined, cacheDir: string | false
   const key = cached !== undefined && migrationsFolder !== undefined ? await migrationsKey(migrationsFolder).catch(() => undefined) : undefined;
   const migratedTemplate = cached !== undefined && key !== undefined ? await readPgliteTemplate(cached, key) : undefined;
   const template = migratedTemplate ?? (cached === undefined ? undefined : await readPgliteTemplate(cached));
-  const client = new PGlite({ ...(dataDir === undefined ? {} : { dataDir }), ...(template === undefined ? {} : { loadDataDir: template }) });
+  const extracted = template !== undefined && dataDir !== undefined && (await extractPgliteTemplate(template, dataDir));
+  const client = new PGlite({
+    ...(dataDir === undefined ? {} : { dataDir }),
+    ...(template === undefined || extracted ? {} : { loadDataDir: new Blob([template]) }),
+  });
   await client.waitReady;
   if (cached !== undefined && template === undefined) await savePgliteTemplate(client, cached);
   return {

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { appendFile, cp, mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
+import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,7 +7,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { sql } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { openDatabase } from "@protomesh/data";
-import { defaultPgliteCacheDir, MIGRATED_TEMPLATES_KEPT, migrationsKey, pgliteTemplatePath, savePgliteTemplate } from "./pglite-template.js";
+import { defaultPgliteCacheDir, extractPgliteTemplate, MIGRATED_TEMPLATES_KEPT, migrationsKey, pgliteTemplatePath, savePgliteTemplate } from "./pglite-template.js";
 
 const migrationsFolder = fileURLToPath(new URL("./testdata/migrations", import.meta.url));
 
@@ -100,6 +100,27 @@ describe("PGlite template", () => {
     const kept = (await readdir(cacheDir)).filter((name) => name.includes("-migrated-"));
     expect(kept.sort()).toEqual([...older.slice(1), basename(pgliteTemplatePath(cacheDir, "newest"))].sort());
   }, 120_000);
+
+  it("writes a template's files itself, PG_VERSION included, and leaves a tarball with other entries to PGlite", async () => {
+    const header = (name: string, type: string, size: number) => {
+      const block = Buffer.alloc(512);
+      block.write(name, 0);
+      block.write(`${size.toString(8).padStart(11, "0")}\0`, 124);
+      block.write(type, 156);
+      return block;
+    };
+    const content = Buffer.from("18\n");
+    const files = Buffer.concat([header("/base", "5", 0), header("/base/1", "0", 3), content, Buffer.alloc(509), header("/PG_VERSION", "0", 3), content, Buffer.alloc(509), Buffer.alloc(1024)]);
+    const dataDir = join(root, "extracted");
+    expect(await extractPgliteTemplate(files, dataDir)).toBe(true);
+    expect((await readdir(dataDir)).sort()).toEqual(["PG_VERSION", "base"]);
+    expect(await readdir(join(dataDir, "base"))).toEqual(["1"]);
+    expect(await readFile(join(dataDir, "PG_VERSION"), "utf8")).toBe("18\n");
+
+    const withLink = Buffer.concat([header("/link", "2", 0), Buffer.alloc(1024)]);
+    expect(await extractPgliteTemplate(withLink, join(root, "untouched"))).toBe(false);
+    expect(existsSync(join(root, "untouched"))).toBe(false);
+  });
 
   it("resumes a data directory that holds a database rather than loading the template over it", async () => {
     const cacheDir = join(root, "cache");
