@@ -61,11 +61,10 @@ export async function openDatabase<TSchema extends Record<string, unknown> = Rec
 ): Promise<Database<TSchema>> {
   const resolved = resolveDatabaseOptions(options);
   // Each driver is loaded when it is used, so an app on PostgreSQL needs no PGlite installed and
-  // an embedded one no pg (both are optional peer dependencies).
-  const database =
-    resolved.url === undefined
-      ? await (await import("./pglite-database.js")).openPglite(resolved)
-      : (await import("./postgres-database.js")).openPostgres({ ...resolved, url: resolved.url });
+  // an embedded one no pg (both are optional peer dependencies). PGlite migrates as it opens: a
+  // new database may start from a template that holds its migrations already (ADR 0144).
+  if (resolved.url === undefined) return (await import("./pglite-database.js")).openPglite(resolved);
+  const database = (await import("./postgres-database.js")).openPostgres({ ...resolved, url: resolved.url });
   try {
     await database.ready();
     if (resolved.migrationsFolder !== undefined) await database.migrate(resolved.migrationsFolder);

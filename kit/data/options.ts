@@ -11,8 +11,11 @@ export interface DatabaseOptions<TSchema extends Record<string, unknown> = Recor
   /**
    * Where embedded PGlite keeps a freshly initialised cluster, one tarball per PGlite version
    * (about 40 MB), restored into each new database instead of running initdb; the first database
-   * opened saves it. Default: `false`, initdb for every new database: a library writes nothing
-   * outside what it was given unless asked. `defaultPgliteCacheDir()` names the usual per-user
+   * opened saves it. With `migrationsFolder` it also keeps the cluster with those migrations
+   * applied, named by a hash of the folder's files, so a new database of the same migrations runs
+   * none (the six most recently used are kept). Default: `false`, initdb and every migration for
+   * each new database: a library writes nothing outside what it was given unless asked.
+   * `defaultPgliteCacheDir()` names the usual per-user
    * place (`$XDG_CACHE_HOME/protomesh`, else `~/.cache/protomesh`). Only without `url`.
    */
   pgliteCacheDir?: string | false | undefined;

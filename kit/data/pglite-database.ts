@@ -4,10 +4,26 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePgliteDb } from "drizzle-orm/pglite/migrator";
 import { toDataError } from "./data-error.js";
 import type { Database, Db, ResolvedDatabaseOptions } from "./database.js";
-import { holdsCluster, readPgliteTemplate, savePgliteTemplate } from "./pglite-template.js";
+import { extractPgliteTemplate, holdsCluster, migrationsKey, readPgliteTemplate, savePgliteTemplate } from "./pglite-template.js";
 
+/** Opens PGlite and applies `options.migrationsFolder`, unless the template it started from holds them already. */
 export async function openPglite<TSchema extends Record<string, unknown>>(options: ResolvedDatabaseOptions<TSchema>): Promise<Database<TSchema>> {
-  const client = await startPglite(options.dataDir, options.pgliteCacheDir);
+  const { client, migrated, saveMigrated } = await startPglite(options.dataDir, options.pgliteCacheDir, options.migrationsFolder);
+  const database = pgliteDatabase(client, options);
+  try {
+    await database.ready();
+    if (options.migrationsFolder !== undefined && !migrated) {
+      await database.migrate(options.migrationsFolder);
+      await saveMigrated?.();
+    }
+  } catch (err) {
+    await database.close().catch(() => undefined);
+    throw toDataError(err);
+  }
+  return database;
+}
+
+function pgliteDatabase<TSchema extends Record<string, unknown>>(client: PGlite, options: ResolvedDatabaseOptions<TSchema>): Database<TSchema> {
   const db = drizzlePglite({ client, ...(options.schema ? { schema: options.schema } : {}) }) as unknown as Db<TSchema>;
   return {
     db,
@@ -32,14 +48,38 @@ export async function openPglite<TSchema extends Record<string, unknown>>(option
   };
 }
 
-/** A new database is restored from the cached template, or initialised and then saved as it. */
-async function startPglite(dataDir: string | undefined, cacheDir: string | false): Promise<PGlite> {
+interface StartedPglite {
+  client: PGlite;
+  /** Restored from the template of the migrations folder: its migrations are applied. */
+  migrated: boolean;
+  /** Saves the migrations folder's template; call it right after the migrations. */
+  saveMigrated: (() => Promise<void>) | undefined;
+}
+
+/**
+ * A new database is restored from the cached template of its migrations folder, else from
+ * initdb's (or initialised and then saved as it); one that was not saves the migrated template
+ * once its migrations ran. A data directory gets the template's files written by Node, then
+ * PGlite resumes it as it would any cluster.
+ */
+async function startPglite(dataDir: string | undefined, cacheDir: string | false, migrationsFolder: string | undefined): Promise<StartedPglite> {
   const fresh = dataDir === undefined || !holdsCluster(dataDir);
-  const template = fresh && cacheDir !== false ? await readPgliteTemplate(cacheDir) : undefined;
-  const client = new PGlite({ ...(dataDir === undefined ? {} : { dataDir }), ...(template === undefined ? {} : { loadDataDir: template }) });
+  const cached = fresh && cacheDir !== false ? cacheDir : undefined;
+  const key = cached !== undefined && migrationsFolder !== undefined ? await migrationsKey(migrationsFolder).catch(() => undefined) : undefined;
+  const migratedTemplate = cached !== undefined && key !== undefined ? await readPgliteTemplate(cached, key) : undefined;
+  const template = migratedTemplate ?? (cached === undefined ? undefined : await readPgliteTemplate(cached));
+  const extracted = template !== undefined && dataDir !== undefined && (await extractPgliteTemplate(template, dataDir));
+  const client = new PGlite({
+    ...(dataDir === undefined ? {} : { dataDir }),
+    ...(template === undefined || extracted ? {} : { loadDataDir: new Blob([template]) }),
+  });
   await client.waitReady;
-  if (fresh && template === undefined && cacheDir !== false) await savePgliteTemplate(client, cacheDir);
-  return client;
+  if (cached !== undefined && template === undefined) await savePgliteTemplate(client, cached);
+  return {
+    client,
+    migrated: migratedTemplate !== undefined,
+    saveMigrated: cached !== undefined && key !== undefined && migratedTemplate === undefined ? () => savePgliteTemplate(client, cached, key) : undefined,
+  };
 }
 
 async function migratePglite(client: PGlite, folder: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,7 +7,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { sql } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { openDatabase } from "@protomesh/data";
-import { defaultPgliteCacheDir, pgliteTemplatePath, savePgliteTemplate } from "./pglite-template.js";
+import { defaultPgliteCacheDir, extractPgliteTemplate, MIGRATED_TEMPLATES_KEPT, migrationsKey, pgliteTemplatePath, savePgliteTemplate } from "./pglite-template.js";
 
 const migrationsFolder = fileURLToPath(new URL("./testdata/migrations", import.meta.url));
 
@@ -45,9 +45,11 @@ describe("PGlite template", () => {
     const first = await openDatabase({ pgliteCacheDir: cacheDir, migrationsFolder });
     await first.db.execute(sql`insert into counters (name, value) values ('first', 1)`);
     await first.close();
-    expect(await readdir(cacheDir)).toEqual([basename(pgliteTemplatePath(cacheDir))]);
+    expect((await readdir(cacheDir)).sort()).toEqual(
+      [basename(pgliteTemplatePath(cacheDir)), basename(pgliteTemplatePath(cacheDir, await migrationsKey(migrationsFolder)))].sort(),
+    );
 
-    // Saved before the migrations ran: a template holds initdb's cluster, nothing of any app.
+    // Saved before the migrations ran: initdb's template holds nothing of any app.
     const second = await openDatabase({ pgliteCacheDir: cacheDir });
     try {
       const { rows } = await second.db.execute(sql`select count(*)::int as n from pg_tables where tablename = 'counters'`);
@@ -56,6 +58,69 @@ describe("PGlite template", () => {
       await second.close();
     }
   }, 120_000);
+
+  it("starts a new database of known migrations from their template, without running them", async () => {
+    const cacheDir = join(root, "cache");
+    // A migrated template without the migrations: finding its table and no counters proves it was used as is.
+    const seed = new PGlite();
+    await seed.exec("create table from_migrated_template (id int)");
+    await savePgliteTemplate(seed, cacheDir, await migrationsKey(migrationsFolder));
+    await seed.close();
+
+    const database = await openDatabase({ dataDir: join(root, "data"), pgliteCacheDir: cacheDir, migrationsFolder });
+    try {
+      const { rows } = await database.db.execute(sql`select tablename from pg_tables where tablename in ('from_migrated_template', 'counters')`);
+      expect(rows).toEqual([{ tablename: "from_migrated_template" }]);
+    } finally {
+      await database.close();
+    }
+  }, 120_000);
+
+  it("misses the template once a migration changes", async () => {
+    const changed = join(root, "migrations");
+    await cp(migrationsFolder, changed, { recursive: true });
+    expect(await migrationsKey(changed)).toBe(await migrationsKey(migrationsFolder));
+    const [sqlFile] = (await readdir(changed)).filter((name) => name.endsWith(".sql"));
+    await appendFile(join(changed, sqlFile ?? ""), "\n-- changed\n");
+    expect(await migrationsKey(changed)).not.toBe(await migrationsKey(migrationsFolder));
+  });
+
+  it(`keeps the ${MIGRATED_TEMPLATES_KEPT} most recently used migrated templates`, async () => {
+    const cacheDir = join(root, "cache");
+    await mkdir(cacheDir);
+    const older = Array.from({ length: MIGRATED_TEMPLATES_KEPT }, (_, i) => basename(pgliteTemplatePath(cacheDir, `older${i}`)));
+    for (const [i, name] of older.entries()) {
+      await writeFile(join(cacheDir, name), "");
+      await utimes(join(cacheDir, name), new Date(1_000_000 * (i + 1)), new Date(1_000_000 * (i + 1)));
+    }
+    const seed = await PGlite.create();
+    await savePgliteTemplate(seed, cacheDir, "newest");
+    await seed.close();
+
+    const kept = (await readdir(cacheDir)).filter((name) => name.includes("-migrated-"));
+    expect(kept.sort()).toEqual([...older.slice(1), basename(pgliteTemplatePath(cacheDir, "newest"))].sort());
+  }, 120_000);
+
+  it("writes a template's files itself, PG_VERSION included, and leaves a tarball with other entries to PGlite", async () => {
+    const header = (name: string, type: string, size: number) => {
+      const block = Buffer.alloc(512);
+      block.write(name, 0);
+      block.write(`${size.toString(8).padStart(11, "0")}\0`, 124);
+      block.write(type, 156);
+      return block;
+    };
+    const content = Buffer.from("18\n");
+    const files = Buffer.concat([header("/base", "5", 0), header("/base/1", "0", 3), content, Buffer.alloc(509), header("/PG_VERSION", "0", 3), content, Buffer.alloc(509), Buffer.alloc(1024)]);
+    const dataDir = join(root, "extracted");
+    expect(await extractPgliteTemplate(files, dataDir)).toBe(true);
+    expect((await readdir(dataDir)).sort()).toEqual(["PG_VERSION", "base"]);
+    expect(await readdir(join(dataDir, "base"))).toEqual(["1"]);
+    expect(await readFile(join(dataDir, "PG_VERSION"), "utf8")).toBe("18\n");
+
+    const withLink = Buffer.concat([header("/link", "2", 0), Buffer.alloc(1024)]);
+    expect(await extractPgliteTemplate(withLink, join(root, "untouched"))).toBe(false);
+    expect(existsSync(join(root, "untouched"))).toBe(false);
+  });
 
   it("resumes a data directory that holds a database rather than loading the template over it", async () => {
     const cacheDir = join(root, "cache");

@@ -26,7 +26,7 @@ describe("consumer and relay options", () => {
 
   it("applies the documented relay defaults", () => {
     expect(resolveRelayOptions({})).toMatchObject({
-      batchSize: 100,
+      batchSize: 500,
       pollIntervalMs: 1_000,
       leaseMs: 10_000,
       retentionMs: 7 * 24 * 3600_000,
