@@ -54,7 +54,7 @@ export interface Database<TSchema extends Record<string, unknown> = Record<strin
 
 /**
  * Opens PostgreSQL when `options.url` is set, embedded PGlite otherwise, and applies
- * `options.migrationsFolder` before returning.
+ * `options.migrationsFolder` before returning. Rejects with a `DataError`.
  */
 export async function openDatabase<TSchema extends Record<string, unknown> = Record<string, never>>(
   options: DatabaseOptions<TSchema> = {},
@@ -62,10 +62,16 @@ export async function openDatabase<TSchema extends Record<string, unknown> = Rec
   const resolved = resolveDatabaseOptions(options);
   // Each driver is loaded when it is used, so an app on PostgreSQL needs no PGlite installed and
   // an embedded one no pg (both are optional peer dependencies).
-  const database =
-    resolved.url === undefined
-      ? await (await import("./pglite-database.js")).openPglite(resolved)
-      : (await import("./postgres-database.js")).openPostgres({ ...resolved, url: resolved.url });
+  let database: Database<TSchema>;
+  try {
+    database =
+      resolved.url === undefined
+        ? await (await import("./pglite-database.js")).openPglite(resolved)
+        : (await import("./postgres-database.js")).openPostgres({ ...resolved, url: resolved.url });
+  } catch (err) {
+    // Opening fails too, e.g. PGlite on a corrupt data directory: the caller gets a DataError either way.
+    throw toDataError(err);
+  }
   try {
     await database.ready();
     if (resolved.migrationsFolder !== undefined) await database.migrate(resolved.migrationsFolder);
