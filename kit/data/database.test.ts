@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -127,6 +127,21 @@ describe("openDatabase on PGlite with a data directory", () => {
       const applied = await second.db.execute<{ n: number }>(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
       expect(applied.rows[0]?.n).toBe(1);
       await second.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("rejects a corrupt data directory with a DataError keeping PGlite's message", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "protomesh-pglite-"));
+    try {
+      await writeFile(join(dataDir, "PG_VERSION"), "99\n");
+      const error: unknown = await openDatabase({ dataDir, schema, migrationsFolder }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(isDataError(error)).toBe(true);
+      expect((error as Error).message).toBe("PGlite failed to initialize properly");
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }

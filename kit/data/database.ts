@@ -54,7 +54,7 @@ export interface Database<TSchema extends Record<string, unknown> = Record<strin
 
 /**
  * Opens PostgreSQL when `options.url` is set, embedded PGlite otherwise, and applies
- * `options.migrationsFolder` before returning.
+ * `options.migrationsFolder` before returning. Rejects with a `DataError`.
  */
 export async function openDatabase<TSchema extends Record<string, unknown> = Record<string, never>>(
   options: DatabaseOptions<TSchema> = {},
@@ -63,8 +63,14 @@ export async function openDatabase<TSchema extends Record<string, unknown> = Rec
   // Each driver is loaded when it is used, so an app on PostgreSQL needs no PGlite installed and
   // an embedded one no pg (both are optional peer dependencies). PGlite migrates as it opens: a
   // new database may start from a template that holds its migrations already (ADR 0144).
-  if (resolved.url === undefined) return (await import("./pglite-database.js")).openPglite(resolved);
-  const database = (await import("./postgres-database.js")).openPostgres({ ...resolved, url: resolved.url });
+  let database: Database<TSchema>;
+  try {
+    if (resolved.url === undefined) return await (await import("./pglite-database.js")).openPglite(resolved);
+    database = (await import("./postgres-database.js")).openPostgres({ ...resolved, url: resolved.url });
+  } catch (err) {
+    // Opening fails too, e.g. PGlite on a corrupt data directory: the caller gets a DataError either way.
+    throw toDataError(err);
+  }
   try {
     await database.ready();
     if (resolved.migrationsFolder !== undefined) await database.migrate(resolved.migrationsFolder);

@@ -1,9 +1,10 @@
-// Runs one service process: NATS and the event bus (instrumented by telemetry), then a Nest app
-// made of the service's module and the public ones (ProtomeshMessagingModule opens the database
-// and runs the outbox relay and event consumers; ShopModule gives the logger and shared Redis),
-// served by the Connect transport (RPCs) and the event transport (saga events on JetStream, or on
-// Redis Streams with EVENT_BUS=redis). Logs one line with its address when ready and shuts down
-// in order on SIGTERM or SIGINT (ADR 0142).
+// Runs one service process: the database (migrated), NATS, the event bus (instrumented by
+// telemetry) and the shared Redis, then a Nest app made of the service's module and the public ones
+// on them (ProtomeshMessagingModule runs the outbox relay and event consumers; ShopModule gives the
+// logger and shared Redis), served by the Connect transport (RPCs) and the event transport (saga
+// events on JetStream, or on Redis Streams with EVENT_BUS=redis). Logs one line with its address
+// when ready and shuts down in order on SIGTERM or SIGINT; a failed start closes what it opened
+// (ADR 0142).
 import "reflect-metadata";
 import { inspect } from "node:util";
 import { type DynamicModule, type INestApplication, Module } from "@nestjs/common";
@@ -11,14 +12,15 @@ import { Transport } from "@nestjs/microservices";
 import { NestFactory } from "@nestjs/core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
+import { connectSharedRedis, type SharedRedis } from "@protomesh/cache";
 import { ConnectTransport, type ConnectTransportOptions } from "@protomesh/server/nest";
 import { HealthRegistry } from "@protomesh/server";
 import { isConfigError, type CommonServiceConfig } from "../config/index.js";
-import { type Database, type DatabaseOptions, defaultPgliteCacheDir, isDataError } from "@protomesh/data";
+import { type Database, type DatabaseOptions, defaultPgliteCacheDir, openDatabase } from "@protomesh/data";
 import { createJetStreamBus, DEFAULT_JETSTREAM_TIMEOUT_MS } from "@protomesh/messaging/jetstream";
 import { createRedisStreamsBus } from "@protomesh/messaging/redis-streams";
 import { DEFAULT_NOT_READY_AFTER_MS, outboxStats, type EventBus, type OutboxRelay, type StreamSpec } from "@protomesh/messaging";
-import { EventTransport, MESSAGING_DATABASE, OUTBOX_RELAY, ProtomeshMessagingModule, type ProtomeshMessagingOptions } from "@protomesh/messaging/nest";
+import { EventTransport, OUTBOX_RELAY, ProtomeshMessagingModule, type ProtomeshMessagingOptions } from "@protomesh/messaging/nest";
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "@protomesh/clients/health";
 import { startTelemetry, type Telemetry, type TelemetryOptions } from "@protomesh/telemetry";
 import type { AllowList } from "@protomesh/server";
@@ -26,7 +28,7 @@ import type { DestinationStream } from "pino";
 import { createLogger, nestLogger, type Logger } from "./logger.js";
 import { checkConfiguredPaths } from "./check-paths.js";
 import { ShopModule } from "./shop-module.js";
-import { dependencyAt, reach, redisReady, startupError } from "./startup-failure.js";
+import { dependencyAt, reach, redisReady } from "./startup-failure.js";
 
 export interface ServiceDefinition {
   name: string;
@@ -93,100 +95,118 @@ export async function runService(definition: ServiceDefinition, options: RunServ
   const logger = createLogger(definition.name, config.logLevel, options.logDestination);
   // Started first, so everything below reports to it; off unless the environment or options ask.
   const telemetry = await startTelemetry({ service: definition.name, metricsHost: config.host, sagaOutcomes: definition.sagaOutcomes, ...options.telemetry });
-  // Each dependency is reached within its own bound; a failure is one line naming it (ADR 0124).
-  const connectTimeoutMs = config.connectTimeoutMs;
-  const natsAt = dependencyAt("NATS", "NATS_URL", config.natsServers);
-  // noAsyncTraces: nats.js otherwise builds an Error on every request (each JetStream publish and
-  // ack) for an async stack trace, 3-4 % of a service's CPU per saga (ADR 0143); its errors keep
-  // their own message and code.
-  const nats = await reach(natsAt, connectTimeoutMs, () =>
-    connect({ servers: config.natsServers, name: definition.name, maxReconnectAttempts: -1, timeout: connectTimeoutMs, noAsyncTraces: true }),
-  );
-  // The host opens the bus, rather than the messaging module, to instrument it and to offer Redis Streams.
-  const { bus: eventBus, eventRedis } = await openEventBus(definition, nats, natsAt, logger);
-  const bus = telemetry.instrumentBus(eventBus, eventRedis === undefined ? "nats" : "redis");
-  const closeBus = async () => {
-    await bus.close();
-    await eventRedis?.quit().catch(() => eventRedis.disconnect());
-    await nats.drain();
+  // What is open, closed in reverse by stop() or when the start fails. The host opens what the app
+  // runs on (database, NATS, bus, Redis) because Nest runs no shutdown hooks for an app it could
+  // not create; a failure after the app exists closes the app too.
+  const opened: (() => Promise<unknown>)[] = [() => telemetry.shutdown()];
+  const closeOpened = async (onError: (error: unknown) => void) => {
+    for (let close = opened.pop(); close !== undefined; close = opened.pop()) await close().catch(onError);
   };
-
-  let app: INestApplication;
   try {
-    app = await createApp(definition, bus, logger, telemetry);
+    // Each dependency is reached within its own bound; a failure is one line naming it (ADR 0124).
+    const connectTimeoutMs = config.connectTimeoutMs;
+    const database = await reach(databaseAt(config), connectTimeoutMs, () => openDatabase(databaseOptions(definition, logger)));
+    opened.push(() => database.close());
+    const natsAt = dependencyAt("NATS", "NATS_URL", config.natsServers);
+    // noAsyncTraces: nats.js otherwise builds an Error on every request (each JetStream publish and
+    // ack) for an async stack trace, 3-4 % of a service's CPU per saga (ADR 0143); its errors keep
+    // their own message and code.
+    const nats = await reach(natsAt, connectTimeoutMs, () =>
+      connect({ servers: config.natsServers, name: definition.name, maxReconnectAttempts: -1, timeout: connectTimeoutMs, noAsyncTraces: true }),
+    );
+    opened.push(() => nats.drain());
+    // The host opens the bus, rather than the messaging module, to instrument it and to offer Redis Streams.
+    const { bus: eventBus, eventRedis } = await openEventBus(definition, nats, natsAt, logger);
+    const bus = telemetry.instrumentBus(eventBus, eventRedis === undefined ? "nats" : "redis");
+    opened.push(async () => {
+      await bus.close();
+      await eventRedis?.quit().catch(() => eventRedis.disconnect());
+    });
+    const redis =
+      config.redisUrl === undefined
+        ? undefined
+        : connectSharedRedis(config.redisUrl, {
+            onError: (err, unreported) => logger.warn({ err, unreported }, "redis unavailable: caches and shared limits fall back to the database and local counters"),
+          });
+    if (redis !== undefined) opened.push(() => redis.close());
+
+    const app = await createApp(definition, { database, bus, redis, logger, telemetry });
+    opened.push(() => app.close());
+    telemetry.observeOutbox(() => outboxStats(database.db));
+    const relay = app.get<OutboxRelay>(OUTBOX_RELAY);
+    const eventTransport = app.get(EventTransport);
+
+    // SERVING while the service can do its work: the database answers, events get out, and events
+    // reach its consumers; each waits out a failure of DEFAULT_NOT_READY_AFTER_MS first (ADR 0123).
+    const health = new HealthRegistry({
+      onStatusChange: (status, failing) =>
+        status === ServingStatus.SERVING ? logger.info("health: SERVING again") : logger.warn({ failing }, `health: NOT_SERVING (${failing.join("; ")})`),
+    });
+    health.addProbe("database", () => database.ready().then(() => true), { notReadyAfterMs: DEFAULT_NOT_READY_AFTER_MS });
+    health.addProbe("publishing", () => relay.readiness());
+    health.addProbe("consuming", () => eventTransport.readiness());
+
+    const connectTransport = new ConnectTransport({
+      host: config.host,
+      port: config.port,
+      shutdownTimeoutMs: config.shutdownGraceMs,
+      limits: config.serverLimits,
+      health,
+      ...(config.tls === undefined ? {} : { tls: { certFile: config.tls.certFile, keyFile: config.tls.keyFile, ...(config.tls.caFile === undefined ? {} : { caFile: config.tls.caFile }) } }),
+      ...(definition.allow === undefined || config.tls?.caFile === undefined ? {} : { allow: definition.allow }),
+      onUnexpectedError: (error, procedure) => logger.error({ err: error.cause ?? error, procedure }, "call failed with an unexpected error"),
+      ...(telemetry.serverInterceptor === undefined ? {} : { observe: telemetry.serverInterceptor }),
+    } satisfies ConnectTransportOptions);
+    app.connectMicroservice({ strategy: connectTransport }, { inheritAppConfig: true });
+    app.connectMicroservice({ strategy: eventTransport }, { inheritAppConfig: true });
+    if (definition.requestReply !== undefined) {
+      app.connectMicroservice(
+        { transport: Transport.NATS, options: { servers: config.natsServers, name: `${definition.name}-request-reply`, queue: definition.requestReply.queue, maxReconnectAttempts: -1 } },
+        { inheritAppConfig: true },
+      );
+    }
+    await definition.configureApp?.(app);
+    // As app.startAllMicroservices(), but waiting for every server to start or fail: that one
+    // rejects at the first failure (a port taken) while the NATS server still connects, and a
+    // connection made after app.close() would stay open.
+    const listening = await Promise.allSettled(app.getMicroservices().map((server) => server.listen()));
+    const failed = listening.find((result) => result.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
+    await app.init();
+
+    const address = `${config.host}:${connectTransport.address()?.port ?? config.port}`;
+    logger.info(
+      { address, tls: config.tls === undefined ? "off" : config.tls.caFile === undefined ? "tls" : "mtls", database: database.driver, tracing: telemetry.tracing, metrics: telemetry.metricsUrl ?? "off" },
+      `${definition.name} listening on ${address}`,
+    );
+
+    let stopping: Promise<void> | undefined;
+    const stop = () =>
+      (stopping ??= (async () => {
+        logger.info(`${definition.name} shutting down`);
+        // The app first: it stops taking calls and events (in-flight ones finish), the messaging
+        // module's relay flushes what they wrote, and the clients close; then what it ran on.
+        await closeOpened((error) => {
+          throw error;
+        });
+        logger.info(`${definition.name} stopped`);
+      })());
+    return { address, app, bus, nats, telemetry, stop };
   } catch (error) {
     // The start-up error is the one to report, not a failure to close after it.
-    await closeBus().catch(() => undefined);
-    await telemetry.shutdown().catch(() => undefined);
+    await closeOpened(() => undefined);
     throw error;
   }
-  const database = app.get<Database>(MESSAGING_DATABASE);
-  telemetry.observeOutbox(() => outboxStats(database.db));
-  const relay = app.get<OutboxRelay>(OUTBOX_RELAY);
-  const eventTransport = app.get(EventTransport);
-
-  // SERVING while the service can do its work: the database answers, events get out, and events
-  // reach its consumers; each waits out a failure of DEFAULT_NOT_READY_AFTER_MS first (ADR 0123).
-  const health = new HealthRegistry({
-    onStatusChange: (status, failing) =>
-      status === ServingStatus.SERVING ? logger.info("health: SERVING again") : logger.warn({ failing }, `health: NOT_SERVING (${failing.join("; ")})`),
-  });
-  health.addProbe("database", () => database.ready().then(() => true), { notReadyAfterMs: DEFAULT_NOT_READY_AFTER_MS });
-  health.addProbe("publishing", () => relay.readiness());
-  health.addProbe("consuming", () => eventTransport.readiness());
-
-  const connectTransport = new ConnectTransport({
-    host: config.host,
-    port: config.port,
-    shutdownTimeoutMs: config.shutdownGraceMs,
-    limits: config.serverLimits,
-    health,
-    ...(config.tls === undefined ? {} : { tls: { certFile: config.tls.certFile, keyFile: config.tls.keyFile, ...(config.tls.caFile === undefined ? {} : { caFile: config.tls.caFile }) } }),
-    ...(definition.allow === undefined || config.tls?.caFile === undefined ? {} : { allow: definition.allow }),
-    onUnexpectedError: (error, procedure) => logger.error({ err: error.cause ?? error, procedure }, "call failed with an unexpected error"),
-    ...(telemetry.serverInterceptor === undefined ? {} : { observe: telemetry.serverInterceptor }),
-  } satisfies ConnectTransportOptions);
-  app.connectMicroservice({ strategy: connectTransport }, { inheritAppConfig: true });
-  app.connectMicroservice({ strategy: eventTransport }, { inheritAppConfig: true });
-  if (definition.requestReply !== undefined) {
-    app.connectMicroservice(
-      { transport: Transport.NATS, options: { servers: config.natsServers, name: `${definition.name}-request-reply`, queue: definition.requestReply.queue, maxReconnectAttempts: -1 } },
-      { inheritAppConfig: true },
-    );
-  }
-  await definition.configureApp?.(app);
-  await app.startAllMicroservices();
-  await app.init();
-
-  const address = `${config.host}:${connectTransport.address()?.port ?? config.port}`;
-  logger.info(
-    { address, tls: config.tls === undefined ? "off" : config.tls.caFile === undefined ? "tls" : "mtls", database: database.driver, tracing: telemetry.tracing, metrics: telemetry.metricsUrl ?? "off" },
-    `${definition.name} listening on ${address}`,
-  );
-
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      logger.info(`${definition.name} shutting down`);
-      // Stop taking calls and events first (in-flight ones finish); the messaging module's relay
-      // then flushes what they wrote and closes the database, and the clients and Redis close.
-      await app.close();
-      await closeBus();
-      await telemetry.shutdown();
-      logger.info(`${definition.name} stopped`);
-    })());
-  return { address, app, bus, nats, telemetry, stop };
 }
 
-/**
- * The Nest app of the service's module and the public ones. ProtomeshMessagingModule opens the
- * database (migrated), so a database that cannot be reached fails here, named with its variable.
- */
-async function createApp(definition: ServiceDefinition, bus: EventBus, logger: Logger, telemetry: Telemetry): Promise<INestApplication> {
+/** "PostgreSQL at DATABASE_URL=…" or "PGlite at DATA_DIR=…": the database as start-up failures name it. */
+function databaseAt(config: CommonServiceConfig): string {
+  return "url" in config.database ? dependencyAt("PostgreSQL", "DATABASE_URL", config.database.url) : dependencyAt("PGlite", "DATA_DIR", config.database.dataDir);
+}
+
+function databaseOptions(definition: ServiceDefinition, logger: Logger): DatabaseOptions {
   const { config } = definition;
-  const databaseAt =
-    "url" in config.database ? dependencyAt("PostgreSQL", "DATABASE_URL", config.database.url) : dependencyAt("PGlite", "DATA_DIR", config.database.dataDir);
-  const database: DatabaseOptions = {
+  return {
     ...("url" in config.database
       ? { url: config.database.url, poolSize: config.database.poolSize }
       : // Embedded: start new databases from the per-user cached initdb (ADR 0135).
@@ -196,8 +216,22 @@ async function createApp(definition: ServiceDefinition, bus: EventBus, logger: L
     connectTimeoutMs: config.connectTimeoutMs,
     onBackgroundError: (err) => logger.warn({ err }, "database connection problem"),
   };
+}
+
+/** What the host opened for the app, which stays the host's to close. */
+interface HostResources {
+  database: Database;
+  bus: EventBus;
+  redis: SharedRedis | undefined;
+  logger: Logger;
+  telemetry: Telemetry;
+}
+
+/** The Nest app of the service's module and the public ones, on the database and bus the host opened. */
+async function createApp(definition: ServiceDefinition, { database, bus, redis, logger, telemetry }: HostResources): Promise<INestApplication> {
+  const { config } = definition;
   // The event path: the relay (started at bootstrap, stopped after the consumers at shutdown),
-  // the event transport with the inbox, and dead letters, on the bus the host opened and closes.
+  // the event transport with the inbox, and dead letters.
   const messaging = ProtomeshMessagingModule.forRoot({
     service: definition.events.consumerPrefix ?? definition.name,
     database,
@@ -211,14 +245,9 @@ async function createApp(definition: ServiceDefinition, bus: EventBus, logger: L
       ...telemetry.relayOptions(),
     },
   });
-  @Module({ imports: [ShopModule.forRoot({ logger, redisUrl: config.redisUrl }), messaging, definition.module] })
+  @Module({ imports: [ShopModule.forRoot({ logger, redis }), messaging, definition.module] })
   class ServiceHostModule {}
-  try {
-    return await NestFactory.create(ServiceHostModule, { logger: nestLogger(logger), abortOnError: false });
-  } catch (error) {
-    // Only the database is reached while the app is created; its errors are DataErrors.
-    throw isDataError(error) ? startupError(databaseAt, config.connectTimeoutMs, error) : error;
-  }
+  return NestFactory.create(ServiceHostModule, { logger: nestLogger(logger), abortOnError: false });
 }
 
 /** The saga event bus (JetStream, or Redis Streams with EVENT_BUS=redis) with the service's stream declared. */
@@ -239,14 +268,14 @@ async function openEventBus(definition: ServiceDefinition, nats: NatsConnection,
   const bus = await reach(dependencyAt("Redis of the event bus", config.eventBus.variable, config.eventBus.url), timeoutMs, async () => {
     try {
       await redisReady(eventRedis, timeoutMs);
+      eventRedis.on("error", (err) => logger.warn({ err }, "event bus redis unavailable; publishing and consuming resume when it is back"));
+      const streams = createRedisStreamsBus(eventRedis, { onError: (err) => logger.warn({ err }, "redis streams bus: a subscriber failed and retries") });
+      await streams.ensureStream(stream);
+      return streams;
     } catch (error) {
       eventRedis.disconnect();
       throw error;
     }
-    eventRedis.on("error", (err) => logger.warn({ err }, "event bus redis unavailable; publishing and consuming resume when it is back"));
-    const streams = createRedisStreamsBus(eventRedis, { onError: (err) => logger.warn({ err }, "redis streams bus: a subscriber failed and retries") });
-    await streams.ensureStream(stream);
-    return streams;
   });
   return { bus, eventRedis };
 }

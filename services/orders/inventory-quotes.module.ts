@@ -46,6 +46,9 @@ export class InventoryQuotesModule {
         exports: [INVENTORY_QUOTES],
       };
     }
+    // A canary's weights file is read here, so a bad one stops the service, naming the file,
+    // before the host opens anything; the target's provider reads it again and follows it.
+    inventoryTarget(config.inventory).stop();
     return {
       module: InventoryQuotesModule,
       imports: [

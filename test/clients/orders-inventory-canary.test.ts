@@ -65,10 +65,10 @@ describe("orders' inventory canary", () => {
     expect(canary!.calls + stable.reduce((n, r) => n + r.calls, 0)).toBe(calls);
   }, 60_000);
 
-  it("refuses a weights file it cannot use, naming it", async () => {
+  it("refuses a weights file it cannot use, naming it, when the module is registered (before the host opens anything)", async () => {
     const file = await weightsFile('{"stable": "ninety"}');
     const config = loadOrdersConfig({ INVENTORY_TARGET: "127.0.0.1:1", INVENTORY_CANARY_TARGET: "127.0.0.1:2", INVENTORY_WEIGHTS_FILE: file });
-    await expect(quotesApp(config)).rejects.toThrow(`${file}: expected an object of subset names to weights`);
+    expect(() => InventoryQuotesModule.register(config)).toThrow(`${file}: expected an object of subset names to weights`);
   });
 
   it.each([

@@ -3,15 +3,19 @@
 // parsed configuration, the NATS values with the stream replicas, the network policies with the
 // allow-lists. Every workload of the production overlay is checked, and every workload of the
 // sharded overlay (each inventory shard as an inventory of its own).
+import "reflect-metadata";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
+import { NestFactory } from "@nestjs/core";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { isConfigError, type CommonServiceConfig } from "../../services/config/index.js";
 import { metricsFromEnv, otlpTracesUrl } from "@protomesh/telemetry";
 import { probeTargetFromEnv } from "../../deploy/probe/health-probe.js";
 import { loadOrdersConfig } from "../../services/orders/config.js";
+import { InventoryQuotesModule } from "../../services/orders/inventory-quotes.module.js";
+import { INVENTORY_QUOTES } from "../../services/orders/orders.tokens.js";
 import { inventoryService } from "../../services/inventory/service.js";
 import { ordersService } from "../../services/orders/service.js";
 import { paymentsService } from "../../services/payments/service.js";
@@ -175,6 +179,17 @@ describe.each(workloads)("$overlay: $workload manifests", ({ overlay, workload }
     const backends = find<typeof m.networkPolicy>(rendered, "NetworkPolicy", "shop-backends").spec;
     const natsRule = backends.egress?.find((rule) => peerNames(rule.to).includes("nats"));
     expect(natsRule?.ports).toEqual([{ protocol: "TCP", port: 4222 }]);
+  });
+
+  it.runIf(service === "orders")("give orders' inventory clients settings its clients module accepts", async () => {
+    // The certificate files exist only in the pod; the clients' other settings do not depend on them.
+    const { TLS_CERT_FILE: _cert, TLS_KEY_FILE: _key, TLS_CA_FILE: _ca, ...withoutTls } = env;
+    const app = await NestFactory.createApplicationContext(InventoryQuotesModule.register(loadOrdersConfig(withoutTls)), { logger: false, abortOnError: false });
+    try {
+      expect(app.get(INVENTORY_QUOTES)).toBeTypeOf("function");
+    } finally {
+      await app.close();
+    }
   });
 
   it("admit through the network policy only callers that the service's allow-list admits", () => {

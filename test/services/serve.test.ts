@@ -5,7 +5,7 @@
 // a file that is not what its variable says, or a URL that is no URL stops it within a bound
 // with one line naming the dependency or the variable.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -162,12 +162,12 @@ describe("npm run serve -- inventory: start-up failures", () => {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
-  /** Starts inventory on the test database unless `env` says otherwise; resolves with its one line once it exited 1 within the bound. */
-  async function failure(env: Record<string, string>): Promise<string> {
+  /** Starts inventory on the test database unless `env` says otherwise; resolves with its one line once it exited 1 within `boundMs`. */
+  async function failure(env: Record<string, string>, boundMs = exitBoundMs): Promise<string> {
     const began = Date.now();
     const served = serve("inventory", { DATABASE_URL: database.url, PORT: String(await freePort()), ...env });
     started.push(served);
-    expect(await exitWithin(served, exitBoundMs)).toBe(1);
+    expect(await exitWithin(served, boundMs)).toBe(1);
     const lines = served.output().trim().split("\n");
     console.info(`${Date.now() - began} ms: ${lines.join(" / ")}`);
     expect(lines).toHaveLength(1);
@@ -232,6 +232,14 @@ describe("npm run serve -- inventory: start-up failures", () => {
     const file = join(dir, "a-file");
     expect(await failure({ DATABASE_URL: "", DATA_DIR: file })).toBe(`invalid configuration: DATA_DIR: ${file} is a file; it must be a directory (or not exist yet)`);
   });
+
+  it("names PGlite and DATA_DIR when PGlite cannot start on the directory", async () => {
+    const corrupt = join(dir, "corrupt-data");
+    await mkdir(corrupt);
+    await writeFile(join(corrupt, "PG_VERSION"), "99\n");
+    // PGlite compiles its WebAssembly before it finds the directory unusable: a start's room.
+    expect(await failure({ DATABASE_URL: "", DATA_DIR: corrupt }, startTimeoutMs)).toBe(`PGlite at DATA_DIR=${corrupt}: PGlite failed to initialize properly`);
+  }, startTimeoutMs);
 
   it("names each TLS variable whose file is not a PEM certificate or key, before anything starts", async () => {
     const tls = { TLS_CERT_FILE: join(dir, "tls.crt"), TLS_KEY_FILE: join(dir, "tls.key") };
