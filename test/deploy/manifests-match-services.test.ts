@@ -77,7 +77,7 @@ describe.each(workloads)("$overlay: $workload manifests", ({ overlay, workload }
 
   it("run the service by the name services/serve.ts knows it by", () => {
     expect(m.container.command).toEqual(["node", "dist/services/serve.js", service]);
-    expect(readFileSync(path.join(deployRoot, "../services/serve.ts"), "utf8")).toContain(`${service}: () => ${service}Service()`);
+    expect(readFileSync(path.join(deployRoot, "../services/serve.ts"), "utf8")).toContain(`${service}: async () => (await import("./${service}/service.js")).${service}Service,`);
   });
 
   it("listen on all interfaces, on the ports the container, the headless service and the policy name", () => {
