@@ -1,5 +1,5 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { Inject } from "@nestjs/common";
+import { type BeforeApplicationShutdown, Inject } from "@nestjs/common";
 import { ConnectService } from "@protomesh/server/nest";
 import {
   OrdersService,
@@ -14,7 +14,7 @@ import type { Orders } from "./orders.js";
 import { ORDER_WATCH, ORDERS } from "./orders.tokens.js";
 
 @ConnectService(OrdersService)
-export class OrdersController implements ServiceImpl<typeof OrdersService> {
+export class OrdersController implements ServiceImpl<typeof OrdersService>, BeforeApplicationShutdown {
   constructor(
     @Inject(ORDERS) private readonly orders: Orders,
     @Inject(ORDER_WATCH) private readonly watch: OrderWatch,
@@ -44,5 +44,11 @@ export class OrdersController implements ServiceImpl<typeof OrdersService> {
 
   async *watchOrder(request: WatchOrderRequest, context: HandlerContext) {
     for await (const order of this.watch.watch(request.orderId, context.signal)) yield { order };
+  }
+
+  // Nest runs this before the transports drain their calls: open WatchOrder streams end now with
+  // Unavailable ("watch again", on another replica) instead of holding the shutdown for its grace.
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.watch.close();
   }
 }
