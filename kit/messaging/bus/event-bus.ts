@@ -53,8 +53,10 @@ export interface Delivery {
   /** Position in the stream; with stream and consumer it names the message uniquely. */
   readonly streamSequence: number;
   /**
-   * Done: the message will not be delivered to this consumer again. Resolves when the broker
-   * confirmed the ack (so an ack lost on the way is noticed); rejects when it could not.
+   * Done: the message will not be delivered to this consumer again. Resolves once the ack is
+   * sent, without waiting for the broker to confirm it (a round trip per delivery, docs/adr/0145):
+   * an ack lost on the way brings the message back after the ack wait, as any crash before the
+   * ack would, and the consumer's inbox absorbs the rerun. Rejects when it cannot be sent.
    */
   ack(): Promise<void>;
   /** Failed: redeliver after `delayMs` (0 = now). Counts toward MaxDeliver. */

@@ -224,9 +224,8 @@ function toDelivery(m: JsMsg, spec: ConsumerSpec): Delivery {
     stream: m.info.stream,
     consumer: spec.durable,
     streamSequence: m.info.streamSequence,
-    ack: async () => {
-      await m.ackAck();
-    },
+    // A plain ack, not ackAck(): see Delivery.ack.
+    ack: async () => m.ack(),
     nak: (delayMs) => m.nak(delayMs),
     working: () => m.working(),
     term: (reason) => m.term(reason),
