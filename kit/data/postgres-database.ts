@@ -2,6 +2,7 @@
 import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
 import { migrate as migrateNodePg } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
+import { beginWithNextStatement } from "./begin-with-next-statement.js";
 import { toDataError } from "./data-error.js";
 import type { Database, Db, ResolvedDatabaseOptions } from "./database.js";
 import { MIGRATION_LOCK_KEY } from "./migrate.js";
@@ -15,11 +16,17 @@ import { listenPostgres, type Unlisten } from "./notifications.js";
  * connection ends, and releasing them twice is a no-op.
  */
 class ReleasingPool extends pg.Pool {
+  // Clients checked out with `connect()` send a transaction's BEGIN with its first statement.
+  private readonly heldBegins = new WeakMap<pg.PoolClient, { reset(): void }>();
+
   override connect(): Promise<pg.PoolClient>;
   override connect(callback: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): void;
   override connect(callback?: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): Promise<pg.PoolClient> | void {
     if (callback !== undefined) return super.connect(callback);
     return super.connect().then((client) => {
+      const heldBegin = this.heldBegins.get(client);
+      if (heldBegin === undefined) this.heldBegins.set(client, beginWithNextStatement(client));
+      else heldBegin.reset();
       const release = client.release.bind(client);
       let released = false;
       const releaseOnce = (err?: Error | boolean) => {

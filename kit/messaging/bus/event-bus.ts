@@ -54,7 +54,7 @@ export interface Delivery {
   readonly streamSequence: number;
   /**
    * Done: the message will not be delivered to this consumer again. Resolves once the ack is
-   * sent, without waiting for the broker to confirm it (a round trip per delivery, docs/adr/0145):
+   * sent, without waiting for the broker to confirm it (a round trip per delivery, docs/adr/0146):
    * an ack lost on the way brings the message back after the ack wait, as any crash before the
    * ack would, and the consumer's inbox absorbs the rerun. Rejects when it cannot be sent.
    */
