@@ -49,6 +49,9 @@ export interface DemoResult {
   eventCounters: EventCounters | undefined;
   /** Share of the driver's calls each orders replica served, by address. */
   ordersShare: { address: string; calls: number }[];
+  /** From the first order placed until every order ended (or was given up). */
+  drivingMs: number;
+  /** The whole run: start-up, stocking, driving, settling and the invariant checks. */
   wallMs: number;
   report: InvariantReport;
 }
@@ -138,6 +141,7 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
   const outcomes: Record<string, number> = {};
   const latenciesMs: number[] = [];
   let unfinished = 0;
+  let drivingMs = 0;
   const clients: object[] = [];
   let ordersShare: DemoResult["ordersShare"] = [];
   let eventCounters: EventCounters | undefined;
@@ -247,11 +251,13 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
     };
 
     let issued = 0;
+    const drivingStarted = Date.now();
     await Promise.all(
       Array.from({ length: Math.min(options.concurrency, options.orders) }, async () => {
         while (issued < options.orders && !interrupted.aborted) await placeOne(issued++);
       }),
     );
+    drivingMs = Date.now() - drivingStarted;
     bar.stop();
     interrupted.throwIfAborted();
     ordersShare = clientTransport(orders).snapshot().map(({ address, calls }) => ({ address, calls }));
@@ -296,6 +302,7 @@ export async function runDemo(options: DemoOptions, infra: { nats: DemoNats; dat
       chaosKills,
       createRetries,
       ordersShare,
+      drivingMs,
       wallMs: Date.now() - started,
       report,
     };

@@ -44,7 +44,7 @@ export function printSummary(result: DemoResult): void {
   const failed = new Set(report.violations.map((v) => v.invariant));
   for (const [id, name] of Object.entries(invariantNames)) lines.push(`   ${failed.has(id as never) ? "✗" : "✓"} ${id} ${name}`);
   for (const violation of report.violations) lines.push(`     ${violation.invariant}: ${violation.message}`);
-  lines.push(` took          ${(result.wallMs / 1000).toFixed(1)} s`, rule);
+  lines.push(` took          ${(result.wallMs / 1000).toFixed(1)} s; driving the ${result.options.orders} orders ${(result.drivingMs / 1000).toFixed(1)} s`, rule);
   lines.push(report.violations.length === 0 && result.unfinished === 0 ? " result: every order terminal, no invariant broken" : " result: FAILED", "");
   console.log(lines.join("\n"));
 }
