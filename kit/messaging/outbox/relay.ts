@@ -90,8 +90,9 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
     });
   };
 
-  // Other relays cannot claim the next rows of these aggregates until they are marked, so they
-  // wait for a claim at most markDelayMs; then the first loop to wake claims and marks them.
+  // Published rows wait for the next claim to mark them, but at most markDelayMs: until they are
+  // marked, other relays cannot claim their aggregates' next rows. Then the first loop to wake
+  // marks them in its claim.
   let markTimer: NodeJS.Timeout | undefined;
   let unmarked: number[] = [];
   const marks: UnmarkedRows = {
@@ -129,8 +130,8 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
 
   // Under a backlog several rounds run at once, so the next round's claim overlaps this round's
   // publishes; rows claimed by one round are leased, so the others skip them, and an aggregate's
-  // next row is not claimable while an earlier one is unpublished or in no claim's marks, so
-  // order per aggregate holds.
+  // next row is claimable only once every earlier one is marked, by an earlier statement or by
+  // the claim itself, so order per aggregate holds.
   const roundLoop = async () => {
     while (!stopped) {
       pending = false;
