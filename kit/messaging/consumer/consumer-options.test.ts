@@ -22,12 +22,15 @@ describe("consumer and relay options", () => {
     expect(() => resolveConsumerOptions({ ...base, ackWaitMs: 1_000, workingIntervalMs: 1_000 })).toThrow(/workingIntervalMs/);
     expect(() => resolveRelayOptions({ batchSize: 0 })).toThrow(/batchSize/);
     expect(() => resolveRelayOptions({ retry: { initialDelayMs: 10, maxDelayMs: 5 } })).toThrow(/maxDelayMs/);
+    expect(() => resolveRelayOptions({ leaseMs: 1_000, markDelayMs: 1_000 })).toThrow(/markDelayMs must be an integer from 0 to below leaseMs \(1000\), got 1000/);
+    expect(() => resolveRelayOptions({ markDelayMs: -1 })).toThrow(/markDelayMs/);
   });
 
   it("applies the documented relay defaults", () => {
     expect(resolveRelayOptions({})).toMatchObject({
       batchSize: 500,
       pollIntervalMs: 1_000,
+      markDelayMs: 50,
       leaseMs: 10_000,
       retentionMs: 7 * 24 * 3600_000,
       cleanupIntervalMs: 60_000,

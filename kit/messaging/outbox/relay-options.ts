@@ -9,7 +9,7 @@ export interface OutboxRelayOptions {
   /** Names this relay in `claimed_by`. Default: `<hostname>-<pid>-<random>`. */
   relayId?: string | undefined;
   /**
-   * Rows claimed per round, at most one per aggregate. Default 500: a round's claim and mark cost
+   * Rows claimed per round, at most one per aggregate. Default 500: a claim and its marks cost
    * about the same whatever their size, so a bigger batch drains a backlog faster (0.62-0.77 of
    * raw publishing against 0.31-0.35 with 100, docs/benchmarks.md). It bounds what one relay
    * holds: up to `roundsInFlight × batchSize` publishes in flight and leased rows, all retried
@@ -18,13 +18,21 @@ export interface OutboxRelayOptions {
    */
   batchSize?: number | undefined;
   /**
-   * Rounds (claim, publish, mark) run at once, so one round's SQL overlaps another's publishes.
-   * Default 2: a drain of a backlog goes about twice as fast as with one; more rounds add little
-   * while the database is the bottleneck (docs/benchmarks.md).
+   * Rounds (claim, publish) run at once, so one round's SQL overlaps another's publishes; the rows
+   * a round published are marked by the next claim of any of them. Default 2: a drain of a backlog
+   * goes about twice as fast as with one; more rounds add little while the database is the
+   * bottleneck (docs/benchmarks.md).
    */
   roundsInFlight?: number | undefined;
   /** Fallback poll when no notification arrives (and for retries coming due), ms. Default 1 000. */
   pollIntervalMs?: number | undefined;
+  /**
+   * How long published rows may wait for the next claim to mark them, ms; then a statement runs
+   * for them (it claims too). Rows committed within it cost one statement a round instead of two
+   * (docs/adr/0145). Until marked, other relays cannot claim the next rows of those aggregates,
+   * and a relay that dies republishes them after its lease. Default 50; less than `leaseMs`.
+   */
+  markDelayMs?: number | undefined;
   /**
    * A claim's lease, ms: a relay that dies mid-publish frees its rows after it. Keep it shorter
    * than the stream's duplicate window (2 min by default), so a republish is deduplicated by the
@@ -69,6 +77,7 @@ export interface ResolvedRelayOptions {
   batchSize: number;
   roundsInFlight: number;
   pollIntervalMs: number;
+  markDelayMs: number;
   leaseMs: number;
   retry: BackoffOptions;
   retentionMs: number;
@@ -86,6 +95,7 @@ export function resolveRelayOptions(options: OutboxRelayOptions): ResolvedRelayO
     batchSize: options.batchSize ?? 500,
     roundsInFlight: options.roundsInFlight ?? 2,
     pollIntervalMs: options.pollIntervalMs ?? 1_000,
+    markDelayMs: options.markDelayMs ?? 50,
     leaseMs: options.leaseMs ?? DEFAULT_OUTBOX_LEASE_MS,
     retry: { initialDelayMs: 100, maxDelayMs: 30_000, multiplier: 2, jitter: 0.2, ...options.retry },
     retentionMs: options.retentionMs ?? 7 * 24 * 3600_000,
@@ -99,6 +109,9 @@ export function resolveRelayOptions(options: OutboxRelayOptions): ResolvedRelayO
   for (const key of ["batchSize", "roundsInFlight", "pollIntervalMs", "leaseMs", "cleanupIntervalMs", "cleanupBatchSize", "notReadyAfterMs"] as const) {
     const value = resolved[key];
     if (!Number.isInteger(value) || value < 1) throw new TypeError(`outbox relay ${key} must be a positive integer, got ${value}`);
+  }
+  if (!Number.isInteger(resolved.markDelayMs) || resolved.markDelayMs < 0 || resolved.markDelayMs >= resolved.leaseMs) {
+    throw new TypeError(`outbox relay markDelayMs must be an integer from 0 to below leaseMs (${resolved.leaseMs}), got ${resolved.markDelayMs}`);
   }
   if (!(resolved.retentionMs >= 0)) throw new TypeError(`outbox relay retentionMs must be >= 0, got ${resolved.retentionMs}`);
   validateBackoff("outbox relay retry", resolved.retry);

@@ -1,5 +1,5 @@
-import { and, getTableColumns, inArray, isNull, sql } from "drizzle-orm";
-import { type Database, type Executor, prepareStatement } from "@protomesh/data";
+import { and, getTableColumns, inArray, isNull, type SQL, sql } from "drizzle-orm";
+import { type Database, type Db, type Executor, prepareStatement } from "@protomesh/data";
 import { backoffDelay } from "../backoff.js";
 import type { EventPublisher } from "../bus/event-bus.js";
 import { FailureStreak } from "../readiness/failure-streak.js";
@@ -13,14 +13,22 @@ import { OUTBOX_CHANNEL } from "./writer.js";
  * Publishes committed outbox rows. Several relays may run against one database: each round
  * claims, under a lease, the oldest unpublished row of each aggregate that no one else holds,
  * so an aggregate's events go out one at a time in id order, and a row that committed late
- * (its id allocated before rows that committed first) is claimed like any other.
+ * (its id allocated before rows that committed first) is claimed like any other. The rows a
+ * round published are marked by the relay's next claim, in the same statement, so a round costs
+ * one round trip to the database; with no claim due within `markDelayMs`, one runs for them.
  */
 export interface OutboxRelay {
   /** Starts listening and publishing in the background. */
   start(): Promise<void>;
-  /** Stops after the rounds in flight; unpublished rows stay for the next relay. */
+  /**
+   * Stops after the rounds in flight and marks what they published (errors go to `onError`);
+   * unpublished rows stay for the next relay.
+   */
   stop(): Promise<void>;
-  /** One claim-publish-mark round; returns the number of rows claimed. For tests and tools. */
+  /**
+   * One claim-publish round, the rows it published marked before it resolves; returns the number
+   * of rows claimed. For tests and tools.
+   */
   runOnce(): Promise<number>;
   /** Deletes published rows older than the retention; returns how many. */
   cleanup(): Promise<number>;
@@ -50,6 +58,8 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
   let stopped = true;
   const sleepers = new Set<() => void>();
   let pending = false;
+  // Set when published rows waited markDelayMs with no claim to mark them: a loop claims at once.
+  let marksDue = false;
   let unlisten: (() => Promise<void>) | undefined;
   let cleanupTimer: NodeJS.Timeout | undefined;
 
@@ -68,7 +78,7 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
   };
 
   const waitForWork = async () => {
-    if (pending || stopped) return;
+    if (pending || marksDue || stopped) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, opts.pollIntervalMs);
       function done() {
@@ -80,25 +90,62 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
     });
   };
 
-  const runOnce = async () => (await publishRound(db, deps.publisher, publishes, opts)).claimed;
+  // Published rows wait for the next claim to mark them, but at most markDelayMs: until they are
+  // marked, other relays cannot claim their aggregates' next rows. Then the first loop to wake
+  // marks them in its claim.
+  let markTimer: NodeJS.Timeout | undefined;
+  let unmarked: number[] = [];
+  const marks: UnmarkedRows = {
+    published(ids) {
+      unmarked.push(...ids);
+      markTimer ??= setTimeout(() => {
+        markTimer = undefined;
+        marksDue = true;
+        wakeOne();
+      }, opts.markDelayMs);
+    },
+    async markWith(statement) {
+      const ids = unmarked;
+      unmarked = [];
+      clearTimeout(markTimer);
+      markTimer = undefined;
+      marksDue = false;
+      try {
+        return await statement(ids);
+      } catch (err) {
+        // Left unmarked, the rows would be published again when their lease ends. No timer: the
+        // database has just failed, so they wait for the next notification or poll.
+        unmarked = ids.concat(unmarked);
+        throw err;
+      }
+    },
+  };
+  const round: RoundContext = { db, publisher: deps.publisher, publishes, opts, marks };
+
+  const runOnce = async () => {
+    const { claimed } = await publishRound(round);
+    await markPublished(round);
+    return claimed;
+  };
 
   // Under a backlog several rounds run at once, so the next round's claim overlaps this round's
-  // publishes and mark; rows claimed by one round are leased, so the others skip them, and an
-  // aggregate's next row is not claimable while an earlier one is unpublished, so order per
-  // aggregate holds.
+  // publishes; rows claimed by one round are leased, so the others skip them, and an aggregate's
+  // next row is claimable only once every earlier one is marked, by an earlier statement or by
+  // the claim itself, so order per aggregate holds.
   const roundLoop = async () => {
     while (!stopped) {
       pending = false;
       let more = false;
       try {
-        ({ more } = await publishRound(db, deps.publisher, publishes, opts, (count) => {
+        ({ more } = await publishRound(round, (count) => {
           if (count >= opts.batchSize) wakeOne();
         }));
       } catch (err) {
         opts.onError(err);
       }
       // Claiming again when nothing is known to be waiting would find nothing: a row committed
-      // since this round's claim has notified (`pending`), and retries coming due are polled.
+      // since this round's claim has notified (`pending`), retries coming due are polled, and
+      // marks that waited long enough have set `marksDue`.
       if (!more) await waitForWork();
     }
   };
@@ -127,6 +174,8 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
       clearInterval(cleanupTimer);
       wakeAll();
       await running;
+      // What the last rounds published would otherwise be published again after the lease.
+      await markPublished(round).catch(opts.onError);
       await unlisten?.().catch(opts.onError);
       unlisten = undefined;
     },
@@ -136,20 +185,34 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
   };
 }
 
+/**
+ * The rows a relay published and has not marked yet, shared by its round loops: the next
+ * statement any of them sends marks them all (docs/adr/0145).
+ */
+interface UnmarkedRows {
+  /** Adds rows the bus has stored; they are marked within `markDelayMs`. */
+  published(ids: readonly number[]): void;
+  /** Runs `statement` with every unmarked id; if it fails, the ids stay for a later statement. */
+  markWith<T>(statement: (ids: number[]) => Promise<T>): Promise<T>;
+}
+
+interface RoundContext {
+  db: Executor;
+  publisher: EventPublisher;
+  publishes: FailureStreak;
+  opts: ResolvedRelayOptions;
+  marks: UnmarkedRows;
+}
+
 interface RoundResult {
   claimed: number;
   /** Rows may be claimable now: the claim came back full, or a published row has a successor. */
   more: boolean;
 }
 
-async function publishRound(
-  db: Executor,
-  publisher: EventPublisher,
-  publishes: FailureStreak,
-  opts: ResolvedRelayOptions,
-  afterClaim?: (count: number) => void,
-): Promise<RoundResult> {
-  const rows = await claim(db, opts);
+async function publishRound(round: RoundContext, afterClaim?: (count: number) => void): Promise<RoundResult> {
+  const { db, publisher, publishes, opts } = round;
+  const rows = await claim(round);
   afterClaim?.(rows.length);
   if (rows.length === 0) return { claimed: 0, more: false };
   // At most one row per aggregate was claimed, so publishing them in parallel keeps order.
@@ -175,9 +238,9 @@ async function publishRound(
     }
   });
   // One row getting out shows the bus takes publishes; the others' failures are theirs.
-  if (published.length > 0) publishes.succeeded();
   if (published.length > 0) {
-    await markPublished.execute(db, { ids: published });
+    publishes.succeeded();
+    round.marks.published(published);
   }
   await Promise.all(failures);
   return { claimed: rows.length, more: rows.length >= opts.batchSize || rows.some((row) => row.hasSuccessor) };
@@ -186,7 +249,7 @@ async function publishRound(
 /** `hasSuccessor`: a later row of the same aggregate was pending at the claim, so it becomes claimable once this one is published. */
 type ClaimedRow = Envelope & { id: number; attempts: number; hasSuccessor: boolean };
 
-// The claim and the mark run every round: built once, with the options as values (docs/adr/0143).
+// The claim runs every round: built once, with the options as values (docs/adr/0143).
 // The batch size is written into the claim's text, not passed as a value: a generic plan of a
 // named statement cannot see a parameter's LIMIT, and PostgreSQL may then scan the whole outbox
 // instead of the pending rows' index (ADR 91). It is fixed per relay, so there is one text per size.
@@ -202,22 +265,31 @@ function claimStatementFor(batchSize: number): ReturnType<typeof claimStatement>
 }
 
 // `batchSize` is a positive integer (resolveRelayOptions checks it), so it is safe as SQL text.
+// The rows published since the relay's last statement (`marked`) are marked in a WITH of the
+// claim. The claim does not see that update (every part of a statement reads one snapshot), so it
+// treats those rows as published itself: none is claimed again, and none holds back its successor.
 function claimStatement(batchSize: number) {
-  return prepareStatement((db) => {
+  return prepareStatement((executor) => {
+    // Every executor is a drizzle database or transaction, and both build WITH clauses.
+    const db = executor as Executor & Pick<Db, "$with" | "with">;
+    const marked = sql`${sql.placeholder("marked")}::bigint[]`;
+    const marking = db.$with("marking", {}).as(markPublishedQuery(db, marked).getSQL());
     const candidates = sql`(
       select o.id from ${outbox} o
       where o.published_at is null
+        and o.id <> all(${marked})
         and o.next_attempt_at <= now()
         and (o.claimed_until is null or o.claimed_until < now())
         and not exists (
           select 1 from ${outbox} p
           where p.aggregate_type = o.aggregate_type and p.aggregate_id = o.aggregate_id
-            and p.published_at is null and p.id < o.id)
+            and p.published_at is null and p.id < o.id and p.id <> all(${marked}))
       order by o.id
       limit ${sql.raw(String(batchSize))}
       for update skip locked)`;
     return (
       db
+        .with(marking)
         .update(outbox)
         .set({ claimedBy: sql`${sql.placeholder("relayId")}`, claimedUntil: sql`now() + make_interval(secs => ${sql.placeholder("leaseS")})` })
         .where(inArray(outbox.id, candidates))
@@ -228,19 +300,32 @@ function claimStatement(batchSize: number) {
           hasSuccessor: sql<boolean>`exists (
             select 1 from ${outbox} s
             where s.aggregate_type = ${outbox}.aggregate_type and s.aggregate_id = ${outbox}.aggregate_id
-              and s.published_at is null and s.id > ${outbox}.id)`,
+              and s.published_at is null and s.id > ${outbox}.id and s.id <> all(${marked}))`,
         })
     );
   });
 }
 
-// One array parameter for any number of rows, so the statement's text stays the same.
-const markPublished = prepareStatement(
-  (db) => db.update(outbox).set({ publishedAt: sql`now()`, claimedBy: null, claimedUntil: null, lastError: null }).where(and(sql`${outbox.id} = any(${sql.placeholder("ids")}::bigint[])`, isNull(outbox.publishedAt))),
-);
+// `ids` is one bigint[] for any number of rows, so the statement's text stays the same.
+function markPublishedQuery(db: Executor, ids: SQL) {
+  return db
+    .update(outbox)
+    .set({ publishedAt: sql`now()`, claimedBy: null, claimedUntil: null, lastError: null })
+    .where(and(sql`${outbox.id} = any(${ids})`, isNull(outbox.publishedAt)));
+}
 
-async function claim(db: Executor, opts: ResolvedRelayOptions): Promise<ClaimedRow[]> {
-  const rows = await claimStatementFor(opts.batchSize).execute(db, { relayId: opts.relayId, leaseS: opts.leaseMs / 1000 });
+// Marks without claiming, for when no round follows: `runOnce` and `stop`.
+const markPublishedStatement = prepareStatement((db) => markPublishedQuery(db, sql`${sql.placeholder("ids")}::bigint[]`));
+
+async function markPublished({ db, marks }: RoundContext): Promise<void> {
+  await marks.markWith(async (ids) => {
+    if (ids.length > 0) await markPublishedStatement.execute(db, { ids });
+  });
+}
+
+async function claim({ db, opts, marks }: RoundContext): Promise<ClaimedRow[]> {
+  const statement = claimStatementFor(opts.batchSize);
+  const rows = await marks.markWith((marked) => statement.execute(db, { relayId: opts.relayId, leaseS: opts.leaseMs / 1000, marked }));
   return rows.sort((a, b) => a.id - b.id);
 }
 
