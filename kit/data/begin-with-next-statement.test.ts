@@ -119,4 +119,55 @@ describe("a transaction's BEGIN travels with its first statement (PostgreSQL)", 
     expect(await read()).toEqual([{ value: 5 }]);
     expect(roundTrips).toBe(2);
   });
+
+  describe("what it must not hold back", () => {
+    const rawClient = () => (database.db as unknown as { $client: pg.Pool }).$client.connect();
+    const rows = () => other.db.select().from(counters).orderBy(counters.name);
+
+    it("a raw client's BEGIN, even one that carries more statements", async () => {
+      const client = await rawClient();
+      try {
+        await client.query("begin; insert into counters values ('raw', 1); commit");
+      } finally {
+        client.release();
+      }
+      expect(await rows()).toEqual([{ name: "raw", value: 1 }]);
+    });
+
+    it("a BEGIN inside a transaction: the COMMIT after it still commits", async () => {
+      await database.db.transaction(async (tx) => {
+        await insertCounter.execute(tx, { name: "inner", value: 1 });
+        // PostgreSQL only warns that a transaction is in progress.
+        await tx.execute(sql`begin`);
+      });
+      expect(await rows()).toEqual([{ name: "inner", value: 1 }]);
+    });
+
+    it("the statement after a BEGIN that failed: it fails with the BEGIN's error and runs nowhere", async () => {
+      const client = await rawClient();
+      try {
+        // drizzle's shape of call, with a BEGIN the server refuses; sent alone before a statement
+        // without parameters, so its error must stop that statement from running in autocommit.
+        expect(await client.query({ text: "begin isolation level serialisable" }, [])).toMatchObject({ command: "BEGIN" });
+        await expect(client.query({ text: "insert into counters values ('autocommitted', 1)" }, [])).rejects.toThrow(/syntax error/);
+      } finally {
+        client.release();
+      }
+      expect(await rows()).toEqual([]);
+    });
+
+    it("a statement node-postgres refuses: that query fails, the next gets its own answer", async () => {
+      const client = await rawClient();
+      try {
+        await client.query({ text: "begin" }, []);
+        await expect(client.query({ text: "select $1::int as n", values: [1] }, {} as unknown as unknown[])).rejects.toThrow(/must be an array/);
+        const after = await client.query({ text: "select $1::int as n" }, [7]);
+        expect(after).toMatchObject({ command: "SELECT", rows: [{ n: 7 }] });
+        await client.query({ text: "rollback" }, []);
+      } finally {
+        client.release();
+      }
+    });
+  });
 });
+

@@ -6,7 +6,7 @@ import pg from "pg";
 /** A query as drizzle and node-postgres pass it to `client.query`. */
 type QueryConfig = { text?: unknown; name?: unknown; values?: unknown } | string;
 
-const BEGIN = /^\s*begin\b/i;
+const BEGIN = /^\s*begin\b[a-z\s,]*;?\s*$/i;
 const ENDS_TRANSACTION = /^\s*(commit|rollback)\s*;?\s*$/i;
 
 // The parts of node-postgres' Query (pg/lib/query.js) and of the connection it writes to
@@ -19,6 +19,9 @@ interface Connection {
   execute(config: object): void;
 }
 interface NodePgQuery {
+  text: unknown;
+  name: unknown;
+  values: unknown;
   callback: ((err: Error | null, result: unknown) => void) | undefined;
   submit(connection: Connection): Error | null;
   handleCommandComplete(message: unknown, connection: Connection): void;
@@ -62,6 +65,21 @@ class StatementAfterBegin extends NodePgQuery {
   }
 }
 
+/** A query after a BEGIN sent alone: not sent when that BEGIN failed, it fails with its error. */
+class QueryAfterBegin extends NodePgQuery {
+  constructor(
+    private readonly beginError: () => Error | undefined,
+    config: QueryConfig,
+    values: unknown,
+  ) {
+    super(config, values);
+  }
+
+  override submit(connection: Connection): Error | null {
+    return this.beginError() ?? super.submit(connection);
+  }
+}
+
 /**
  * Makes `client` hold back a bare BEGIN until the transaction's next query and send both in one
  * write. A COMMIT or ROLLBACK right after it ends a transaction that never ran, so neither is
@@ -69,49 +87,72 @@ class StatementAfterBegin extends NodePgQuery {
  * (a simple-protocol query may hold several statements, each with its own answer) and, when
  * named, be parsed on this connection already (node-postgres marks a named statement parsed on
  * the first ParseComplete it sees, which would be the BEGIN's). Otherwise the BEGIN goes first,
- * alone, as before. Call `reset` when the client is handed out again.
+ * alone, as before, and the query after it fails with its error if it failed. Only drizzle's
+ * BEGIN is held (a lone `begin …` with an empty values array, on a connection outside a
+ * transaction with nothing in flight). Call `reset` when the client is handed out again.
  */
 export function beginWithNextStatement(client: pg.PoolClient): { reset(): void } {
   const send = client.query.bind(client) as (config: unknown, values?: unknown, callback?: unknown) => unknown;
   const connection = (client as unknown as { connection: Connection }).connection;
   let heldBegin: string | undefined;
+  // A BEGIN is held only on an idle connection with nothing in flight: inside a transaction it is
+  // a no-op for the server, and holding it would swallow the COMMIT that follows.
+  const idle = () => {
+    const state = client as unknown as { getTransactionStatus(): string | null; readyForQuery: boolean; _queryQueue: unknown[] };
+    return state.getTransactionStatus() === "I" && state.readyForQuery && state._queryQueue.length === 0;
+  };
 
-  const joinable = (config: QueryConfig, values: unknown): boolean => {
-    if (typeof config !== "object" || config === null || typeof config.text !== "string") return false;
-    const name = typeof config.name === "string" && config.name !== "" ? config.name : undefined;
-    const params = Array.isArray(values) ? values : Array.isArray(config.values) ? config.values : [];
-    if (name === undefined) return params.length > 0;
-    return connection.parsedStatements[name] === config.text;
+  // Judged on the query as node-postgres normalised it, so that its submit cannot refuse it after
+  // the BEGIN's messages are written.
+  const joinable = (statement: NodePgQuery): boolean => {
+    if (typeof statement.text !== "string" || !Array.isArray(statement.values)) return false;
+    if (typeof statement.name !== "string" || statement.name === "") return statement.values.length > 0;
+    return connection.parsedStatements[statement.name] === statement.text;
   };
 
   const query = (config: QueryConfig, values?: unknown, callback?: unknown): unknown => {
-    // Only promise-style calls are held: drizzle's. A callback or a submittable goes as it came.
-    const promiseStyle = typeof values !== "function" && callback === undefined && !(typeof config === "object" && config !== null && "submit" in config);
-    const text = typeof config === "string" ? config : typeof config?.text === "string" ? config.text : undefined;
-    const params = Array.isArray(values) ? values : typeof config === "object" && Array.isArray(config?.values) ? config.values : [];
     if (heldBegin === undefined) {
-      if (promiseStyle && text !== undefined && params.length === 0 && BEGIN.test(text)) {
-        heldBegin = text;
+      // Only drizzle's BEGIN is held: a config object with an empty values array, awaited as a
+      // promise. A caller of the raw client (`client.query("begin")`) gets the driver unchanged.
+      if (typeof config === "object" && config !== null && !("submit" in config) && typeof config.text === "string" && Array.isArray(values) && values.length === 0 && callback === undefined && BEGIN.test(config.text) && idle()) {
+        heldBegin = config.text;
         return Promise.resolve(emptyResult("BEGIN"));
       }
       return send(config, values, callback);
     }
     const begin = heldBegin;
     heldBegin = undefined;
-    if (promiseStyle && text !== undefined && params.length === 0 && ENDS_TRANSACTION.test(text)) {
-      return Promise.resolve(emptyResult(text.trim().split(/\s|;/)[0]?.toUpperCase() ?? "COMMIT"));
+    if (typeof config === "object" && config !== null && typeof config.text === "string" && ENDS_TRANSACTION.test(config.text) && callback === undefined && typeof values !== "function") {
+      return Promise.resolve(emptyResult(config.text.trim().split(/\s|;/)[0]?.toUpperCase() ?? "COMMIT"));
     }
-    if (!promiseStyle || !joinable(config, values)) {
-      const sentBegin = send(begin) as Promise<unknown>;
-      // The BEGIN's failure (a dead connection) shows on the query after it as well.
-      sentBegin.catch(() => undefined);
+    if (typeof config === "object" && config !== null && "submit" in config) {
+      // drizzle sends no custom query (cursor, stream); one cannot be rebuilt, so it follows the
+      // BEGIN as it came.
+      send(begin, () => undefined);
       return send(config, values, callback);
     }
-    return new Promise((resolve, reject) => {
-      const statement = new StatementAfterBegin(begin, config, values);
-      statement.callback = (err: Error | null, result: unknown) => (err ? reject(err) : resolve(result));
-      send(statement);
+    const done = typeof values === "function" ? values : callback;
+    const settle = (resolve: (result: unknown) => void, reject: (err: Error) => void) => (err: Error | null, result: unknown) => (err ? reject(err) : resolve(result));
+    const run = (next: NodePgQuery) => {
+      if (typeof done === "function") {
+        next.callback = done as NodePgQuery["callback"];
+        send(next);
+        return undefined;
+      }
+      return new Promise((resolve, reject) => {
+        next.callback = settle(resolve, reject);
+        send(next);
+      });
+    };
+    const statement = new StatementAfterBegin(begin, config, typeof values === "function" ? undefined : values);
+    if (joinable(statement)) return run(statement);
+    // BEGIN alone, then the query, which fails with the BEGIN's error instead of running outside a
+    // transaction. The callback runs before the next query is submitted (a promise's would not).
+    let beginError: Error | undefined;
+    send(begin, (err: Error | null) => {
+      if (err) beginError = err;
     });
+    return run(new QueryAfterBegin(() => beginError, config, typeof values === "function" ? undefined : values));
   };
   (client as unknown as { query: typeof query }).query = query;
   return {
