@@ -292,7 +292,9 @@ function claimStatement(batchSize: number) {
         .with(marking)
         .update(outbox)
         .set({ claimedBy: sql`${sql.placeholder("relayId")}`, claimedUntil: sql`now() + make_interval(secs => ${sql.placeholder("leaseS")})` })
-        .where(inArray(outbox.id, candidates))
+        // An array of ids, not `in (subquery)`: with many rows pending the planner would join the
+        // claimed ids to the whole outbox by a sequential scan; an array is looked up by key.
+        .where(sql`${outbox.id} = any(array${candidates})`)
         // The updated row's columns qualified by hand: drizzle leaves them bare, which inside the
         // subquery would name the subquery's own row.
         .returning({
