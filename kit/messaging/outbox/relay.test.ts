@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
 import { asc, eq, sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Database, Executor } from "@protomesh/data";
+import { type Database, type Executor, openDatabase } from "@protomesh/data";
 import { createOutboxRelay, EventHeaders, type EventPublisher, type OutboxRelay, type OutboxRelayOptions, outbox, writeEvent } from "@protomesh/messaging";
 import { EchoRequestSchema } from "../../../test/contract/gen/protomesh/test/v1/item_pb.js";
 import { type DatabaseBackend, pgliteBackend, postgresBackend, type TestSchema } from "../../../test/messaging/backends.js";
@@ -159,6 +159,52 @@ describe.each(backends)("outbox relay marks on $name", (backend) => {
       // Before marks rode the claims: two statements a round, a claim and a mark.
       expect(rounds).toBeGreaterThan(20);
       expect((statements - before) / rounds).toBeLessThan(1.25);
+    });
+
+    it("looks up each candidate's earlier rows by index when a backlog follows a quiet outbox", async () => {
+      const { prefix } = scenario();
+      // One connection, so the relay's claim is prepared where this test reads its plan.
+      const url = (database.db as unknown as { $client: { options: { connectionString: string } } }).$client.options.connectionString;
+      const relayDatabase = await openDatabase({ url, poolSize: 1 });
+      try {
+        const quiet = relay(relayDatabase, recordingPublisher());
+        await relayDatabase.db.execute(sql`analyze ${outbox}`);
+        for (let n = 0; n < 30; n++) {
+          await writeEvent(relayDatabase.db, { aggregateType: "quiet", aggregateId: `q-${n}`, schema: EchoRequestSchema, event: create(EchoRequestSchema, {}), eventId: `${prefix}q-${n}` });
+          await quiet.runOnce();
+        }
+        // A backlog the statistics have not seen, each row an aggregate of its own.
+        for (let batch = 0; batch < 20; batch++) {
+          await relayDatabase.db.insert(outbox).values(
+            Array.from({ length: 1_000 }, (_, i) => ({
+              eventId: `${prefix}b-${batch}-${i}`,
+              aggregateType: "backlog",
+              aggregateId: `b-${batch}-${i}`,
+              eventType: EchoRequestSchema.typeName,
+              subject: EchoRequestSchema.typeName,
+              payload: new Uint8Array(0),
+            })),
+          );
+        }
+        const [claim] = (
+          await relayDatabase.db.execute<{ name: string; types: string[] }>(
+            sql`select name, parameter_types::text[] as types from pg_prepared_statements where statement like '%skip locked%'`,
+          )
+        ).rows;
+        expect(claim).toBeDefined();
+        const values = (claim?.types ?? []).map((type) => (type === "bigint[]" ? sql`'{}'::bigint[]` : type === "double precision" ? sql`10` : sql`null`));
+        const [row] = (await relayDatabase.db.execute<{ "QUERY PLAN": unknown }>(sql`explain (format json) execute ${sql.identifier(claim?.name ?? "")}(${sql.join(values, sql`, `)})`)).rows;
+        const joinTypes: string[] = [];
+        const walk = (node: { "Join Type"?: string; Plans?: unknown[] }) => {
+          if (node["Join Type"] !== undefined) joinTypes.push(node["Join Type"]);
+          for (const child of node.Plans ?? []) walk(child as typeof node);
+        };
+        walk((row?.["QUERY PLAN"] as [{ Plan: Parameters<typeof walk>[0] }])[0].Plan);
+        // An anti join compares every candidate with every pending row: 2-3 s a claim here.
+        expect(joinTypes).not.toContain("Anti");
+      } finally {
+        await relayDatabase.close();
+      }
     });
 
     it("keeps the marks of a statement that failed for the next one", async () => {
