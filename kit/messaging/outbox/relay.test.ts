@@ -9,6 +9,7 @@ import { type Database, type Executor, openDatabase } from "@protomesh/data";
 import { createOutboxRelay, EventHeaders, type EventPublisher, type OutboxRelay, type OutboxRelayOptions, outbox, writeEvent } from "@protomesh/messaging";
 import { EchoRequestSchema } from "../../../test/contract/gen/protomesh/test/v1/item_pb.js";
 import { type DatabaseBackend, pgliteBackend, postgresBackend, type TestSchema } from "../../../test/messaging/backends.js";
+import * as schema from "../../../test/messaging/fixtures/schema.js";
 import { type RecordingPublisher, recordingPublisher } from "../../../test/messaging/recording-publisher.js";
 
 const backends: DatabaseBackend[] = [pgliteBackend(), postgresBackend("relay_marks")];
@@ -165,7 +166,7 @@ describe.each(backends)("outbox relay marks on $name", (backend) => {
       const { prefix } = scenario();
       // One connection, so the relay's claim is prepared where this test reads its plan.
       const url = (database.db as unknown as { $client: { options: { connectionString: string } } }).$client.options.connectionString;
-      const relayDatabase = await openDatabase({ url, poolSize: 1 });
+      const relayDatabase = await openDatabase({ url, schema, poolSize: 1 });
       try {
         const quiet = relay(relayDatabase, recordingPublisher());
         await relayDatabase.db.execute(sql`analyze ${outbox}`);
