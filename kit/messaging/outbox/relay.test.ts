@@ -3,7 +3,7 @@
 // a stop or a failed statement. The rest of the relay's behaviour: test/messaging/outbox.test.ts.
 import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
-import { asc, eq, sql } from "drizzle-orm";
+import { asc, eq, like, sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Database, type Executor, openDatabase } from "@protomesh/data";
 import { createOutboxRelay, EventHeaders, type EventPublisher, type OutboxRelay, type OutboxRelayOptions, outbox, writeEvent } from "@protomesh/messaging";
@@ -204,6 +204,8 @@ describe.each(backends)("outbox relay marks on $name", (backend) => {
         // An anti join compares every candidate with every pending row: 2-3 s a claim here.
         expect(joinTypes).not.toContain("Anti");
       } finally {
+        // The backlog would keep the next tests' relays busy.
+        await relayDatabase.db.delete(outbox).where(like(outbox.eventId, `${prefix}%`));
         await relayDatabase.close();
       }
     });
