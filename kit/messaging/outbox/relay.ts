@@ -297,9 +297,11 @@ function claimStatement(batchSize: number) {
         .with(marking)
         .update(outbox)
         .set({ claimedBy: sql`${sql.placeholder("relayId")}`, claimedUntil: sql`now() + make_interval(secs => ${sql.placeholder("leaseS")})` })
-        // An array of ids, not `in (subquery)`: with many rows pending the planner would join the
-        // claimed ids to the whole outbox by a sequential scan; an array is looked up by key.
-        .where(sql`${outbox.id} = any(array${candidates})`)
+        // The candidates as a set of ids computed first, then joined: `in (<candidates>)` let the
+        // planner compare every row of the outbox with every candidate, and `= any(array(…))`
+        // tests each row against the whole array (28 ms for 500 of 20 000 rows, ADR 0145); a set
+        // is hashed, or looked up by key when the statistics know the outbox is large.
+        .where(sql`${outbox.id} in (select unnest(array${candidates}))`)
         // The updated row's columns qualified by hand: drizzle leaves them bare, which inside the
         // subquery would name the subquery's own row.
         .returning({
@@ -313,12 +315,15 @@ function claimStatement(batchSize: number) {
   });
 }
 
-// `ids` is one bigint[] for any number of rows, so the statement's text stays the same.
+// `ids` is one bigint[] for any number of rows, so the statement's text stays the same. The ids
+// are joined as a set, as in the claim; a row marked before keeps its `published_at` (coalesce)
+// rather than being filtered out with `published_at is null`, a test that led the planner to scan
+// every pending row against every id.
 function markPublishedQuery(db: Executor, ids: SQL) {
   return db
     .update(outbox)
-    .set({ publishedAt: sql`now()`, claimedBy: null, claimedUntil: null, lastError: null })
-    .where(and(sql`${outbox.id} = any(${ids})`, isNull(outbox.publishedAt)));
+    .set({ publishedAt: sql`coalesce(${outbox.publishedAt}, now())`, claimedBy: null, claimedUntil: null, lastError: null })
+    .where(sql`${outbox.id} in (select unnest(${ids}))`);
 }
 
 // Marks without claiming, for when no round follows: `runOnce` and `stop`.
