@@ -111,28 +111,29 @@ export function beginWithNextStatement(client: pg.PoolClient): { reset(): void }
   };
 
   const query = (config: QueryConfig, values?: unknown, callback?: unknown): unknown => {
+    const text = typeof config === "object" && config !== null && !("submit" in config) && typeof config.text === "string" ? config.text : undefined;
+    const promiseStyle = typeof values !== "function" && callback === undefined;
     if (heldBegin === undefined) {
       // Only drizzle's BEGIN is held: a config object with an empty values array, awaited as a
       // promise. A caller of the raw client (`client.query("begin")`) gets the driver unchanged.
-      if (typeof config === "object" && config !== null && !("submit" in config) && typeof config.text === "string" && Array.isArray(values) && values.length === 0 && callback === undefined && BEGIN.test(config.text) && idle()) {
-        heldBegin = config.text;
+      if (text !== undefined && promiseStyle && Array.isArray(values) && values.length === 0 && BEGIN.test(text) && idle()) {
+        heldBegin = text;
         return Promise.resolve(emptyResult("BEGIN"));
       }
       return send(config, values, callback);
     }
     const begin = heldBegin;
     heldBegin = undefined;
-    if (typeof config === "object" && config !== null && typeof config.text === "string" && ENDS_TRANSACTION.test(config.text) && callback === undefined && typeof values !== "function") {
-      return Promise.resolve(emptyResult(config.text.trim().split(/\s|;/)[0]?.toUpperCase() ?? "COMMIT"));
-    }
+    const ending = text === undefined || !promiseStyle ? undefined : ENDS_TRANSACTION.exec(text)?.[1];
+    if (ending !== undefined) return Promise.resolve(emptyResult(ending.toUpperCase()));
     if (typeof config === "object" && config !== null && "submit" in config) {
       // drizzle sends no custom query (cursor, stream); one cannot be rebuilt, so it follows the
       // BEGIN as it came.
       send(begin, () => undefined);
       return send(config, values, callback);
     }
+    const params = typeof values === "function" ? undefined : values;
     const done = typeof values === "function" ? values : callback;
-    const settle = (resolve: (result: unknown) => void, reject: (err: Error) => void) => (err: Error | null, result: unknown) => (err ? reject(err) : resolve(result));
     const run = (next: NodePgQuery) => {
       if (typeof done === "function") {
         next.callback = done as NodePgQuery["callback"];
@@ -140,11 +141,11 @@ export function beginWithNextStatement(client: pg.PoolClient): { reset(): void }
         return undefined;
       }
       return new Promise((resolve, reject) => {
-        next.callback = settle(resolve, reject);
+        next.callback = (err, result) => (err ? reject(err) : resolve(result));
         send(next);
       });
     };
-    const statement = new StatementAfterBegin(begin, config, typeof values === "function" ? undefined : values);
+    const statement = new StatementAfterBegin(begin, config, params);
     if (joinable(statement)) return run(statement);
     // BEGIN alone, then the query, which fails with the BEGIN's error instead of running outside a
     // transaction. The callback runs before the next query is submitted (a promise's would not).
@@ -152,7 +153,7 @@ export function beginWithNextStatement(client: pg.PoolClient): { reset(): void }
     send(begin, (err: Error | null) => {
       if (err) beginError = err;
     });
-    return run(new QueryAfterBegin(() => beginError, config, typeof values === "function" ? undefined : values));
+    return run(new QueryAfterBegin(() => beginError, config, params));
   };
   (client as unknown as { query: typeof query }).query = query;
   return {
