@@ -10,8 +10,8 @@ export interface OutboxRelayOptions {
   relayId?: string | undefined;
   /**
    * Rows claimed per round, at most one per aggregate. Default 500: a claim and its marks cost
-   * about the same whatever their size, so a bigger batch drains a backlog faster (0.62-0.77 of
-   * raw publishing against 0.31-0.35 with 100, docs/benchmarks.md). It bounds what one relay
+   * about the same whatever their size, so a bigger batch drains a backlog faster (0.58-0.71 of
+   * raw publishing, docs/benchmarks.md; 0.31-0.35 with 100, ADR 0144). It bounds what one relay
    * holds: up to `roundsInFlight × batchSize` publishes in flight and leased rows, all retried
    * after the lease if it dies, and a relay's claim may take the heads of that many aggregates
    * before another replica's claim runs. At low rates a claim finds the few rows committed since.
