@@ -1,0 +1,109 @@
+// The PGlite that openDatabase opens reads date and time types as drizzle asks, so drizzle's queries
+// go without a per-query parsers table (docs/adr/0147). What drizzle returns must not change: each
+// query is compared with the same query through drizzle on a PGlite of its own.
+import { PGlite } from "@electric-sql/pglite";
+import { eq, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/pglite";
+import { date, integer, interval, numeric, pgTable, timestamp } from "drizzle-orm/pg-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { type Database, openDatabase, prepareStatement } from "@protomesh/data";
+
+const moments = pgTable("moments", {
+  id: integer("id").primaryKey(),
+  at: timestamp("at"),
+  atZoned: timestamp("at_zoned", { withTimezone: true }),
+  atZonedAsText: timestamp("at_zoned_as_text", { withTimezone: true, mode: "string" }),
+  day: date("day"),
+  span: interval("span"),
+  amounts: numeric("amounts").array(),
+  ats: timestamp("ats").array(),
+  atsZoned: timestamp("ats_zoned", { withTimezone: true }).array(),
+  days: date("days").array(),
+  spans: interval("spans").array(),
+});
+const schema = { moments };
+
+const createMoments = `create table moments (
+  id integer primary key, at timestamp, at_zoned timestamptz, at_zoned_as_text timestamptz, day date, span interval,
+  amounts numeric[], ats timestamp[], ats_zoned timestamptz[], days date[], spans interval[]
+)`;
+const row = {
+  id: 1,
+  at: new Date("2026-12-07T10:11:12.345Z"),
+  atZoned: new Date("2026-12-07T10:11:12.345Z"),
+  atZonedAsText: "2026-12-07 10:11:12.345+00",
+  day: "2026-12-07",
+  span: "1 day 02:03:04",
+  amounts: ["1.50", "20.25"],
+  ats: [new Date("2026-01-02T03:04:05.000Z")],
+  atsZoned: [new Date("2026-01-02T03:04:05.000Z"), new Date("2026-06-07T08:09:10.000Z")],
+  days: ["2026-01-02"],
+  spans: ["00:00:01"],
+};
+
+const momentById = prepareStatement((db) => db.select().from(moments).where(eq(moments.id, sql.placeholder("id"))));
+
+describe("drizzle on the PGlite openDatabase opens", () => {
+  let database: Database<typeof schema>;
+  let reference: ReturnType<typeof drizzle<typeof schema>>;
+  let referenceClient: PGlite;
+  beforeAll(async () => {
+    database = await openDatabase({ schema });
+    await database.db.execute(sql.raw(createMoments));
+    await database.db.insert(moments).values(row);
+    referenceClient = new PGlite();
+    reference = drizzle({ client: referenceClient, schema });
+    await reference.execute(sql.raw(createMoments));
+    await reference.insert(moments).values(row);
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+  afterAll(async () => {
+    await database.close();
+    await referenceClient.close();
+  });
+
+  const queries: Record<string, (db: typeof reference) => PromiseLike<unknown>> = {
+    "a select": (db: typeof reference) => db.select().from(moments),
+    "a relational query": (db: typeof reference) => db.query.moments.findFirst(),
+    "a returning insert": (db: typeof reference) =>
+      db
+        .insert(moments)
+        .values({ ...row, id: 2 })
+        .onConflictDoUpdate({ target: moments.id, set: { span: row.span } })
+        .returning(),
+    "a raw statement": (db: typeof reference) => db.execute(sql`select at, at_zoned, day, span, amounts, ats, ats_zoned, days, spans from moments where id = 1`),
+  };
+
+  it.each(Object.entries(queries))("returns what drizzle returns on its own PGlite for %s, in and out of a transaction", async (_name, query) => {
+    const expected = await query(reference);
+    const db = database.db as unknown as typeof reference;
+    expect(await query(db)).toEqual(expected);
+    expect(await db.transaction(async (tx) => await query(tx as unknown as typeof reference))).toEqual(expected);
+  });
+
+  it("returns what drizzle returns for a prepared statement, in and out of a transaction", async () => {
+    const expected = await reference.select().from(moments).where(eq(moments.id, 1));
+    expect(await momentById.execute(database.db, { id: 1 })).toEqual(expected);
+    expect(await database.db.transaction((tx) => momentById.execute(tx, { id: 1 }))).toEqual(expected);
+  });
+
+  it("sends drizzle's queries to PGlite without a parsers table", async () => {
+    const query = vi.spyOn(PGlite.prototype, "query");
+    await database.db.select().from(moments).where(eq(moments.id, 1));
+    await momentById.execute(database.db, { id: 1 });
+    expect(query).toHaveBeenCalledTimes(2);
+    for (const [, , options] of query.mock.calls) expect(options).not.toHaveProperty("parsers");
+  });
+
+  it("passes drizzle's parsers again once the client's array parsers were refreshed, and still returns text", async () => {
+    const client = (database.db as unknown as { $client: PGlite }).$client;
+    await client.refreshArrayTypes();
+    const query = vi.spyOn(PGlite.prototype, "query");
+    const expected = await reference.select().from(moments).where(eq(moments.id, 1));
+    query.mockClear();
+    expect(await database.db.select().from(moments).where(eq(moments.id, 1))).toEqual(expected);
+    expect(query.mock.calls[0]?.[2]).toHaveProperty("parsers");
+  });
+});
