@@ -1,10 +1,12 @@
 // saga-steps: the database work of one saga that ends CONFIRMED, without the broker, the RPCs or
 // the relays: CreateOrder's use case (prices from a fixed quote) and the five handler
 // transactions with their inbox records, called one after another per order from `concurrency`
-// loops in this process, against three throwaway databases on the shared PostgreSQL. Reports
-// this process's CPU, the PostgreSQL backends' CPU and the SQL round trips per saga: the part of
-// the shop's cost that the services' use cases and the kit's outbox and inbox decide, measured
-// with much less noise than the whole shop on a busy host.
+// loops in this process. Variant `postgres`: three throwaway databases on the shared PostgreSQL;
+// reports this process's CPU, the PostgreSQL backends' CPU and the SQL round trips per saga.
+// Variant `pglite`: three in-memory PGlite databases as openDatabase opens them with no URL (the
+// embedded default), so this process's CPU is all of it. The part of the shop's cost that the
+// services' use cases and the kit's data layer, outbox and inbox decide, measured with much less
+// noise than the whole shop on a busy host. `--only postgres` or `--only pglite` runs one.
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { loadavg } from "node:os";
@@ -35,12 +37,35 @@ const unitPrice = { currencyCode: "EUR", amountMinor: 1250n };
 
 export async function sagaSteps(settings: BenchSettings): Promise<void> {
   countQueries();
+  if (settings.only.length === 0 || settings.only.includes("postgres")) {
+    const targets: TestDatabase[] = [];
+    try {
+      for (const service of services) targets.push(await createTestDatabase(`bench_steps_${service}`));
+      const names = targets.map((t) => t.name);
+      await runSteps(settings, "postgres", (i, service) => openDatabase({ url: (targets[i] as TestDatabase).url, migrationsFolder: migrations(service), poolSize: settings.writers }), {
+        sample: (db) => sampleBackendCpu(db, names),
+        cpuUs: (before, after) => names.reduce((sum, name) => sum + backendCpuBetween(before, after, name).cpuUs, 0),
+      });
+    } finally {
+      await Promise.all(targets.map((t) => t.drop()));
+    }
+  }
+  if (settings.only.length === 0 || settings.only.includes("pglite")) {
+    await runSteps(settings, "pglite", (_i, service) => openDatabase({ migrationsFolder: migrations(service) }), undefined);
+  }
+}
+
+/** How the database server's own CPU is read, where it runs apart from this process. */
+interface ServerCpu<T> {
+  sample(db: Database["db"]): Promise<T>;
+  cpuUs(before: T, after: T): number;
+}
+
+async function runSteps<T>(settings: BenchSettings, variant: string, open: (index: number, service: string) => Promise<Database>, serverCpu: ServerCpu<T> | undefined): Promise<void> {
   const load1AtStart = round(loadavg()[0] ?? 0, 2);
-  const targets: TestDatabase[] = [];
   const opened: Database[] = [];
   try {
-    for (const service of services) targets.push(await createTestDatabase(`bench_steps_${service}`));
-    for (const [i, service] of services.entries()) opened.push(await openDatabase({ url: (targets[i] as TestDatabase).url, migrationsFolder: migrations(service), poolSize: settings.writers }));
+    for (const [i, service] of services.entries()) opened.push(await open(i, service));
     const [inventoryDb, paymentsDb, ordersDb] = opened as [Database, Database, Database];
     const now = new Date();
     await inventoryDb.db.insert(stockItems).values(skus.map((sku) => ({ sku, name: sku, available: 1_000_000, currencyCode: "EUR", unitPriceMinor: unitPrice.amountMinor, updatedAt: now })));
@@ -84,30 +109,32 @@ export async function sagaSteps(settings: BenchSettings): Promise<void> {
       return done;
     };
     await runFor(settings.warmupS);
-    const names = targets.map((t) => t.name);
-    const [backendsBefore, queriesBefore, cpuBefore] = [await sampleBackendCpu(inventoryDb.db, names), queryTotals(), process.cpuUsage()];
+    const [serverBefore, queriesBefore, cpuBefore] = [await serverCpu?.sample(inventoryDb.db), queryTotals(), process.cpuUsage()];
     const started = Date.now();
     const sagas = await runFor(settings.seconds);
     const cpu = process.cpuUsage(cpuBefore);
     const seconds = (Date.now() - started) / 1000;
-    const [backendsAfter, queriesAfter] = [await sampleBackendCpu(inventoryDb.db, names), queryTotals()];
-    const backends = names.map((name) => backendCpuBetween(backendsBefore, backendsAfter, name));
+    const [serverAfter, queriesAfter] = [await serverCpu?.sample(inventoryDb.db), queryTotals()];
     console.log(
       JSON.stringify({
         bench: "saga-steps",
-        variant: "postgres",
+        variant,
         sagasPerS: round(sagas / seconds),
         concurrency: settings.concurrency,
         nodeCpuUsPerSaga: round((cpu.user + cpu.system) / sagas),
-        postgresCpuUsPerSaga: round(backends.reduce((sum, b) => sum + b.cpuUs, 0) / sagas),
-        roundTripsPerSaga: round((queriesAfter.roundTrips - queriesBefore.roundTrips) / sagas, 2),
-        byKind: Object.fromEntries(Object.entries(queriesAfter.byKind).map(([kind, count]) => [kind, round((count - (queriesBefore.byKind[kind] ?? 0)) / sagas, 2)]).filter(([, count]) => (count as number) > 0)),
+        ...(serverCpu === undefined || serverBefore === undefined || serverAfter === undefined
+          ? {}
+          : {
+              postgresCpuUsPerSaga: round(serverCpu.cpuUs(serverBefore, serverAfter) / sagas),
+              // Counted at node-postgres: PGlite's statements do not pass it.
+              roundTripsPerSaga: round((queriesAfter.roundTrips - queriesBefore.roundTrips) / sagas, 2),
+              byKind: Object.fromEntries(Object.entries(queriesAfter.byKind).map(([kind, count]) => [kind, round((count - (queriesBefore.byKind[kind] ?? 0)) / sagas, 2)]).filter(([, count]) => (count as number) > 0)),
+            }),
         load1AtStart,
         load1: round(loadavg()[0] ?? 0, 2),
       }),
     );
   } finally {
     await Promise.all(opened.map((d) => d.close()));
-    await Promise.all(targets.map((t) => t.drop()));
   }
 }
