@@ -21,8 +21,9 @@ export interface PreparedStatement<TResult> {
 /**
  * Builds `build`'s statement once per driver instead of on every call: drizzle assembling SQL
  * from its builders costs more CPU than PostgreSQL running a small statement (docs/adr/0143).
- * On PostgreSQL the statement is also prepared on each connection under a name derived from its
- * text, so the server parses and plans it once per connection. `build` must give one statement
+ * The statement is also prepared: on PostgreSQL on each connection under a name derived from its
+ * text, so the server parses and plans it once per connection; on the PGlite of `openDatabase`
+ * once per database (docs/adr/0148). `build` must give one statement
  * text whatever the values: anything that changes put in placeholders, never in the SQL.
  */
 export function prepareStatement<TResult>(build: (db: Executor) => PreparableQuery<TResult>): PreparedStatement<TResult>;
@@ -43,13 +44,35 @@ export function prepareStatement(build: (db: Executor) => PreparableQuery<unknow
       // The template runs on the client of the session it was built on; this call's executor
       // may be another transaction's, so the same prepared query runs on that client instead.
       const bound = Object.create(template) as PreparedQueryTemplate;
-      bound.client = session.client;
+      bound.client = preparedClientOf(session.client);
       return bound.execute(values);
     },
   };
 }
 
 type PreparedQueryTemplate = PgPreparedQuery<PreparedQueryConfig> & { client: unknown };
+
+/**
+ * Implemented by a driver client that keeps statements parsed by their text and runs them with
+ * new values (the PGlite client of openDatabase and its transactions, ADR 0148): the statements
+ * of `prepareStatement` run through it there. node-postgres does the same by the statement's name.
+ */
+export const QUERY_PREPARED = Symbol("protomesh.data.queryPrepared");
+export type QueryPrepared = (text: string, params: unknown[] | undefined, options: unknown) => Promise<unknown>;
+
+// One per client (a transaction's lives as long as it): what drizzle's prepared query calls instead.
+const preparedClients = new WeakMap<object, { query: QueryPrepared }>();
+
+function preparedClientOf(client: unknown): unknown {
+  const queryPrepared = (client as { [QUERY_PREPARED]?: QueryPrepared })[QUERY_PREPARED];
+  if (queryPrepared === undefined) return client;
+  let prepared = preparedClients.get(client as object);
+  if (prepared === undefined) {
+    prepared = { query: queryPrepared };
+    preparedClients.set(client as object, prepared);
+  }
+  return prepared;
+}
 
 // drizzle keeps the connection (pool, pool client, PGlite or its transaction) as `client` on its
 // sessions and prepared queries of both drivers; `_.session` is part of its public database type.

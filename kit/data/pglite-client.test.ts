@@ -1,12 +1,13 @@
-// The PGlite that openDatabase opens reads date and time types as drizzle asks, so drizzle's queries
-// go without a per-query parsers table (docs/adr/0147). What drizzle returns must not change: each
-// query is compared with the same query through drizzle on a PGlite of its own.
+// The client drizzle gets on the PGlite that openDatabase opens: drizzle's queries go without a
+// per-query parsers table (docs/adr/0147) and prepareStatement's statements are parsed once
+// (docs/adr/0148). What drizzle returns must not change: each query is compared with the same
+// query through drizzle on a PGlite of its own.
 import { PGlite } from "@electric-sql/pglite";
 import { eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/pglite";
 import { date, integer, interval, numeric, pgTable, timestamp } from "drizzle-orm/pg-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { type Database, openDatabase, prepareStatement } from "@protomesh/data";
+import { columnPlaceholder, type Database, openDatabase, prepareStatement, toDataError } from "@protomesh/data";
 
 const moments = pgTable("moments", {
   id: integer("id").primaryKey(),
@@ -42,6 +43,13 @@ const row = {
 };
 
 const momentById = prepareStatement((db) => db.select().from(moments).where(eq(moments.id, sql.placeholder("id"))));
+const insertMoment = prepareStatement((db) =>
+  db
+    .insert(moments)
+    .values({ id: sql.placeholder("id"), atZoned: columnPlaceholder("at", moments.atZoned), span: sql.placeholder("span") })
+    .returning({ id: moments.id, atZoned: moments.atZoned }),
+);
+const notify = prepareStatement(() => sql`select pg_notify('moments', ${sql.placeholder("payload")}::text)`);
 
 describe("drizzle on the PGlite openDatabase opens", () => {
   let database: Database<typeof schema>;
@@ -92,9 +100,66 @@ describe("drizzle on the PGlite openDatabase opens", () => {
   it("sends drizzle's queries to PGlite without a parsers table", async () => {
     const query = vi.spyOn(PGlite.prototype, "query");
     await database.db.select().from(moments).where(eq(moments.id, 1));
-    await momentById.execute(database.db, { id: 1 });
-    expect(query).toHaveBeenCalledTimes(2);
-    for (const [, , options] of query.mock.calls) expect(options).not.toHaveProperty("parsers");
+    expect(query).toHaveBeenCalledTimes(1);
+    expect(query.mock.calls[0]?.[2]).not.toHaveProperty("parsers");
+  });
+
+  it("parses a prepared statement once, then binds and executes it in one call, in and out of transactions", async () => {
+    const execProtocol = vi.spyOn(PGlite.prototype, "execProtocol");
+    const query = vi.spyOn(PGlite.prototype, "query");
+    const expected = await reference.select().from(moments).where(eq(moments.id, 1));
+    execProtocol.mockClear();
+    query.mockClear();
+    const byId = prepareStatement((db) => db.select().from(moments).where(eq(moments.id, sql.placeholder("id"))).limit(1));
+    expect(await byId.execute(database.db, { id: 1 })).toEqual(expected);
+    expect(execProtocol).toHaveBeenCalledTimes(2);
+    expect(await byId.execute(database.db, { id: 1 })).toEqual(expected);
+    expect(await database.db.transaction((tx) => byId.execute(tx, { id: 1 }))).toEqual(expected);
+    expect(await byId.execute(database.db, { id: 99 })).toEqual([]);
+    expect(execProtocol).toHaveBeenCalledTimes(5);
+    expect(query).not.toHaveBeenCalled();
+  });
+
+  it("serializes a prepared statement's values as PGlite's query does, and rolls its writes back with the transaction", async () => {
+    const at = new Date("2026-03-04T05:06:07.089Z");
+    expect(await insertMoment.execute(database.db, { id: 10, at, span: "3 hours" })).toEqual([{ id: 10, atZoned: at }]);
+    await expect(
+      database.db.transaction(async (tx) => {
+        await insertMoment.execute(tx, { id: 11, at, span: "1 minute" });
+        tx.rollback();
+      }),
+    ).rejects.toThrow();
+    expect(await database.db.select({ id: moments.id, span: moments.span }).from(moments).where(sql`${moments.id} >= 10`)).toEqual([{ id: 10, span: "03:00:00" }]);
+  });
+
+  it("fails a prepared statement with the database's error, the transaction with it, and goes on serving", async () => {
+    const duplicate = await insertMoment.execute(database.db, { id: 1, at: null, span: null }).catch((err: unknown) => err);
+    expect(toDataError(duplicate).code).toBe("unique_violation");
+    const inTransaction = await database.db
+      .transaction(async (tx) => {
+        await insertMoment.execute(tx, { id: 20, at: null, span: null });
+        await insertMoment.execute(tx, { id: 1, at: null, span: null });
+      })
+      .catch((err: unknown) => err);
+    expect(toDataError(inTransaction).code).toBe("unique_violation");
+    expect(await momentById.execute(database.db, { id: 20 })).toEqual([]);
+    expect(await momentById.execute(database.db, { id: 1 })).toHaveLength(1);
+  });
+
+  it("delivers what a prepared statement notifies, once its transaction commits", async () => {
+    const received: string[] = [];
+    const unlisten = await database.listen("moments", (payload) => received.push(payload));
+    try {
+      await notify.execute(database.db, { payload: "alone" });
+      await database.db.transaction(async (tx) => {
+        await notify.execute(tx, { payload: "in a transaction" });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(received).toEqual(["alone"]);
+      });
+      await expect.poll(() => received).toEqual(["alone", "in a transaction"]);
+    } finally {
+      await unlisten();
+    }
   });
 
   it("passes drizzle's parsers again once the client's array parsers were refreshed, and still returns text", async () => {

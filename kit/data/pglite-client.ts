@@ -1,0 +1,126 @@
+// The PGlite client that drizzle is given on the embedded database (its `db.$client`): the PGlite
+// itself, but for two costs it would pay on every query. PGlite copies its table of parsers for any
+// query that brings its own, and drizzle brings its own with every query (ADR 0147); and PGlite
+// parses and plans every query anew, while `prepareStatement`'s statements are the same text each
+// time (ADR 0148).
+import { parse, type PGlite, protocol, type QueryOptions, type Results, type Transaction, types } from "@electric-sql/pglite";
+import { QUERY_PREPARED, type QueryPrepared } from "./prepared-statement.js";
+
+// drizzle's PGlite driver asks for these types as PostgreSQL's text: its own mapping reads them.
+const TEXT_TYPE_OIDS = [types.TIMESTAMP, types.TIMESTAMPTZ, types.INTERVAL, types.DATE, 1231, 1115, 1185, 1187, 1182] as const;
+const keepText = (value: string) => value;
+/** The parsers the PGlite under `drizzleClientOf` must have: give them to its constructor. */
+export const TEXT_PARSERS = Object.fromEntries(TEXT_TYPE_OIDS.map((oid) => [oid, keepText]));
+const TEXT_PROBE = "\u0000text";
+
+type Query = (text: string, params?: unknown[], options?: QueryOptions) => Promise<Results>;
+
+/**
+ * `client` as drizzle should see it. Queries whose parsers only keep types as text that the
+ * client already keeps as text go without them; any other parsers still go, as do all of them
+ * once something (PGlite's `refreshArrayTypes()`) has changed the client's. Statements run through
+ * `prepareStatement` are parsed once per client and then only bound and executed.
+ */
+export function drizzleClientOf(client: PGlite): PGlite {
+  // Per options object (drizzle keeps two per prepared query): the same without parsers, when they only keep types as text.
+  const leanOptions = new WeakMap<QueryOptions, QueryOptions | undefined>();
+  const lean = (options: QueryOptions | undefined): QueryOptions | undefined => {
+    const parsers = options?.parsers;
+    if (options === undefined || parsers === undefined) return options;
+    let withoutParsers = leanOptions.get(options);
+    if (!leanOptions.has(options)) {
+      const entries = Object.entries(parsers) as [string, (value: string, typeId: number) => unknown][];
+      const keepsText = entries.every(([oid, parse]) => oid in TEXT_PARSERS && parse(TEXT_PROBE, Number(oid)) === TEXT_PROBE);
+      const { parsers: _keptAsText, ...rest } = options;
+      withoutParsers = keepsText ? rest : undefined;
+      leanOptions.set(options, withoutParsers);
+    }
+    return withoutParsers !== undefined && Object.keys(parsers).every((oid) => client.parsers[Number(oid)] === keepText) ? withoutParsers : options;
+  };
+  const statements = preparedStatements(client);
+  const query: Query = (text, params, options) => client.query(text, params, lean(options));
+  // As PGlite's own query: after start-up and outside any transaction of another caller.
+  const queryPrepared: QueryPrepared = async (text, params, options) => {
+    const leaned = lean(options as QueryOptions | undefined);
+    if (!statements.canRun(leaned)) return query(text, params, leaned);
+    await client._checkReady();
+    return client._runExclusiveTransaction(() => client._runExclusiveQuery(() => statements.run(text, params, leaned)));
+  };
+  const transaction = <T>(run: (tx: Transaction) => Promise<T>) =>
+    client.transaction((tx) => {
+      const txQuery: Query = (text, params, options) => tx.query(text, params, lean(options));
+      // The transaction holds PGlite's transaction lock already; a statement takes the query lock, as tx.query does.
+      const txQueryPrepared: QueryPrepared = async (text, params, options) => {
+        const leaned = lean(options as QueryOptions | undefined);
+        if (!statements.canRun(leaned)) return txQuery(text, params, leaned);
+        if (tx.closed) throw new Error("Transaction is closed");
+        return client._runExclusiveQuery(() => statements.run(text, params, leaned));
+      };
+      return run(Object.create(tx, { query: { value: txQuery }, [QUERY_PREPARED]: { value: txQueryPrepared } }) as Transaction);
+    });
+  return new Proxy(client, {
+    get(target, property) {
+      if (property === "query") return query;
+      if (property === "transaction") return transaction;
+      if (property === QUERY_PREPARED) return queryPrepared;
+      const value: unknown = Reflect.get(target, property, target);
+      // PGlite's methods use its private state: they must run on the client itself, not the proxy.
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+interface Statement {
+  name: string;
+  paramTypes: number[];
+}
+
+/**
+ * Named statements kept on one PGlite, by text: the first run parses and describes it (its
+ * parameters' types), every run then binds, describes the portal (its rows' types) and executes it
+ * in one call into PostgreSQL, where PGlite's own query makes five and parses and plans each time.
+ * Values are serialized and rows parsed as PGlite's own query does. The caller holds PGlite's query
+ * lock. The number kept is the number of texts given: `prepareStatement`'s, one per call site.
+ */
+function preparedStatements(client: PGlite) {
+  const byText = new Map<string, Statement>();
+  const { serialize } = protocol;
+  return {
+    /** Whether a query with `options` can run here: a blob, notices or parameter types need PGlite's own query. */
+    canRun(options: QueryOptions | undefined): boolean {
+      return options === undefined || Object.keys(options).every((key) => key === "rowMode" || key === "parsers" || key === "serializers");
+    },
+    async run(text: string, params: unknown[] = [], options: QueryOptions | undefined): Promise<Results> {
+      let statement = byText.get(text);
+      if (statement === undefined) {
+        const name = `protomesh_${byText.size + 1}`;
+        const { messages } = await client.execProtocol(concat(serialize.parse({ name, text }), serialize.describe({ type: "S", name }), serialize.sync()), { syncToFs: false });
+        statement = { name, paramTypes: parse.parseDescribeStatementResults(messages) };
+        byText.set(text, statement);
+      }
+      const { paramTypes } = statement;
+      const values = params.map((value, i) => {
+        if (value === null || value === undefined) return null;
+        const type = paramTypes[i] ?? 0;
+        const serializer = options?.serializers?.[type] ?? client.serializers[type];
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- as PGlite's query: a type without a serializer goes as the value's own text
+        return serializer === undefined ? String(value) : serializer(value);
+      });
+      const bound = concat(serialize.bind({ statement: statement.name, values }), serialize.describe({ type: "P" }), serialize.execute({}), serialize.sync());
+      const { messages } = await client.execProtocol(bound, { syncToFs: false });
+      if (!client.isInTransaction()) await client.syncToFs();
+      const [result] = parse.parseResults(messages, client.parsers, options);
+      return result as Results;
+    },
+  };
+}
+
+function concat(...messages: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(messages.reduce((size, message) => size + message.length, 0));
+  let offset = 0;
+  for (const message of messages) {
+    all.set(message, offset);
+    offset += message.length;
+  }
+  return all;
+}
