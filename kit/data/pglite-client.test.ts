@@ -2,7 +2,7 @@
 // per-query parsers table (docs/adr/0147) and prepareStatement's statements are parsed once
 // (docs/adr/0148). What drizzle returns must not change: each query is compared with the same
 // query through drizzle on a PGlite of its own.
-import { PGlite } from "@electric-sql/pglite";
+import { PGlite, types } from "@electric-sql/pglite";
 import { eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/pglite";
 import { date, integer, interval, numeric, pgTable, timestamp } from "drizzle-orm/pg-core";
@@ -160,6 +160,56 @@ describe("drizzle on the PGlite openDatabase opens", () => {
     } finally {
       await unlisten();
     }
+  });
+
+  it("leaves an application's own parsers on db.$client alone, in and out of its transactions", async () => {
+    const client = (database.db as unknown as { $client: PGlite }).$client;
+    const query = "select '2026-12-07 10:11:12+00'::timestamptz as at";
+    for (const parse of [(value: string) => value.replace(" ", "T"), (value: string) => new Date(value).toISOString()]) {
+      const options = { parsers: { [types.TIMESTAMPTZ]: parse } };
+      const expected = (await referenceClient.query(query, [], options)).rows;
+      expect((await client.query(query, [], options)).rows).toEqual(expected);
+      expect((await client.transaction((tx) => tx.query(query, [], options))).rows).toEqual(expected);
+    }
+  });
+
+  it("parses a statement again after it failed: one whose column changed type under it fails once, not for good", async () => {
+    await database.db.execute(sql`create table renamed (id integer primary key, name text, amount integer)`);
+    await database.db.execute(sql`insert into renamed values (1, 'a', 5)`);
+    const byId = prepareStatement(() => sql`select name from renamed where id = ${sql.placeholder("id")}`);
+    const setAmount = prepareStatement(() => sql`update renamed set amount = ${sql.placeholder("amount")} where id = 1`);
+    expect((await byId.execute(database.db, { id: 1 })).rows).toEqual([{ name: "a" }]);
+    await setAmount.execute(database.db, { amount: 6 });
+    await database.db.execute(sql`alter table renamed alter column name type varchar(20), alter column amount type jsonb using to_jsonb(amount)`);
+    const outcome = (run: Promise<unknown>) => run.then(() => "ok", (err: Error) => (err.cause as Error | undefined)?.message ?? err.message);
+    expect(await outcome(byId.execute(database.db, { id: 1 }))).toBe("cached plan must not change result type");
+    expect((await byId.execute(database.db, { id: 1 })).rows).toEqual([{ name: "a" }]);
+    expect(await outcome(setAmount.execute(database.db, { amount: JSON.stringify({ cents: 7 }) }))).not.toBe("ok");
+    expect(await outcome(setAmount.execute(database.db, { amount: JSON.stringify({ cents: 7 }) }))).toBe("ok");
+  });
+
+  it("runs its statements again after the application deallocates them, and beside a statement the application named", async () => {
+    const client = (database.db as unknown as { $client: PGlite }).$client;
+    const first = await momentById.execute(database.db, { id: 1 });
+    await client.exec("deallocate all");
+    await momentById.execute(database.db, { id: 1 }).catch(() => undefined);
+    expect(await momentById.execute(database.db, { id: 1 })).toEqual(first);
+    await client.exec("prepare protomesh_1 as select 1");
+    const another = prepareStatement((db) => db.select({ id: moments.id }).from(moments).where(eq(moments.id, sql.placeholder("id"))));
+    expect(await another.execute(database.db, { id: 1 })).toEqual([{ id: 1 }]);
+  });
+
+  it("returns a COPY's blob from a prepared statement and leaves none for the next query", async () => {
+    const copy = prepareStatement(() => sql`copy (select 1 as one) to '/dev/blob'`);
+    const copied = (await copy.execute(database.db)) as { blob?: Blob };
+    expect(await copied.blob?.text()).toBe("1\n");
+    const client = (database.db as unknown as { $client: PGlite }).$client;
+    expect(await client.query("select 1 as one")).not.toHaveProperty("blob");
+  });
+
+  it("names the statement and its values in a prepared statement's error, as PGlite's query does", async () => {
+    const err = (await insertMoment.execute(database.db, { id: 1, at: null, span: null }).catch((e: unknown) => e)) as Error;
+    expect(err.cause).toMatchObject({ code: "23505", query: expect.stringContaining('insert into "moments"'), params: [1, null, null] });
   });
 
   it("passes drizzle's parsers again once the client's array parsers were refreshed, and still returns text", async () => {

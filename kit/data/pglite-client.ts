@@ -3,6 +3,7 @@
 // query that brings its own, and drizzle brings its own with every query (ADR 0147); and PGlite
 // parses and plans every query anew, while `prepareStatement`'s statements are the same text each
 // time (ADR 0148).
+import { randomBytes } from "node:crypto";
 import { parse, type PGlite, protocol, type QueryOptions, type Results, type Transaction, types } from "@electric-sql/pglite";
 import { QUERY_PREPARED, type QueryPrepared } from "./prepared-statement.js";
 
@@ -13,10 +14,19 @@ const keepText = (value: string) => value;
 export const TEXT_PARSERS = Object.fromEntries(TEXT_TYPE_OIDS.map((oid) => [oid, keepText]));
 const TEXT_PROBE = "\u0000text";
 
+function keepsProbe(parse: (value: string, typeId: number) => unknown, typeId: number): boolean {
+  try {
+    return parse(TEXT_PROBE, typeId) === TEXT_PROBE;
+  } catch {
+    return false;
+  }
+}
+
 type Query = (text: string, params?: unknown[], options?: QueryOptions) => Promise<Results>;
 
 /**
- * `client` as drizzle should see it. Queries whose parsers only keep types as text that the
+ * `client` as drizzle's sessions should see it (not as `db.$client`, which stays the PGlite, so an
+ * application's own parsers are never looked at). Queries whose parsers only keep types as text that the
  * client already keeps as text go without them; any other parsers still go, as do all of them
  * once something (PGlite's `refreshArrayTypes()`) has changed the client's. Statements run through
  * `prepareStatement` are parsed once per client and then only bound and executed.
@@ -30,7 +40,7 @@ export function drizzleClientOf(client: PGlite): PGlite {
     let withoutParsers = leanOptions.get(options);
     if (!leanOptions.has(options)) {
       const entries = Object.entries(parsers) as [string, (value: string, typeId: number) => unknown][];
-      const keepsText = entries.every(([oid, parse]) => oid in TEXT_PARSERS && parse(TEXT_PROBE, Number(oid)) === TEXT_PROBE);
+      const keepsText = entries.every(([oid, parse]) => oid in TEXT_PARSERS && keepsProbe(parse, Number(oid)));
       const { parsers: _keptAsText, ...rest } = options;
       withoutParsers = keepsText ? rest : undefined;
       leanOptions.set(options, withoutParsers);
@@ -79,12 +89,19 @@ interface Statement {
  * Named statements kept on one PGlite, by text: the first run parses and describes it (its
  * parameters' types), every run then binds, describes the portal (its rows' types) and executes it
  * in one call into PostgreSQL, where PGlite's own query makes five and parses and plans each time.
- * Values are serialized and rows parsed as PGlite's own query does. The caller holds PGlite's query
- * lock. The number kept is the number of texts given: `prepareStatement`'s, one per call site.
+ * Values are serialized, rows parsed and a COPY's blob returned as PGlite's own query does. A
+ * statement that fails is closed and parsed again at its next run, as node-postgres' pool drops a
+ * connection after an error: a statement whose table changed type under it fails once, not for
+ * good. The caller holds PGlite's query lock. The number kept is the number of texts given:
+ * `prepareStatement`'s, one per call site.
  */
 function preparedStatements(client: PGlite) {
   const byText = new Map<string, Statement>();
+  // Unlikely to meet a name the application prepared itself on this PGlite.
+  const namePrefix = `protomesh_${randomBytes(4).toString("hex")}_`;
+  let named = 0;
   const { serialize } = protocol;
+  const exchange = async (...messages: Uint8Array[]) => (await client.execProtocol(concat(...messages, serialize.sync()), { syncToFs: false })).messages;
   return {
     /** Whether a query with `options` can run here: a blob, notices or parameter types need PGlite's own query. */
     canRun(options: QueryOptions | undefined): boolean {
@@ -92,25 +109,37 @@ function preparedStatements(client: PGlite) {
     },
     async run(text: string, params: unknown[] = [], options: QueryOptions | undefined): Promise<Results> {
       let statement = byText.get(text);
-      if (statement === undefined) {
-        const name = `protomesh_${byText.size + 1}`;
-        const { messages } = await client.execProtocol(concat(serialize.parse({ name, text }), serialize.describe({ type: "S", name }), serialize.sync()), { syncToFs: false });
-        statement = { name, paramTypes: parse.parseDescribeStatementResults(messages) };
-        byText.set(text, statement);
+      const name = statement?.name ?? `${namePrefix}${++named}`;
+      await client._handleBlob();
+      try {
+        if (statement === undefined) {
+          const described = await exchange(serialize.parse({ name, text }), serialize.describe({ type: "S", name }));
+          statement = { name, paramTypes: parse.parseDescribeStatementResults(described) };
+          byText.set(text, statement);
+        }
+        const { paramTypes } = statement;
+        const values = params.map((value, i) => {
+          if (value === null || value === undefined) return null;
+          const type = paramTypes[i] ?? 0;
+          const serializer = options?.serializers?.[type] ?? client.serializers[type];
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- as PGlite's query: a type without a serializer goes as the value's own text
+          return serializer === undefined ? String(value) : serializer(value);
+        });
+        const messages = await exchange(serialize.bind({ statement: name, values }), serialize.describe({ type: "P" }), serialize.execute({}));
+        if (!client.isInTransaction()) await client.syncToFs();
+        await client._cleanupBlob();
+        const [result] = parse.parseResults(messages, client.parsers, options, await client._getWrittenBlob());
+        return result as Results;
+      } catch (err) {
+        byText.delete(text);
+        // Closing a statement that does not exist is no error; this runs even in an aborted transaction.
+        await exchange(serialize.close({ type: "S", name })).catch(() => undefined);
+        await client._cleanupBlob();
+        await client._getWrittenBlob();
+        // As PGlite's query: the database's error names the statement and its values.
+        if (err instanceof Error && "code" in err) Object.assign(err, { query: text, params, queryOptions: options });
+        throw err;
       }
-      const { paramTypes } = statement;
-      const values = params.map((value, i) => {
-        if (value === null || value === undefined) return null;
-        const type = paramTypes[i] ?? 0;
-        const serializer = options?.serializers?.[type] ?? client.serializers[type];
-        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- as PGlite's query: a type without a serializer goes as the value's own text
-        return serializer === undefined ? String(value) : serializer(value);
-      });
-      const bound = concat(serialize.bind({ statement: statement.name, values }), serialize.describe({ type: "P" }), serialize.execute({}), serialize.sync());
-      const { messages } = await client.execProtocol(bound, { syncToFs: false });
-      if (!client.isInTransaction()) await client.syncToFs();
-      const [result] = parse.parseResults(messages, client.parsers, options);
-      return result as Results;
     },
   };
 }

@@ -26,6 +26,8 @@ export async function openPglite<TSchema extends Record<string, unknown>>(option
 
 function pgliteDatabase<TSchema extends Record<string, unknown>>(client: PGlite, options: ResolvedDatabaseOptions<TSchema>): Database<TSchema> {
   const db = drizzlePglite({ client: drizzleClientOf(client), ...(options.schema ? { schema: options.schema } : {}) }) as unknown as Db<TSchema>;
+  // drizzle's sessions keep the client above; an application reaching for the PGlite gets the PGlite.
+  Object.assign(db, { $client: client });
   return {
     db,
     driver: "pglite",
