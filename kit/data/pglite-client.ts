@@ -1,17 +1,16 @@
-// The PGlite client that drizzle is given on the embedded database (its `db.$client`): the PGlite
-// itself, but for two costs it would pay on every query. PGlite copies its table of parsers for any
+// The client drizzle's sessions are given on the embedded database (not `db.$client`, which is the
+// PGlite itself): the PGlite's query and transactions, but for two costs it would pay on every query. PGlite copies its table of parsers for any
 // query that brings its own, and drizzle brings its own with every query (ADR 0147); and PGlite
 // parses and plans every query anew, while `prepareStatement`'s statements are the same text each
 // time (ADR 0148).
 import { randomBytes } from "node:crypto";
 import { parse, type PGlite, protocol, type QueryOptions, type Results, type Transaction, types } from "@electric-sql/pglite";
-import { QUERY_PREPARED, type QueryPrepared } from "./prepared-statement.js";
+import { PREPARED_CLIENT } from "./prepared-statement.js";
 
 // drizzle's PGlite driver asks for these types as PostgreSQL's text: its own mapping reads them.
 const TEXT_TYPE_OIDS = [types.TIMESTAMP, types.TIMESTAMPTZ, types.INTERVAL, types.DATE, 1231, 1115, 1185, 1187, 1182] as const;
 const keepText = (value: string) => value;
-/** The parsers the PGlite under `drizzleClientOf` must have: give them to its constructor. */
-export const TEXT_PARSERS = Object.fromEntries(TEXT_TYPE_OIDS.map((oid) => [oid, keepText]));
+const TEXT_PARSERS = Object.fromEntries(TEXT_TYPE_OIDS.map((oid) => [oid, keepText]));
 const TEXT_PROBE = "\u0000text";
 
 function keepsProbe(parse: (value: string, typeId: number) => unknown, typeId: number): boolean {
@@ -25,13 +24,15 @@ function keepsProbe(parse: (value: string, typeId: number) => unknown, typeId: n
 type Query = (text: string, params?: unknown[], options?: QueryOptions) => Promise<Results>;
 
 /**
- * `client` as drizzle's sessions should see it (not as `db.$client`, which stays the PGlite, so an
- * application's own parsers are never looked at). Queries whose parsers only keep types as text that the
- * client already keeps as text go without them; any other parsers still go, as do all of them
- * once something (PGlite's `refreshArrayTypes()`) has changed the client's. Statements run through
- * `prepareStatement` are parsed once per client and then only bound and executed.
+ * `client` as drizzle's sessions should see it: its `query` and `transaction`. Queries whose
+ * parsers only keep types as text that the client keeps as text go without them; the client is
+ * set to keep them so here, once it is ready (its start-up gives the array types parsers of their
+ * own). Any other parsers still go, as do all of them once something (PGlite's
+ * `refreshArrayTypes()`) has changed the client's. Statements run through `prepareStatement` are
+ * parsed once per client and then only bound and executed.
  */
 export function drizzleClientOf(client: PGlite): PGlite {
+  Object.assign(client.parsers, TEXT_PARSERS);
   // Per options object (drizzle keeps two per prepared query): the same without parsers, when they only keep types as text.
   const leanOptions = new WeakMap<QueryOptions, QueryOptions | undefined>();
   const lean = (options: QueryOptions | undefined): QueryOptions | undefined => {
@@ -48,36 +49,30 @@ export function drizzleClientOf(client: PGlite): PGlite {
     return withoutParsers !== undefined && Object.keys(parsers).every((oid) => client.parsers[Number(oid)] === keepText) ? withoutParsers : options;
   };
   const statements = preparedStatements(client);
+  // What prepareStatement's queries run on: kept by text when they can be, else `fallback`.
+  const preparedVia = (fallback: Query, runLocked: (run: () => Promise<Results>) => Promise<Results>) => ({
+    query: (text: string, params?: unknown[], options?: QueryOptions) => {
+      const leaned = lean(options);
+      return statements.canRun(leaned) ? runLocked(() => statements.run(text, params, leaned)) : fallback(text, params, leaned);
+    },
+  });
   const query: Query = (text, params, options) => client.query(text, params, lean(options));
-  // As PGlite's own query: after start-up and outside any transaction of another caller.
-  const queryPrepared: QueryPrepared = async (text, params, options) => {
-    const leaned = lean(options as QueryOptions | undefined);
-    if (!statements.canRun(leaned)) return query(text, params, leaned);
-    await client._checkReady();
-    return client._runExclusiveTransaction(() => client._runExclusiveQuery(() => statements.run(text, params, leaned)));
-  };
   const transaction = <T>(run: (tx: Transaction) => Promise<T>) =>
     client.transaction((tx) => {
       const txQuery: Query = (text, params, options) => tx.query(text, params, lean(options));
       // The transaction holds PGlite's transaction lock already; a statement takes the query lock, as tx.query does.
-      const txQueryPrepared: QueryPrepared = async (text, params, options) => {
-        const leaned = lean(options as QueryOptions | undefined);
-        if (!statements.canRun(leaned)) return txQuery(text, params, leaned);
+      const prepared = preparedVia(txQuery, async (run) => {
         if (tx.closed) throw new Error("Transaction is closed");
-        return client._runExclusiveQuery(() => statements.run(text, params, leaned));
-      };
-      return run(Object.create(tx, { query: { value: txQuery }, [QUERY_PREPARED]: { value: txQueryPrepared } }) as Transaction);
+        return client._runExclusiveQuery(run);
+      });
+      return run(Object.create(tx, { query: { value: txQuery }, [PREPARED_CLIENT]: { value: prepared } }) as Transaction);
     });
-  return new Proxy(client, {
-    get(target, property) {
-      if (property === "query") return query;
-      if (property === "transaction") return transaction;
-      if (property === QUERY_PREPARED) return queryPrepared;
-      const value: unknown = Reflect.get(target, property, target);
-      // PGlite's methods use its private state: they must run on the client itself, not the proxy.
-      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
+  // As PGlite's own query: after start-up and outside any transaction of another caller.
+  const prepared = preparedVia(query, async (run) => {
+    await client._checkReady();
+    return client._runExclusiveTransaction(() => client._runExclusiveQuery(run));
   });
+  return { query, transaction, [PREPARED_CLIENT]: prepared } as unknown as PGlite;
 }
 
 interface Statement {

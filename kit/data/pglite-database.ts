@@ -4,7 +4,7 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePgliteDb } from "drizzle-orm/pglite/migrator";
 import { toDataError } from "./data-error.js";
 import type { Database, Db, ResolvedDatabaseOptions } from "./database.js";
-import { drizzleClientOf, TEXT_PARSERS } from "./pglite-client.js";
+import { drizzleClientOf } from "./pglite-client.js";
 import { extractPgliteTemplate, holdsCluster, migrationsKey, readPgliteTemplate, savePgliteTemplate } from "./pglite-template.js";
 
 /** Opens PGlite and applies `options.migrationsFolder`, unless the template it started from holds them already. */
@@ -26,7 +26,7 @@ export async function openPglite<TSchema extends Record<string, unknown>>(option
 
 function pgliteDatabase<TSchema extends Record<string, unknown>>(client: PGlite, options: ResolvedDatabaseOptions<TSchema>): Database<TSchema> {
   const db = drizzlePglite({ client: drizzleClientOf(client), ...(options.schema ? { schema: options.schema } : {}) }) as unknown as Db<TSchema>;
-  // drizzle's sessions keep the client above; an application reaching for the PGlite gets the PGlite.
+  // An application reaching for the PGlite gets the PGlite, not the client drizzle's sessions keep.
   Object.assign(db, { $client: client });
   return {
     db,
@@ -73,13 +73,10 @@ async function startPglite(dataDir: string | undefined, cacheDir: string | false
   const template = migratedTemplate ?? (cached === undefined ? undefined : await readPgliteTemplate(cached));
   const extracted = template !== undefined && dataDir !== undefined && (await extractPgliteTemplate(template, dataDir));
   const client = new PGlite({
-    parsers: TEXT_PARSERS,
     ...(dataDir === undefined ? {} : { dataDir }),
     ...(template === undefined || extracted ? {} : { loadDataDir: new Blob([template]) }),
   });
   await client.waitReady;
-  // PGlite's start-up gave the array types among them parsers of their own.
-  Object.assign(client.parsers, TEXT_PARSERS);
   if (cached !== undefined && template === undefined) await savePgliteTemplate(client, cached);
   return {
     client,

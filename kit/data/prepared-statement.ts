@@ -53,25 +53,14 @@ export function prepareStatement(build: (db: Executor) => PreparableQuery<unknow
 type PreparedQueryTemplate = PgPreparedQuery<PreparedQueryConfig> & { client: unknown };
 
 /**
- * Implemented by a driver client that keeps statements parsed by their text and runs them with
- * new values (the PGlite client of openDatabase and its transactions, ADR 0148): the statements
- * of `prepareStatement` run through it there. node-postgres does the same by the statement's name.
+ * Where a driver client keeps statements parsed by their text and runs them with new values (the
+ * PGlite client of openDatabase and its transactions, ADR 0148): the client `prepareStatement`'s
+ * statements run on there. node-postgres does the same by the statement's name, on itself.
  */
-export const QUERY_PREPARED = Symbol("protomesh.data.queryPrepared");
-export type QueryPrepared = (text: string, params: unknown[] | undefined, options: unknown) => Promise<unknown>;
-
-// One per client (a transaction's lives as long as it): what drizzle's prepared query calls instead.
-const preparedClients = new WeakMap<object, { query: QueryPrepared }>();
+export const PREPARED_CLIENT = Symbol("protomesh.data.preparedClient");
 
 function preparedClientOf(client: unknown): unknown {
-  const queryPrepared = (client as { [QUERY_PREPARED]?: QueryPrepared })[QUERY_PREPARED];
-  if (queryPrepared === undefined) return client;
-  let prepared = preparedClients.get(client as object);
-  if (prepared === undefined) {
-    prepared = { query: queryPrepared };
-    preparedClients.set(client as object, prepared);
-  }
-  return prepared;
+  return (client as { [PREPARED_CLIENT]?: unknown })[PREPARED_CLIENT] ?? client;
 }
 
 // drizzle keeps the connection (pool, pool client, PGlite or its transaction) as `client` on its
