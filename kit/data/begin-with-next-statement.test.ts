@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { eq, sql } from "drizzle-orm";
-import type pg from "pg";
+import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type Database, openDatabase, prepareStatement } from "@protomesh/data";
 import { createTestDatabase, type TestDatabase } from "../../test/helpers/index.js";
@@ -55,6 +55,25 @@ describe("a transaction's BEGIN travels with its first statement (PostgreSQL)", 
       { name: "a", value: 1 },
       { name: "b", value: 2 },
     ]);
+  });
+
+  it("sends through pg.Client's query as it is at the time, so what wraps it after the client was handed out sees every statement", async () => {
+    const prototype = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+    const original = prototype.query;
+    const seen: string[] = [];
+    prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const [config] = args;
+      seen.push(typeof config === "string" ? config : ((config as { text?: string } | undefined)?.text ?? ""));
+      return original.apply(this, args);
+    };
+    try {
+      await counterValue.execute(database.db, { name: "a" });
+      await database.db.transaction((tx) => insertCounter.execute(tx, { name: "c", value: 3 }));
+    } finally {
+      prototype.query = original;
+    }
+    expect(seen.filter((text) => /^select\b/.test(text))).toHaveLength(1);
+    expect(seen.filter((text) => /^insert\b/.test(text))).toHaveLength(1);
   });
 
   it("keeps the first statement inside the transaction: unseen by others until commit, undone by a rollback", async () => {

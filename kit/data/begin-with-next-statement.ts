@@ -92,7 +92,10 @@ class QueryAfterBegin extends NodePgQuery {
  * transaction with nothing in flight). Call `reset` when the client is handed out again.
  */
 export function beginWithNextStatement(client: pg.PoolClient): { reset(): void } {
-  const send = client.query.bind(client) as (config: unknown, values?: unknown, callback?: unknown) => unknown;
+  // The driver's query as it is when called, not when this client was first handed out: whatever
+  // wraps pg.Client.prototype.query later (tracing, a statement counter) still sees every statement.
+  const driverQuery = Object.getPrototypeOf(client) as { query: (...args: unknown[]) => unknown };
+  const send = (...args: unknown[]): unknown => driverQuery.query.apply(client, args);
   const connection = (client as unknown as { connection: Connection }).connection;
   let heldBegin: string | undefined;
   // A BEGIN is held only on an idle connection with nothing in flight: inside a transaction it is
