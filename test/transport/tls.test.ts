@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import http2 from "node:http2";
 import { once } from "node:events";
-import { connect as tlsConnect } from "node:tls";
+import { connect as tlsConnect, TLSSocket } from "node:tls";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { createCertificateAuthority, type CertificateAuthority, type PemPair } from "@protomesh/server/pki";
 import { OrdersService } from "protomesh/gen/shop/orders/v1/orders_pb";
 import { Health } from "@protomesh/clients/health";
@@ -144,6 +144,25 @@ describe("mTLS", () => {
   it("leaves services the list does not name open to any verified peer", async () => {
     const health = createClient(Health, createGrpcTransport({ baseUrl: app.baseUrl, nodeOptions: { ca: ca.cert, ...clients.intruder } }));
     expect((await health.check({ service: "" })).status).toBe(1);
+  });
+
+  it.each([
+    ["gRPC", createGrpcTransport],
+    ["the Connect protocol", createConnectTransport],
+  ])("reads a connection's client certificate once, not once per call (%s)", async (_protocol, createTransport) => {
+    const nodeOptions = { ca: ca.cert, cert: clients.gateway?.cert, key: clients.gateway?.key };
+    const client = createClient(OrdersService, createTransport({ baseUrl: app.baseUrl, httpVersion: "2", nodeOptions }));
+    await client.getOrder({ orderId: ORDER_ID });
+    const reads = vi.spyOn(TLSSocket.prototype, "getPeerCertificate");
+    try {
+      for (let call = 0; call < 5; call++) await client.getOrder({ orderId: ORDER_ID });
+      for await (const update of client.watchOrder({ orderId: ORDER_ID })) expect(update.order?.orderId).toBe(ORDER_ID);
+      expect(trace.filter((line) => line.includes("peer=spiffe://shop/gateway")).length).toBeGreaterThanOrEqual(6);
+      // The first call read it; these ran on the same connection.
+      expect(reads).not.toHaveBeenCalled();
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it("refuses plaintext HTTP/2 on the TLS port", async () => {

@@ -95,7 +95,9 @@ export function createConnectServer(bindings: readonly ServiceBinding[], options
     writeMaxBytes: opts.writeMaxBytes,
     shutdownSignal: shutdown.signal,
     interceptors: [...observe, errorMapping, createDeadlineInterceptor(), ...enforcement],
-    ...(peerValues === undefined ? {} : { contextValues: (req) => peerValues(req.socket as TLSSocket) }),
+    // The session's socket, not the request's: Node makes a new proxy socket for each request's
+    // stream, so keyed by that the per-connection cache below would read the certificate per call.
+    ...(peerValues === undefined ? {} : { contextValues: (req) => peerValues(sessionSocketOf(req)) }),
   });
   const { limits } = opts;
   const settings = { maxConcurrentStreams: limits.maxStreamsPerConnection };
@@ -240,6 +242,11 @@ function routeStreams(
     if (shape === "unary" || shape === "server_streaming") admission.holdRequestBytes(stream, headers);
     toCompat.call(server, stream, headers, flags, rawHeaders);
   });
+}
+
+/** An HTTP/2 request's connection socket (an HTTP/1.1 request's socket is its connection's). */
+function sessionSocketOf(req: { readonly socket: unknown; readonly stream?: http2.ServerHttp2Stream }): TLSSocket {
+  return (req.stream?.session?.socket ?? req.socket) as TLSSocket;
 }
 
 // The verified client certificate is read once per connection, not once per call.
