@@ -1,4 +1,4 @@
-// npm run bench [-- <name>...] [-- --warmup 5 --seconds 8 --concurrency 64 --tail-concurrency 16 --writers 16 --rate 0 --rates 25,50,100,150,200 --rounds 1 --only a,b]
+// npm run bench [-- <name>...] [-- --warmup 5 --saga-warmup 60 --seconds 8 --concurrency 64 --tail-concurrency 16 --writers 16 --rate 0 --rates 25,50,100,150,200 --rounds 1 --only a,b]
 // Runs the named benchmarks (all by default) and prints one JSON line per variant on stdout;
 // progress goes to stderr.
 import { cpus, loadavg } from "node:os";
@@ -20,6 +20,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     warmup: { type: "string", default: "5" },
+    "saga-warmup": { type: "string", default: "60" },
     seconds: { type: "string", default: "8" },
     concurrency: { type: "string", default: "64" },
     "tail-concurrency": { type: "string", default: "16" },
@@ -32,6 +33,7 @@ const { values, positionals } = parseArgs({
 });
 const settings: BenchSettings = {
   warmupS: Number(values.warmup),
+  sagaWarmupS: Number(values["saga-warmup"]),
   seconds: Number(values.seconds),
   concurrency: Number(values.concurrency),
   tailConcurrency: Number(values["tail-concurrency"]),

@@ -256,7 +256,7 @@ export async function saga(settings: BenchSettings): Promise<void> {
 
     const phases = [];
     for (const [i, ratePerS] of rates.entries()) {
-      const row = await runPhase(shop, database, ratePerS, i === 0 ? settings.warmupS : Math.min(phaseWarmupS, settings.warmupS), settings.seconds);
+      const row = await runPhase(shop, database, ratePerS, i === 0 ? settings.sagaWarmupS : Math.min(phaseWarmupS, settings.warmupS), settings.seconds);
       console.error(
         `saga: ${row.callsPerS} completed/s at ${ratePerS} offered, end-to-end p50 ${row.p50Ms} ms p99 ${row.p99Ms} ms, ` +
           `CPU ${round(row.cpuUsPerSaga.total / 1000, 2)} ms/saga, ${row.sqlPerSaga.total.roundTrips} round trips/saga, load ${row.load1AtStart}`,

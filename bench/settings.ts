@@ -2,6 +2,12 @@
 export interface BenchSettings {
   /** Seconds of load before the window opens (servers keep speeding up for seconds). */
   warmupS: number;
+  /**
+   * Seconds of load before the saga benchmark's first window. Longer than `warmupS`: at tens of
+   * sagas/s each code path of a service runs too seldom for V8 to optimize it soon, and after 5 s a
+   * saga costs the services 1.3-1.7× what it costs after 60 s (docs/benchmarks.md).
+   */
+  sagaWarmupS: number;
   /** Seconds of the measured window. */
   seconds: number;
   /** Calls in flight from the load generator. */
