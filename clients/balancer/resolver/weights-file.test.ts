@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -27,6 +27,13 @@ async function setUp(initial: string) {
   return { file, resolver, reported };
 }
 
+// Replaced as an operator or Kubernetes replaces it: a file written in place can be polled while
+// it is half-written (empty), and that read's JSON error would be reported before the change's.
+async function replaceFile(file: string, text: string): Promise<void> {
+  await writeFile(`${file}.next`, text);
+  await rename(`${file}.next`, file);
+}
+
 async function until(check: () => boolean): Promise<void> {
   for (const end = Date.now() + 5_000; !check(); ) {
     if (Date.now() > end) throw new Error("timed out");
@@ -40,7 +47,7 @@ describe("watchWeightsFile", () => {
     const changes: Record<string, number>[] = [];
     cleanups.push(watchWeightsFile(resolver, file, { intervalMs: 20, onChange: (w) => changes.push(w) }));
     expect(resolver.weights()).toEqual({ stable: 90, canary: 10 });
-    await writeFile(file, '{"stable": 50, "canary": 50}');
+    await replaceFile(file, '{"stable": 50, "canary": 50}');
     await until(() => changes.length > 0);
     expect(resolver.weights()).toEqual({ stable: 50, canary: 50 });
     await until(() => reported.at(-1)?.every((a) => a.subset?.weight === 50) === true);
@@ -50,10 +57,10 @@ describe("watchWeightsFile", () => {
     const { file, resolver } = await setUp('{"stable": 90, "canary": 10}');
     const errors: unknown[] = [];
     cleanups.push(watchWeightsFile(resolver, file, { intervalMs: 20, onError: (e) => errors.push(e) }));
-    await writeFile(file, '{"stable": 0, "canary": 0}');
+    await replaceFile(file, '{"stable": 0, "canary": 0}');
     await until(() => errors.length > 0);
     expect(String(errors[0])).toMatch(/at least one subset needs a positive weight/);
-    await writeFile(file, '["stable", 90]');
+    await replaceFile(file, '["stable", 90]');
     await until(() => errors.length > 1);
     expect(String(errors[1])).toMatch(/expected an object of subset names to weights/);
     expect(resolver.weights()).toEqual({ stable: 90, canary: 10 });
