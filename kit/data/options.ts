@@ -6,7 +6,11 @@ export interface DatabaseOptions<TSchema extends Record<string, unknown> = Recor
    * PGlite. Services read it from `DATABASE_URL`. Default: unset.
    */
   url?: string | undefined;
-  /** PGlite data directory (only without `url`). Default: unset, an in-memory database. */
+  /**
+   * PGlite data directory (only without `url`). Default: unset, an in-memory database. A new
+   * embedded cluster has the databases `postgres` (the one opened) and `template1`, not
+   * `template0` (ADR 0151).
+   */
   dataDir?: string | undefined;
   /**
    * Where embedded PGlite keeps a freshly initialised cluster, one tarball per PGlite version

@@ -5,7 +5,7 @@ import { migrate as migratePgliteDb } from "drizzle-orm/pglite/migrator";
 import { toDataError } from "./data-error.js";
 import type { Database, Db, ResolvedDatabaseOptions } from "./database.js";
 import { drizzleClientOf } from "./pglite-client.js";
-import { extractPgliteTemplate, holdsCluster, migrationsKey, readPgliteTemplate, savePgliteTemplate } from "./pglite-template.js";
+import { dropTemplate0, extractPgliteTemplate, holdsCluster, migrationsKey, readPgliteTemplate, savePgliteTemplate } from "./pglite-template.js";
 
 /** Opens PGlite and applies `options.migrationsFolder`, unless the template it started from holds them already. */
 export async function openPglite<TSchema extends Record<string, unknown>>(options: ResolvedDatabaseOptions<TSchema>): Promise<Database<TSchema>> {
@@ -61,7 +61,7 @@ interface StartedPglite {
 
 /**
  * A new database is restored from the cached template of its migrations folder, else from
- * initdb's (or initialised and then saved as it); one that was not saves the migrated template
+ * initdb's (or initialised, without template0, and then saved as it); one that was not saves the migrated template
  * once its migrations ran. A data directory gets the template's files written by Node, then
  * PGlite resumes it as it would any cluster.
  */
@@ -77,7 +77,16 @@ async function startPglite(dataDir: string | undefined, cacheDir: string | false
     ...(template === undefined || extracted ? {} : { loadDataDir: new Blob([template]) }),
   });
   await client.waitReady;
-  if (cached !== undefined && template === undefined) await savePgliteTemplate(client, cached);
+  if (fresh && template === undefined) {
+    // initdb ran: the cluster a template would have given, then saved as the template.
+    try {
+      await dropTemplate0(client);
+    } catch (err) {
+      await client.close().catch(() => undefined);
+      throw toDataError(err);
+    }
+    if (cached !== undefined) await savePgliteTemplate(client, cached);
+  }
   return {
     client,
     migrated: migratedTemplate !== undefined,

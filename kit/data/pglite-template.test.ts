@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { sql } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { openDatabase } from "@protomesh/data";
+import { type Database, openDatabase } from "@protomesh/data";
 import { defaultPgliteCacheDir, extractPgliteTemplate, MIGRATED_TEMPLATES_KEPT, migrationsKey, pgliteTemplatePath, savePgliteTemplate } from "./pglite-template.js";
 
 const migrationsFolder = fileURLToPath(new URL("./testdata/migrations", import.meta.url));
@@ -56,6 +56,32 @@ describe("PGlite template", () => {
       expect(rows).toEqual([{ n: 0 }]);
     } finally {
       await second.close();
+    }
+  }, 120_000);
+
+  it("makes new clusters without template0, from initdb or a template, where CREATE DATABASE still copies template1", async () => {
+    const cacheDir = join(root, "cache");
+    const databases = async (database: Database) => {
+      const { rows } = await database.db.execute<{ datname: string }>(sql`select datname from pg_database order by datname`);
+      return rows.map((row) => row.datname);
+    };
+    // initdb without a cache; initdb saved as the template; that template restored into a directory.
+    for (const [options, expectedDirs] of [
+      [{ pgliteCacheDir: false }, undefined],
+      [{ pgliteCacheDir: cacheDir }, undefined],
+      [{ dataDir: join(root, "data"), pgliteCacheDir: cacheDir }, 2],
+    ] as const) {
+      const database = await openDatabase(options);
+      try {
+        expect(await databases(database)).toEqual(["postgres", "template1"]);
+        await database.db.execute(sql`create database copied`);
+        expect(await databases(database)).toEqual(["copied", "postgres", "template1"]);
+        await expect(database.db.execute(sql`create database pristine template template0`)).rejects.toThrow(/template0/);
+        // Written to disk: a directory per database of the template (template1 and postgres), not three.
+        if (expectedDirs !== undefined) expect(await readdir(join(root, "data", "base"))).toHaveLength(expectedDirs + 1);
+      } finally {
+        await database.close();
+      }
     }
   }, 120_000);
 

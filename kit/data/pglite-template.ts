@@ -17,12 +17,30 @@ export function defaultPgliteCacheDir(env: NodeJS.ProcessEnv = process.env): str
   return join(base, "protomesh");
 }
 
+// What a new cluster holds besides initdb's work; a template made before a change to it is not
+// used after (the name differs). 2: without template0 (ADR 0151).
+const CLUSTER_LAYOUT = 2;
+
 /**
  * Where a template of the installed PGlite lives in `cacheDir`: initdb's cluster, or with
  * `migrations` (a `migrationsKey`) that cluster after those migrations.
  */
 export function pgliteTemplatePath(cacheDir: string, migrations?: string): string {
-  return join(cacheDir, `pglite-${installedPgliteVersion()}-${migrations === undefined ? "initdb" : `migrated-${migrations}`}.tar`);
+  return join(cacheDir, `${templatePrefix()}${migrations === undefined ? "initdb" : `migrated-${migrations}`}.tar`);
+}
+
+const templatePrefix = () => `pglite-${installedPgliteVersion()}-${CLUSTER_LAYOUT}-`;
+
+/**
+ * Drops template0 from a cluster initdb has just made, before anything else runs on it. Its 300
+ * files are a third of the files every new database's directory gets (ADR 0151); it is the
+ * pristine copy `CREATE DATABASE ... TEMPLATE template0` asks for, which an embedded database
+ * owned by one application does not need. `CREATE DATABASE` still copies template1.
+ */
+export async function dropTemplate0(client: PGlite): Promise<void> {
+  // Two statements: DROP DATABASE cannot run inside the transaction a multi-statement query is.
+  await client.exec("update pg_database set datistemplate = false where datname = 'template0'");
+  await client.exec("drop database template0");
 }
 
 /**
@@ -88,7 +106,7 @@ export async function savePgliteTemplate(client: PGlite, cacheDir: string, migra
 }
 
 async function removeLeastUsedTemplates(cacheDir: string): Promise<void> {
-  const prefix = `pglite-${installedPgliteVersion()}-migrated-`;
+  const prefix = `${templatePrefix()}migrated-`;
   const names = (await readdir(cacheDir)).filter((name) => name.startsWith(prefix) && name.endsWith(".tar"));
   const used = await Promise.all(names.map(async (name) => ({ name, at: (await stat(join(cacheDir, name))).mtimeMs })));
   used.sort((a, b) => b.at - a.at);
