@@ -51,6 +51,14 @@ const insertMoment = prepareStatement((db) =>
 );
 const notify = prepareStatement(() => sql`select pg_notify('moments', ${sql.placeholder("payload")}::text)`);
 
+/** The types of the frontend messages in a protocol buffer, e.g. "BES" for Bind, Execute, Sync. */
+function messageTypes(buffer: Uint8Array): string {
+  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  let types = "";
+  for (let offset = 0; offset < buffer.byteLength; offset += 1 + view.getInt32(offset + 1)) types += String.fromCharCode(view.getUint8(offset));
+  return types;
+}
+
 describe("drizzle on the PGlite openDatabase opens", () => {
   let database: Database<typeof schema>;
   let reference: ReturnType<typeof drizzle<typeof schema>>;
@@ -113,6 +121,9 @@ describe("drizzle on the PGlite openDatabase opens", () => {
     const byId = prepareStatement((db) => db.select().from(moments).where(eq(moments.id, sql.placeholder("id"))).limit(1));
     expect(await byId.execute(database.db, { id: 1 })).toEqual(expected);
     expect(execProtocol).toHaveBeenCalledTimes(2);
+    // Parse and describe the statement (its parameters and rows), then bind and execute: the rows'
+    // description is kept with the statement, not asked for again on every run.
+    expect(execProtocol.mock.calls.map(([message]) => messageTypes(message))).toEqual(["PDS", "BES"]);
     expect(await byId.execute(database.db, { id: 1 })).toEqual(expected);
     expect(await database.db.transaction((tx) => byId.execute(tx, { id: 1 }))).toEqual(expected);
     expect(await byId.execute(database.db, { id: 99 })).toEqual([]);

@@ -75,15 +75,22 @@ export function drizzleClientOf(client: PGlite): PGlite {
   return { query, transaction, [PREPARED_CLIENT]: prepared } as unknown as PGlite;
 }
 
+type BackendMessage = Parameters<typeof parse.parseResults>[0][number];
+
 interface Statement {
   name: string;
   paramTypes: number[];
+  /** Its rows' names and types, undefined when it returns none (NoData). */
+  rowDescription: BackendMessage | undefined;
 }
 
 /**
  * Named statements kept on one PGlite, by text: the first run parses and describes it (its
- * parameters' types), every run then binds, describes the portal (its rows' types) and executes it
- * in one call into PostgreSQL, where PGlite's own query makes five and parses and plans each time.
+ * parameters' and rows' types), every run then binds and executes it in one call into PostgreSQL,
+ * where PGlite's own query makes five, parses and plans each time and describes the rows again.
+ * The rows' description is kept with the statement: PostgreSQL refuses to run a named statement
+ * whose result would change shape ("cached plan must not change result type"), so a kept one is
+ * never stale.
  * Values are serialized, rows parsed and a COPY's blob returned as PGlite's own query does. A
  * statement that fails is closed and parsed again at its next run, as node-postgres' pool drops a
  * connection after an error: a statement whose table changed type under it fails once, not for
@@ -109,7 +116,8 @@ function preparedStatements(client: PGlite) {
       try {
         if (statement === undefined) {
           const described = await exchange(serialize.parse({ name, text }), serialize.describe({ type: "S", name }));
-          statement = { name, paramTypes: parse.parseDescribeStatementResults(described) };
+          const rowDescription = described.find((message) => message.name === "rowDescription");
+          statement = { name, paramTypes: parse.parseDescribeStatementResults(described), rowDescription };
           byText.set(text, statement);
         }
         const { paramTypes } = statement;
@@ -120,7 +128,8 @@ function preparedStatements(client: PGlite) {
           // eslint-disable-next-line @typescript-eslint/no-base-to-string -- as PGlite's query: a type without a serializer goes as the value's own text
           return serializer === undefined ? String(value) : serializer(value);
         });
-        const messages = await exchange(serialize.bind({ statement: name, values }), serialize.describe({ type: "P" }), serialize.execute({}));
+        const executed = await exchange(serialize.bind({ statement: name, values }), serialize.execute({}));
+        const messages = statement.rowDescription === undefined ? executed : [statement.rowDescription, ...executed];
         if (!client.isInTransaction()) await client.syncToFs();
         await client._cleanupBlob();
         const [result] = parse.parseResults(messages, client.parsers, options, await client._getWrittenBlob());
