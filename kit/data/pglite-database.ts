@@ -9,10 +9,11 @@ import { dropTemplate0, extractPgliteTemplate, holdsCluster, migrationsKey, read
 
 /** Opens PGlite and applies `options.migrationsFolder`, unless the template it started from holds them already. */
 export async function openPglite<TSchema extends Record<string, unknown>>(options: ResolvedDatabaseOptions<TSchema>): Promise<Database<TSchema>> {
-  const { client, migrated, saveMigrated } = await startPglite(options.dataDir, options.pgliteCacheDir, options.migrationsFolder);
+  const { client, migrated, finishInitdb, saveMigrated } = await startPglite(options.dataDir, options.pgliteCacheDir, options.migrationsFolder);
   const database = pgliteDatabase(client, options);
   try {
     await database.ready();
+    await finishInitdb?.();
     if (options.migrationsFolder !== undefined && !migrated) {
       await database.migrate(options.migrationsFolder);
       await saveMigrated?.();
@@ -55,14 +56,19 @@ interface StartedPglite {
   client: PGlite;
   /** Restored from the template of the migrations folder: its migrations are applied. */
   migrated: boolean;
+  /**
+   * Set when initdb ran: drops template0 and saves the cluster as initdb's template, so it is the
+   * cluster a template would have given (ADR 0151). Call it before anything else is written.
+   */
+  finishInitdb: (() => Promise<void>) | undefined;
   /** Saves the migrations folder's template; call it right after the migrations. */
   saveMigrated: (() => Promise<void>) | undefined;
 }
 
 /**
  * A new database is restored from the cached template of its migrations folder, else from
- * initdb's (or initialised, without template0, and then saved as it); one that was not saves the migrated template
- * once its migrations ran. A data directory gets the template's files written by Node, then
+ * initdb's (or initialised, without template0, and then saved as it); one that was not saves the
+ * migrated template once its migrations ran. A data directory gets the template's files written by Node, then
  * PGlite resumes it as it would any cluster.
  */
 async function startPglite(dataDir: string | undefined, cacheDir: string | false, migrationsFolder: string | undefined): Promise<StartedPglite> {
@@ -77,19 +83,16 @@ async function startPglite(dataDir: string | undefined, cacheDir: string | false
     ...(template === undefined || extracted ? {} : { loadDataDir: new Blob([template]) }),
   });
   await client.waitReady;
-  if (fresh && template === undefined) {
-    // initdb ran: the cluster a template would have given, then saved as the template.
-    try {
-      await dropTemplate0(client);
-    } catch (err) {
-      await client.close().catch(() => undefined);
-      throw toDataError(err);
-    }
-    if (cached !== undefined) await savePgliteTemplate(client, cached);
-  }
   return {
     client,
     migrated: migratedTemplate !== undefined,
+    finishInitdb:
+      fresh && template === undefined
+        ? async () => {
+            await dropTemplate0(client);
+            if (cached !== undefined) await savePgliteTemplate(client, cached);
+          }
+        : undefined,
     saveMigrated: cached !== undefined && key !== undefined && migratedTemplate === undefined ? () => savePgliteTemplate(client, cached, key) : undefined,
   };
 }
