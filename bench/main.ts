@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { client } from "./client.js";
 import { footprint } from "./footprint.js";
 import { gc } from "./gc.js";
+import { pgliteOpen } from "./pglite-open.js";
 import { breaker, retry } from "./resilience.js";
 import { relay } from "./relay.js";
 import { rpc } from "./rpc.js";
@@ -14,7 +15,7 @@ import { sagaSteps } from "./saga-steps.js";
 import { tail } from "./tail.js";
 import type { BenchSettings } from "./settings.js";
 
-const benchmarks: Record<string, (s: BenchSettings) => Promise<void>> = { rpc, client, tail, breaker, retry, relay, saga, "saga-steps": sagaSteps, gc, footprint };
+const benchmarks: Record<string, (s: BenchSettings) => Promise<void>> = { rpc, client, tail, breaker, retry, relay, saga, "saga-steps": sagaSteps, gc, footprint, "pglite-open": pgliteOpen };
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

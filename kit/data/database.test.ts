@@ -132,6 +132,25 @@ describe("openDatabase on PGlite with a data directory", () => {
     }
   });
 
+  it("starts with a 16 MB buffer cache unless told otherwise, in memory and from a template in a directory", async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), "protomesh-pglite-cache-"));
+    const dataDir = await mkdtemp(join(tmpdir(), "protomesh-pglite-"));
+    const sharedBuffers = async (database: Database<typeof schema>) => {
+      const result = await database.db.execute<{ size: string }>(sql`select current_setting('shared_buffers') as size`);
+      await database.close();
+      return result.rows[0]?.size;
+    };
+    try {
+      expect(await sharedBuffers(await openDatabase({ schema, migrationsFolder, pgliteCacheDir: cacheDir }))).toBe("16MB");
+      // Restored from the template the first open saved, whose postgresql.conf says initdb's 128MB.
+      expect(await sharedBuffers(await openDatabase({ dataDir, schema, migrationsFolder, pgliteCacheDir: cacheDir, pgliteSharedBuffersMb: 48 }))).toBe("48MB");
+      expect(await sharedBuffers(await openDatabase({ dataDir, schema }))).toBe("16MB");
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+      await rm(cacheDir, { recursive: true, force: true });
+    }
+  });
+
   it("rejects a corrupt data directory with a DataError keeping PGlite's message", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "protomesh-pglite-"));
     try {
@@ -207,5 +226,9 @@ describe("openDatabase on PostgreSQL replicas", () => {
   it("rejects options that cannot work, naming the option", async () => {
     await expect(openDatabase({ url: "mysql://x" })).rejects.toThrow(/database url must start with postgres/);
     await expect(openDatabase({ url: "postgres://x", dataDir: "/tmp/x" })).rejects.toThrow(/dataDir/);
+    await expect(openDatabase({ url: "postgres://x", pgliteSharedBuffersMb: 32 })).rejects.toThrow(/pgliteSharedBuffersMb is for embedded PGlite/);
+    for (const size of [0, 1.5, 2048, Number.NaN]) {
+      await expect(openDatabase({ pgliteSharedBuffersMb: size })).rejects.toThrow(`database pgliteSharedBuffersMb must be a whole number of MB from 1 to 1024, got ${size}`);
+    }
   });
 });
