@@ -2,7 +2,8 @@
 # Builds the toolkit's packages (each to its own dist/: ESM, .d.ts and their CommonJS twins .d.cts,
 # ADR 0130), in dependency order, then the shop, which imports them by package name through the
 # workspace links exactly as a user's app imports them from npm. tsc emits decorator metadata,
-# which Nest's DI reads; the services' SQL migrations are copied beside their compiled code.
+# which Nest's DI reads; the services' SQL migrations are copied beside their compiled code, and
+# each service is bundled into one file that `serve` starts from (ADR 0152).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -17,3 +18,4 @@ for service in orders inventory payments; do
   mkdir -p "dist/services/$service"
   cp -r "services/$service/migrations" "dist/services/$service/migrations"
 done
+node dist/scripts/bundle-services.js

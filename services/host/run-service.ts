@@ -14,7 +14,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { connectSharedRedis, type SharedRedis } from "@protomesh/cache";
 import { ConnectTransport, type ConnectTransportOptions } from "@protomesh/server/nest";
-import { HealthRegistry } from "@protomesh/server";
+import { HealthRegistry, useFastUtf8Encoding } from "@protomesh/server";
 import { isConfigError, type CommonServiceConfig } from "../config/index.js";
 import { type Database, type DatabaseOptions, defaultPgliteCacheDir, openDatabase } from "@protomesh/data";
 import { createJetStreamBus, DEFAULT_JETSTREAM_TIMEOUT_MS } from "@protomesh/messaging/jetstream";
@@ -282,6 +282,8 @@ async function openEventBus(definition: ServiceDefinition, nats: NatsConnection,
 
 /** Runs a service until SIGTERM or SIGINT; a start-up failure prints one line and exits 1. */
 export async function main(definition: () => ServiceDefinition): Promise<void> {
+  // The shop's processes are its own: protobuf-es may encode strings the faster way in all of them.
+  useFastUtf8Encoding();
   let running: RunningService;
   try {
     running = await runService(definition());

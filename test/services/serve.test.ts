@@ -5,9 +5,10 @@
 // a file that is not what its variable says, or a URL that is no URL stops it within a bound
 // with one line naming the dependency or the variable.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -35,9 +36,9 @@ interface Served {
   exited: Promise<number | null>;
 }
 
-function serve(service: string, env: Record<string, string>): Served {
+function serve(service: string, env: Record<string, string>, nodeOptions: string[] = []): Served {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !serviceVariables.test(name)));
-  const child = spawn(process.execPath, ["dist/services/serve.js", service], { cwd: root, env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...nodeOptions, "dist/services/serve.js", service], { cwd: root, env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -128,6 +129,36 @@ describe("npm run serve -- inventory", () => {
     expect(output.trim()).toBe('invalid configuration: PORT: must be a port number (got "http")');
     expect(output).not.toMatch(/^\s+at /m);
     expect(output).not.toContain("listening on");
+  });
+});
+
+describe("npm run serve -- <service> when built", () => {
+  beforeAll(() => requireBuild());
+
+  // The build bundles each service into one file beside its main.js (ADR 0152): a start then reads
+  // that file instead of the workspace's modules. Every ES module the loader loads is recorded.
+  it.each(["orders", "inventory", "payments"])("%s starts from the bundle the build made, loading no other module of this repository", async (service) => {
+    const dir = await mkdtemp(join(tmpdir(), "protomesh-serve-modules-"));
+    try {
+      const hooks = join(dir, "hooks.mjs");
+      const loaded = join(dir, "loaded.txt");
+      await writeFile(
+        hooks,
+        `import { appendFileSync } from "node:fs";\nexport function load(url, context, next) { appendFileSync(${JSON.stringify(loaded)}, url + "\\n"); return next(url, context); }\n`,
+      );
+      await writeFile(join(dir, "register.mjs"), `import { register } from "node:module";\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
+      const served = serve(service, { PORT: "http" }, ["--import", pathToFileURL(join(dir, "register.mjs")).href]);
+      expect(await exitWithin(served, 30_000)).toBe(1);
+      // The bundle's code ran: the configuration it reads refused the port.
+      expect(served.output().trim()).toBe('invalid configuration: PORT: must be a port number (got "http")');
+      const fromRepository = (await readFile(loaded, "utf8"))
+        .split("\n")
+        .filter((url) => url.startsWith(pathToFileURL(root).href) && !url.includes("/node_modules/"))
+        .map((url) => relative(root, fileURLToPath(url)));
+      expect(fromRepository).toEqual(["dist/services/serve.js", `dist/services/${service}/main.bundle.js`]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
