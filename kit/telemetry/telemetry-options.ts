@@ -1,6 +1,3 @@
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { MetricReader } from "@opentelemetry/sdk-metrics";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 
@@ -83,20 +80,4 @@ export function metricsFromEnv(env: TelemetryEnvironment): Pick<TelemetryOptions
     throw new RangeError(`METRICS_PORT must be a port number in 1..65535, got ${JSON.stringify(env.METRICS_PORT)}`);
   }
   return { metricsPort: port };
-}
-
-let packageVersion: string | undefined;
-
-/** The version in this package's package.json, found from this file in the sources and in dist/. */
-export function protomeshVersion(): string {
-  if (packageVersion !== undefined) return packageVersion;
-  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "@protomesh/telemetry" && pkg.version !== undefined) return (packageVersion = pkg.version);
-    } catch {
-      // No package.json at this level: look further up.
-    }
-    if (dirname(dir) === dir) return (packageVersion = "unknown");
-  }
 }

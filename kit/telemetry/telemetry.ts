@@ -13,7 +13,8 @@ import { instrumentBus, relayHooks } from "./messaging.js";
 import { ClientCallTelemetry } from "./rpc-client.js";
 import { serverInterceptor } from "./rpc-server.js";
 import type { TelemetryScope } from "./scope.js";
-import { metricsFromEnv, otlpTracesUrl, protomeshVersion, resolveMetricNamespace, type TelemetryEnvironment, type TelemetryOptions } from "./telemetry-options.js";
+import { PROTOMESH_TELEMETRY_VERSION } from "./version.js";
+import { metricsFromEnv, otlpTracesUrl, resolveMetricNamespace, type TelemetryEnvironment, type TelemetryOptions } from "./telemetry-options.js";
 
 /**
  * One service's OpenTelemetry: its own tracer and meter providers (with service.name, version
@@ -70,7 +71,7 @@ export async function startTelemetry(options: TelemetryOptions, env: TelemetryEn
   const resource = resources
     .resourceFromAttributes({
       [conventions.ATTR_SERVICE_NAME]: options.service,
-      [conventions.ATTR_SERVICE_VERSION]: options.version ?? protomeshVersion(),
+      [conventions.ATTR_SERVICE_VERSION]: options.version ?? PROTOMESH_TELEMETRY_VERSION,
       "service.instance.id": options.instance ?? randomUUID(),
       "host.name": hostname(),
       "process.pid": process.pid,
@@ -89,7 +90,7 @@ export async function startTelemetry(options: TelemetryOptions, env: TelemetryEn
 
   const meter = meterProvider?.getMeter("protomesh");
   const scope: TelemetryScope = {
-    tracer: tracerProvider?.getTracer("protomesh", protomeshVersion()),
+    tracer: tracerProvider?.getTracer("protomesh", PROTOMESH_TELEMETRY_VERSION),
     instruments: meter === undefined ? undefined : createInstruments(meter, namespace),
     // `calls` is made from this scope just below; handlers enter it only later.
     enter: (ctx: Context) => ctx.setValue(clientTelemetryKey, calls),
