@@ -2,9 +2,8 @@
 // start pays it: the toolkit's openDatabase (template cache, 16 MB buffer cache), the same with
 // initdb's 128 MB buffer cache (ADR 0153), and plain PGlite with drizzle's migrator (initdb and
 // every migration). The variants alternate, `max(--rounds, 5)` opens each; medians are printed.
-import { loadavg } from "node:os";
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startChild } from "./harness/children.js";
 import { median, round } from "./harness/stats.js";

@@ -29,19 +29,29 @@ const externalPackages = [
 // CommonJS code in an ES module bundle still calls require() for Node's modules and the externals.
 const defineRequire = `import { createRequire as __bundleRequire } from "node:module"; const require = __bundleRequire(import.meta.url);`;
 
+// Modules whose `import.meta` only resolves packages from node_modules (Nest's optional ones,
+// PGlite), which works from the bundle too, or finds a file the build copies beside the bundle (a
+// service's migrations).
+const importMetaAllowed = [/^node_modules\/@nestjs\//, /^kit\/data\/dist\/pglite-template\.js$/, /^dist\/services\/[^/]+\/service\.js$/];
+
+function usesItsPath(module: string, line: string): boolean {
+  return /\b__(dirname|filename)\b/.test(line) || (/\bimport\.meta\b/.test(line) && !importMetaAllowed.some((allowed) => allowed.test(module)));
+}
+
 /**
- * CommonJS code that finds files next to its own module (__dirname, __filename) would look beside
- * the bundle instead: such a package must be external. Names each bundled module that does.
+ * Code that finds files next to its own module (CommonJS's __dirname and __filename, an ES
+ * module's import.meta) would look beside the bundle instead: such a package must be external.
+ * Names each bundled module that does, other than those known to be safe.
  */
 function modulesUsingTheirPath(bundleText: string): string[] {
-  if (!/\b__(dirname|filename)\b/.test(bundleText)) return [];
-  // esbuild heads each module's code with a comment naming it.
   const offenders = new Set<string>();
-  let current = "";
+  // esbuild heads each module's code with a comment naming it, relative to the working directory;
+  // before the first is the banner.
+  let current: string | undefined;
   for (const line of bundleText.split("\n")) {
-    const heading = /^\/\/ (\S+\.[cm]?js)$/.exec(line);
+    const heading = /^\/\/ (\S+\.[cm]?[jt]s)$/.exec(line);
     if (heading?.[1] !== undefined) current = heading[1];
-    else if (/\b__(dirname|filename)\b/.test(line)) offenders.add(current);
+    else if (current !== undefined && usesItsPath(current, line)) offenders.add(current);
   }
   return [...offenders];
 }
@@ -60,6 +70,9 @@ async function bundleService(service: string): Promise<void> {
     keepNames: true,
     sourcemap: "linked",
     external: externalPackages,
+    // The toolkit's packages as the build made them (through node_modules, as a user's app gets
+    // them), not the sources the editor's tsconfig.json maps their names to.
+    tsconfig: join(root, "tsconfig.build.json"),
     banner: { js: defineRequire },
     logLevel: "warning",
   });

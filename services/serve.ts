@@ -1,6 +1,5 @@
 // `npm run serve -- <orders|inventory|payments>`: runs one service, configured by environment
 // variables (see docs/operations.md), until SIGTERM.
-import { existsSync } from "node:fs";
 
 // Only the service asked for is loaded: another's modules would lengthen every start (ADR 0144).
 const services = ["orders", "inventory", "payments"];
@@ -11,6 +10,7 @@ if (!services.includes(name)) {
   process.exit(2);
 }
 // Built, a service starts from the one file the build bundled it into, which spares resolving and
-// reading about 1 700 module files (ADR 0152); run from source, there is no bundle beside this file.
-const bundle = new URL(`./${name}/main.bundle.js`, import.meta.url);
-await import(existsSync(bundle) ? bundle.href : `./${name}/main.js`);
+// reading about 1 700 module files (ADR 0152); a build without it fails here, naming the file.
+// Run from source (tsx), this file is serve.ts and runs the service's main.ts.
+const built = import.meta.url.endsWith(".js");
+await import(built ? `./${name}/main.bundle.js` : `./${name}/main.js`);

@@ -132,7 +132,7 @@ describe("openDatabase on PGlite with a data directory", () => {
     }
   });
 
-  it("starts with a 16 MB buffer cache unless told otherwise, in memory and from a template in a directory", async () => {
+  it("starts with a 16 MB buffer cache unless told otherwise: in memory, restored from a template into a directory, and reopened", async () => {
     const cacheDir = await mkdtemp(join(tmpdir(), "protomesh-pglite-cache-"));
     const dataDir = await mkdtemp(join(tmpdir(), "protomesh-pglite-"));
     const sharedBuffers = async (database: Database<typeof schema>) => {

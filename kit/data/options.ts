@@ -27,8 +27,9 @@ export interface DatabaseOptions<TSchema extends Record<string, unknown> = Recor
    * Embedded PGlite's buffer cache (PostgreSQL's `shared_buffers`), in MB. Default 16: PGlite
    * initialises all of it at every start, about 3.5 ms of CPU per MB (a 128 MB cache, initdb's
    * choice, made an open take 0.6 s instead of 0.2 s), and pages outside it are still read from
-   * the operating system's cache. Raise it for an embedded database much larger than it. Only
-   * without `url`; 1 to 1024.
+   * the operating system's cache. Raise it for an embedded database much larger than it. Set at
+   * start, it wins over the data directory's postgresql.conf and `ALTER SYSTEM`. Only without
+   * `url`; 1 to 1024.
    */
   pgliteSharedBuffersMb?: number | undefined;
   /** Drizzle schema (tables and relations) for `db.query.*`. Default: none. */
@@ -86,7 +87,9 @@ export function resolveDatabaseOptions<TSchema extends Record<string, unknown>>(
   }
   const pgliteSharedBuffersMb = options.pgliteSharedBuffersMb ?? DEFAULT_PGLITE_SHARED_BUFFERS_MB;
   if (!Number.isInteger(pgliteSharedBuffersMb) || pgliteSharedBuffersMb < 1 || pgliteSharedBuffersMb > 1024) {
-    throw new TypeError(`database pgliteSharedBuffersMb must be a whole number of MB from 1 to 1024, got ${pgliteSharedBuffersMb}`);
+    throw new TypeError(
+      `database pgliteSharedBuffersMb must be a whole number of MB from 1 to 1024, got ${typeof pgliteSharedBuffersMb === "string" ? JSON.stringify(pgliteSharedBuffersMb) : String(pgliteSharedBuffersMb)}`,
+    );
   }
   if (options.pgliteCacheDir === "") throw new TypeError("database pgliteCacheDir must be a directory or false, got an empty string");
   const poolSize = options.poolSize ?? 10;
