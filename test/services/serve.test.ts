@@ -5,8 +5,7 @@
 // a file that is not what its variable says, or a URL that is no URL stops it within a bound
 // with one line naming the dependency or the variable.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import module from "node:module";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -121,45 +120,6 @@ describe("npm run serve -- inventory", () => {
     expect(await exitWithin(served, 20_000)).toBe(0);
     expect(served.output()).toContain("inventory stopped");
   }, startTimeoutMs);
-
-  // Node 22.8 and later keep compiled code between starts (ADR 0154); Node 20 has no such cache.
-  it.runIf(typeof (module as { enableCompileCache?: unknown }).enableCompileCache === "function")(
-    "keeps what a start compiled in the temporary directory once it listens, reuses it for the bundle at the next start, and keeps nothing with NODE_DISABLE_COMPILE_CACHE=1",
-    async () => {
-      const own = await mkdtemp(join(tmpdir(), "protomesh-serve-compile-cache-"));
-      const bundle = pathToFileURL(join(root, "dist/services/inventory/main.bundle.js")).href;
-      const cacheFiles = (tmp: string) => readdir(join(tmp, "node-compile-cache"), { recursive: true }).catch(() => []);
-      const start = async (tmp: string, env: Record<string, string> = {}) => {
-        await mkdir(tmp, { recursive: true });
-        const served = serve("inventory", { NATS_URL: nats.url, PORT: String(await freePort()), DATA_DIR: join(own, "data"), TMPDIR: tmp, ...env });
-        started.push(served);
-        await waitForLine(served, /listening on/, startTimeoutMs / 3);
-        return served;
-      };
-      const stop = async (served: Served) => {
-        await waitUntilConsuming(nats.url, "inventory");
-        served.child.kill("SIGTERM");
-        expect(await exitWithin(served, 20_000)).toBe(0);
-      };
-      try {
-        const first = await start(join(own, "tmp"));
-        // Written while the service runs, not at its exit, which a killed replica never reaches.
-        await expect.poll(async () => (await cacheFiles(join(own, "tmp"))).length, { timeout: 10_000 }).toBeGreaterThan(0);
-        await stop(first);
-
-        const second = await start(join(own, "tmp"), { NODE_DEBUG_NATIVE: "COMPILE_CACHE" });
-        expect(second.output()).toMatch(new RegExp(`cache for (ESM )?${bundle.replaceAll(".", "\\.")} was accepted`));
-        await stop(second);
-
-        const disabled = await start(join(own, "tmp-off"), { NODE_DISABLE_COMPILE_CACHE: "1" });
-        await stop(disabled);
-        expect(await cacheFiles(join(own, "tmp-off"))).toEqual([]);
-      } finally {
-        await rm(own, { recursive: true, force: true });
-      }
-    },
-    startTimeoutMs,
-  );
 
   it("refuses a bad variable: exit code 1 and one line naming it, without a stack trace", async () => {
     const served = serve("inventory", { NATS_URL: nats.url, PORT: "http", DATA_DIR: dataDir });
