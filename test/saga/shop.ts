@@ -83,6 +83,8 @@ export interface PlaceOrdersResult {
   accepted: number;
   failed: number;
   failedBy: Record<string, number>;
+  /** The first message of each code in `failedBy`, so a report says why calls failed. */
+  failedWith: Record<string, string>;
 }
 
 export interface Shop {
@@ -283,6 +285,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
       let accepted = 0;
       let failed = 0;
       const failedBy: Record<string, number> = {};
+      const failedWith: Record<string, string> = {};
       await Promise.all(
         Array.from({ length: workers }, async () => {
           while (next < count) {
@@ -293,15 +296,17 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
             } catch (err) {
               // A fault may refuse a call; the saga promise covers accepted orders only.
               failed++;
-              const code = Code[ConnectError.from(err).code];
+              const error = ConnectError.from(err);
+              const code = Code[error.code];
               failedBy[code] = (failedBy[code] ?? 0) + 1;
+              failedWith[code] ??= error.rawMessage;
               // Back off as a client would, so an outage does not use up the whole run.
               await sleep(100);
             }
           }
         }),
       );
-      return { accepted, failed, failedBy };
+      return { accepted, failed, failedBy, failedWith };
     },
     async stop() {
       if (shardedInventory !== undefined) closeClient(shardedInventory);
