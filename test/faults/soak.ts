@@ -7,14 +7,13 @@ import { randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { clientTransport, closeClient } from "@protomesh/clients";
 import { createInventoryClient, createOrdersClient } from "../../services/clients.js";
 import { median } from "../../bench/harness/stats.js";
 import type { ServiceName } from "../../services/saga/topology.js";
 import type { InvariantReport } from "../checker/invariants.js";
 import { startNatsServer, startPostgresServer } from "../helpers/index.js";
-import { startShop, type ChildReplica } from "../saga/shop.js";
+import { startShop, tallyOrderCalls, type ChildReplica, type PlaceOrdersResult } from "../saga/shop.js";
 
 export interface SoakOptions {
   /** How long faults are injected, ms; the run then settles and checks. */
@@ -51,7 +50,7 @@ export interface MemorySeries {
 export interface SoakResult {
   passed: boolean;
   problems: string[];
-  orders: { accepted: number; failed: number; failedBy: Record<string, number> };
+  orders: PlaceOrdersResult;
   faults: FaultRecord[];
   settledMs: number;
   report: InvariantReport;
@@ -142,18 +141,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       }
     })();
 
-    const placed = { accepted: 0, failed: 0, failedBy: {} as Record<string, number> };
+    const placed = tallyOrderCalls();
     const intervalMs = 1_000 / (options.ordersPerSecond ?? 10);
     const calls = new Set<Promise<void>>();
     const load = (async () => {
       for (let n = 0; running; n++) {
         const call = orders.createOrder({ userId: `soak-${n % 31}`, items: [{ sku: "MUG-1", quantity: 1 + (n % 3) }], idempotencyKey: `soak-${randomUUID()}`, currencyCode: "EUR" }).then(
           () => void placed.accepted++,
-          (err: unknown) => {
-            placed.failed++;
-            const code = Code[ConnectError.from(err).code];
-            placed.failedBy[code] = (placed.failedBy[code] ?? 0) + 1;
-          },
+          (err: unknown) => placed.refused(err),
         );
         calls.add(call);
         void call.finally(() => calls.delete(call));
@@ -219,7 +214,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       ...(placed.accepted === 0 ? ["no order was accepted"] : []),
       ...memory.filter((m) => m.growth > growthLimit).map((m) => `${m.process}: RSS grew ${m.growth}x (${m.firstThirdMb} -> ${m.lastThirdMb} MB), over the limit ${growthLimit}x`),
     ];
-    return { passed: problems.length === 0, problems, orders: placed, faults, settledMs, report, memory };
+    const { accepted, failed, failedBy, failedWith } = placed;
+    return { passed: problems.length === 0, problems, orders: { accepted, failed, failedBy, failedWith }, faults, settledMs, report, memory };
   } finally {
     running = false;
     await sampling;

@@ -87,6 +87,24 @@ export interface PlaceOrdersResult {
   failedWith: Record<string, string>;
 }
 
+/** Counts CreateOrder calls as they end: accepted, or failed by code with each code's first message. */
+export function tallyOrderCalls(): PlaceOrdersResult & { refused(err: unknown): void } {
+  const tally = {
+    accepted: 0,
+    failed: 0,
+    failedBy: {} as Record<string, number>,
+    failedWith: {} as Record<string, string>,
+    refused(err: unknown) {
+      tally.failed++;
+      const error = ConnectError.from(err);
+      const code = Code[error.code];
+      tally.failedBy[code] = (tally.failedBy[code] ?? 0) + 1;
+      tally.failedWith[code] ??= error.rawMessage;
+    },
+  };
+  return tally;
+}
+
 export interface Shop {
   /** The NATS servers the services use; `url` is the first. */
   nats: { url: string; servers: string[] };
@@ -282,30 +300,24 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
     },
     async placeOrders(count, workers = 8, client = orders) {
       let next = 0;
-      let accepted = 0;
-      let failed = 0;
-      const failedBy: Record<string, number> = {};
-      const failedWith: Record<string, string> = {};
+      const tally = tallyOrderCalls();
       await Promise.all(
         Array.from({ length: workers }, async () => {
           while (next < count) {
             const n = next++;
             try {
               await client.createOrder({ userId: `user-${n % 29}`, items: [{ sku: "MUG-1", quantity: 1 + (n % 2) }], idempotencyKey: `shop-${randomUUID()}`, currencyCode: "EUR" });
-              accepted++;
+              tally.accepted++;
             } catch (err) {
               // A fault may refuse a call; the saga promise covers accepted orders only.
-              failed++;
-              const error = ConnectError.from(err);
-              const code = Code[error.code];
-              failedBy[code] = (failedBy[code] ?? 0) + 1;
-              failedWith[code] ??= error.rawMessage;
+              tally.refused(err);
               // Back off as a client would, so an outage does not use up the whole run.
               await sleep(100);
             }
           }
         }),
       );
+      const { accepted, failed, failedBy, failedWith } = tally;
       return { accepted, failed, failedBy, failedWith };
     },
     async stop() {
