@@ -10,7 +10,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Database, type Executor, openDatabase } from "@protomesh/data";
 import { createOutboxRelay, EventHeaders, type EventPublisher, type OutboxRelay, type OutboxRelayOptions, outbox, outboxStats, prepareEventWrite, writeEvent } from "@protomesh/messaging";
 import { OrderPlacedSchema } from "protomesh/gen/shop/orders/v1/events_pb";
-import { type DatabaseBackend, pgliteBackend, postgresBackend, schema, type TestSchema } from "./backends.js";
+import { createTestDatabase } from "../helpers/index.js";
+import { type DatabaseBackend, migrationsFolder, pgliteBackend, postgresBackend, schema, type TestSchema } from "./backends.js";
 import { type RecordingPublisher, recordingPublisher } from "./recording-publisher.js";
 
 const backends: DatabaseBackend[] = [pgliteBackend(), postgresBackend("outbox")];
@@ -531,6 +532,103 @@ describe.each(backends)("outbox on $name", (backend) => {
           // The backlog would keep the next tests' relays busy.
           await relayDatabase.db.delete(outbox).where(like(outbox.eventId, `${prefix}%`));
           await relayDatabase.close();
+        }
+      });
+
+      it("keeps the claim's generic plan instead of planning each call anew", async () => {
+        const { write, mine, prefix } = scenario();
+        // One connection, so every claim runs on the session whose prepared statements this test reads.
+        const url = (database.db as unknown as { $client: { options: { connectionString: string } } }).$client.options.connectionString;
+        const relayDatabase = await openDatabase({ url, schema, poolSize: 1 });
+        try {
+          // An outbox with history, as a running service's: on a near-empty one every plan costs the same.
+          await relayDatabase.db.insert(outbox).values(
+            Array.from({ length: 5_000 }, (_, i) => ({
+              eventId: `${prefix}old-${i}`,
+              aggregateType: "history",
+              aggregateId: `h-${i}`,
+              eventType: OrderPlacedSchema.typeName,
+              subject: OrderPlacedSchema.typeName,
+              payload: new Uint8Array(0),
+              publishedAt: new Date(),
+            })),
+          );
+          await relayDatabase.db.execute(sql`analyze ${outbox}`);
+          const publisher = recordingPublisher();
+          const r = relay(relayDatabase, publisher, { pollIntervalMs });
+          // Each round claims one row with no marks (runOnce marks in a statement of its own): the
+          // case where a custom plan, knowing the arrays are empty, looks cheaper than the generic one.
+          for (let n = 0; n < 12; n++) {
+            await write(relayDatabase.db, `g-${n}`, `g-${n}`);
+            await r.runOnce();
+          }
+          expect(mine(publisher)).toHaveLength(12);
+          const [plans] = (
+            await relayDatabase.db.execute<{ generic: number; custom: number }>(
+              sql`select generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements where statement like '%skip locked%' order by generic_plans + custom_plans desc limit 1`,
+            )
+          ).rows;
+          // PostgreSQL tries five custom plans before it weighs the generic one; planned anew, the
+          // claim costs the backend more than running it. (The relay's first claim, knowing no id
+          // yet, is another statement: the outbox's size class, below.)
+          expect(plans?.custom).toBeLessThanOrEqual(5);
+          expect(plans?.generic).toBeGreaterThanOrEqual(6);
+        } finally {
+          await relayDatabase.db.delete(outbox).where(like(outbox.eventId, `${prefix}%`));
+          await relayDatabase.close();
+        }
+      });
+
+      it("plans its claim again as the outbox grows, so a plan made on a young outbox does not scan a grown one", async () => {
+        // A database of its own, young, whose statistics nothing refreshes between the claims.
+        const young = await createTestDatabase("outbox_growth");
+        const relayDatabase = await openDatabase({ url: young.url, schema, migrationsFolder, poolSize: 1 });
+        try {
+          const publisher = recordingPublisher();
+          const r = relay(relayDatabase, publisher, { pollIntervalMs });
+          const writeAndClaim = async (name: string) => {
+            await writeEvent(relayDatabase.db, { aggregateType: "growth", aggregateId: name, schema: OrderPlacedSchema, event: create(OrderPlacedSchema, {}), eventId: name });
+            await r.runOnce();
+          };
+          for (let n = 0; n < 8; n++) await writeAndClaim(`young-${n}`);
+          await relayDatabase.db.insert(outbox).values(
+            Array.from({ length: 5_000 }, (_, i) => ({
+              eventId: `history-${i}`,
+              aggregateType: "history",
+              aggregateId: `h-${i}`,
+              eventType: OrderPlacedSchema.typeName,
+              subject: OrderPlacedSchema.typeName,
+              payload: new Uint8Array(0),
+              publishedAt: new Date(),
+            })),
+          );
+          for (let n = 0; n < 8; n++) await writeAndClaim(`grown-${n}`);
+          expect(publisher.published).toHaveLength(16);
+
+          const claims = (
+            await relayDatabase.db.execute<{ name: string; statement: string; types: string[] }>(
+              sql`select name, statement, parameter_types::text[] as types from pg_prepared_statements where statement like '%skip locked%'`,
+            )
+          ).rows;
+          const sizeClass = (statement: string) => Number(/outbox size class (\d+)/.exec(statement)?.[1]);
+          // One statement for the young outbox, one for the grown one.
+          expect(claims.map((claim) => sizeClass(claim.statement)).sort()).toEqual([0, 3]);
+          const grown = claims.find((claim) => sizeClass(claim.statement) === 3);
+          const values = (grown?.types ?? []).map((type) => (type === "bigint[]" ? sql`'{}'::bigint[]` : type === "double precision" ? sql`10` : sql`null`));
+          await relayDatabase.db.execute(sql`set plan_cache_mode = force_generic_plan`);
+          const [row] = (await relayDatabase.db.execute<{ "QUERY PLAN": unknown }>(sql`explain (format json) execute ${sql.identifier(grown?.name ?? "")}(${sql.join(values, sql`, `)})`)).rows;
+          const scans: string[] = [];
+          const walk = (node: { "Node Type"?: string; "Relation Name"?: string; Plans?: unknown[] }) => {
+            if (node["Relation Name"] === "outbox") scans.push(node["Node Type"] ?? "");
+            for (const child of node.Plans ?? []) walk(child as typeof node);
+          };
+          walk((row?.["QUERY PLAN"] as [{ Plan: Parameters<typeof walk>[0] }])[0].Plan);
+          // Each read of the outbox goes through an index, whatever the statistics say.
+          expect(scans.length).toBeGreaterThan(0);
+          expect(scans).not.toContain("Seq Scan");
+        } finally {
+          await relayDatabase.close();
+          await young.drop();
         }
       });
 
